@@ -1,0 +1,64 @@
+import { randomUUID } from 'node:crypto'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { loadConfig, type Config } from './config.js'
+import { AppError } from './errors.js'
+import { registerErrorHandlers } from './error-handler.js'
+import storePlugin from './plugins/store.js'
+import swaggerPlugin from './plugins/swagger.js'
+import chatsRoutes from './routes/chats.js'
+import healthRoutes from './routes/health.js'
+import { buildValidator } from './validation.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+    lifecycle: { shuttingDown: boolean }
+  }
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/
+
+export interface BuildOptions {
+  config?: Config
+  /** Fastify logger options; the server passes pino's, tests usually pass false. */
+  logger?: FastifyServerOptions['logger']
+}
+
+/**
+ * Builds the whole app (plugins, store, routes, error handling) and waits until it is ready.
+ * The server listens on what this returns; tests drive it with `inject` or a real socket.
+ */
+export async function buildApp (options: BuildOptions = {}): Promise<FastifyInstance> {
+  const config = options.config ?? loadConfig()
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: config.BODY_LIMIT,
+    genReqId: (req) => {
+      const sent = req.headers['x-request-id']
+      return typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomUUID()
+    },
+    return503OnClosing: false,
+    schemaController: { compilersFactory: { buildValidator } }
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.decorate('config', config)
+  app.decorate('lifecycle', { shuttingDown: false })
+  app.addHook('preClose', async () => { app.lifecycle.shuttingDown = true })
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+    if (app.lifecycle.shuttingDown) throw new AppError('unavailable', 'The service is shutting down', { retryAfter: 5 })
+  })
+
+  // Bodies are JSON and nothing else: text/plain (Fastify's other default) is a 415.
+  app.removeContentTypeParser('text/plain')
+  app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'))
+
+  registerErrorHandlers(app)
+  await app.register(swaggerPlugin)
+  await app.register(storePlugin, { config })
+  await app.register(healthRoutes)
+  await app.register(chatsRoutes)
+  await app.ready()
+  return app
+}

@@ -1,0 +1,51 @@
+import { Type, type Static } from 'typebox'
+import { Value } from 'typebox/value'
+
+/**
+ * Every setting the service reads from its environment, checked once at start.
+ * `.env.example` and the README's configuration table list the same names.
+ */
+export const ConfigSchema = Type.Object({
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
+  HOST: Type.String({ default: '127.0.0.1' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+  MAX_ITEMS: Type.Integer({ minimum: 1, default: 10_000 }),
+  /** The memory guard's budget for the store's data, in bytes (0 turns the guard off). */
+  MAX_STORE_BYTES: Type.Integer({ minimum: 0, default: 256 * 1024 * 1024 }),
+  LOCK_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 1000 }),
+  BODY_LIMIT: Type.Integer({ minimum: 256, default: 16_384 }),
+  RATE_LIMIT_READ_MAX: Type.Integer({ minimum: 1, default: 1000 }),
+  RATE_LIMIT_WRITE_MAX: Type.Integer({ minimum: 1, default: 200 }),
+  RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 1, default: 60_000 }),
+  RATE_LIMIT_ALLOW_LIST: Type.String({ default: '' }),
+  DATA_DIR: Type.String({ default: '' }),
+  FSYNC: Type.Union([Type.Literal('always'), Type.Literal('everysec'), Type.Literal('no')], { default: 'everysec' }),
+  SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10_000 })
+})
+
+export type Config = Static<typeof ConfigSchema>
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/** Reads `env` (only the names the schema knows), fills defaults, converts numbers, and fails on anything invalid. */
+export function loadConfig (env: Record<string, string | undefined> = process.env, overrides: Partial<Config> = {}): Config {
+  const picked: Record<string, unknown> = {}
+  for (const key of Object.keys(ConfigSchema.properties)) {
+    const value = env[key]
+    if (value !== undefined && value !== '') picked[key] = value
+  }
+  const candidate = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, { ...picked, ...overrides }))
+  if (!Value.Check(ConfigSchema, candidate)) {
+    const problems = [...Value.Errors(ConfigSchema, candidate)].map((e) => `${e.instancePath.slice(1) || '(root)'} ${e.message}`)
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`)
+  }
+  return candidate
+}
+
+/** The allow-list of client addresses, split once. */
+export function allowList (config: Config): string[] {
+  return config.RATE_LIMIT_ALLOW_LIST.split(',').map((s) => s.trim()).filter(Boolean)
+}

@@ -1,0 +1,50 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { AppError, notFound, type FieldError } from './errors.js'
+import { toFieldError } from './validation.js'
+
+const PROBLEM_JSON = 'application/problem+json; charset=utf-8'
+
+/** Fastify's own error codes, mapped to the contract's problems. */
+const FASTIFY_CODES: Record<string, (err: FastifyError) => AppError> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => new AppError('unsupportedMediaType', 'Send the body as application/json'),
+  FST_ERR_CTP_INVALID_TYPE: () => new AppError('unsupportedMediaType', 'Send the body as application/json'),
+  FST_ERR_CTP_BODY_TOO_LARGE: () => new AppError('payloadTooLarge', 'The request body is larger than the configured limit'),
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => new AppError('malformedJson', 'The body is empty; send a JSON object'),
+  FST_ERR_CTP_INVALID_JSON_BODY: () => new AppError('malformedJson', 'The body is not valid JSON'),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new AppError('malformedJson', 'The body does not match its Content-Length'),
+  FST_ERR_CTP_INVALID_CONTENT_TYPE: () => new AppError('unsupportedMediaType', 'Send the body as application/json'),
+  FST_ERR_BAD_URL: () => notFound('No such route'),
+  FST_ERR_ASYNC_CONSTRAINT: () => notFound('No such route')
+}
+
+/** Turns anything thrown into the contract's problem: known errors by name, everything else a 500 that tells nothing of the internals. */
+export function toAppError (err: FastifyError): AppError {
+  if (err instanceof AppError) return err
+  if (err.validation !== undefined) {
+    const part = (err.validationContext ?? 'body') as FieldError['in']
+    const errors = err.validation.map((e) => toFieldError(e, part))
+    return new AppError('validation', errors.map((e) => `${e.in}${e.path} ${e.message}`).join(', '), { errors })
+  }
+  const mapped = err.code === undefined ? undefined : FASTIFY_CODES[err.code]
+  if (mapped !== undefined) return mapped(err)
+  if (err instanceof SyntaxError && err.statusCode === 400) return new AppError('malformedJson', 'The body is not valid JSON')
+  if (err.statusCode === 429) return new AppError('rateLimited', err.message)
+  return new AppError('internal', 'An unexpected error occurred; the log has it under this request id')
+}
+
+export function sendProblem (reply: FastifyReply, error: AppError): FastifyReply {
+  if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter))
+  return reply.code(error.status).type(PROBLEM_JSON).send(error.toProblem())
+}
+
+export function registerErrorHandlers (app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const problem = toAppError(err)
+    if (problem.status >= 500 && problem.kind === 'internal') request.log.error({ err }, 'unhandled error')
+    else request.log.info({ problem: problem.kind, detail: problem.message }, 'request refused')
+    return sendProblem(reply, problem)
+  })
+  app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
+    return sendProblem(reply, notFound(`No route ${request.method} ${request.url.split('?')[0] ?? ''}`))
+  })
+}

@@ -1,0 +1,60 @@
+/**
+ * Every problem type of the contract (RFC 9457), declared once. Code anywhere throws
+ * `new AppError('notFound')`; the app's error handler turns it into application/problem+json.
+ */
+export const Problems = {
+  validation: { status: 400, type: '/problems/validation', title: 'Request validation failed' },
+  malformedJson: { status: 400, type: '/problems/malformed-json', title: 'Malformed JSON body' },
+  unauthorized: { status: 401, type: '/problems/unauthorized', title: 'Unauthorized' },
+  notFound: { status: 404, type: '/problems/not-found', title: 'Not found' },
+  preconditionFailed: { status: 412, type: '/problems/precondition-failed', title: 'Precondition failed' },
+  payloadTooLarge: { status: 413, type: '/problems/payload-too-large', title: 'Payload too large' },
+  unsupportedMediaType: { status: 415, type: '/problems/unsupported-media-type', title: 'Unsupported media type' },
+  rateLimited: { status: 429, type: '/problems/rate-limited', title: 'Too many requests' },
+  unavailable: { status: 503, type: '/problems/unavailable', title: 'Service unavailable' },
+  capacityExceeded: { status: 507, type: '/problems/capacity-exceeded', title: 'Capacity exceeded' },
+  internal: { status: 500, type: '/problems/internal', title: 'Internal server error' }
+} as const
+
+export type ProblemKind = keyof typeof Problems
+
+/** One broken rule, as listed in a validation problem's `errors`. */
+export interface FieldError {
+  in: 'body' | 'querystring' | 'params' | 'headers'
+  path: string
+  message: string
+}
+
+export interface ProblemBody {
+  type: string
+  title: string
+  status: number
+  detail?: string
+  errors?: FieldError[]
+}
+
+export class AppError extends Error {
+  readonly kind: ProblemKind
+  readonly status: number
+  readonly errors: FieldError[] | undefined
+  /** Seconds, sent as `Retry-After` (429 and 503). */
+  readonly retryAfter: number | undefined
+
+  constructor (kind: ProblemKind, detail?: string, options: { errors?: FieldError[], retryAfter?: number, cause?: unknown } = {}) {
+    super(detail ?? Problems[kind].title, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'AppError'
+    this.kind = kind
+    this.status = Problems[kind].status
+    this.errors = options.errors
+    this.retryAfter = options.retryAfter
+  }
+
+  toProblem (): ProblemBody {
+    const { type, title, status } = Problems[this.kind]
+    const body: ProblemBody = { type, title, status, detail: this.message }
+    if (this.errors !== undefined) body.errors = this.errors
+    return body
+  }
+}
+
+export const notFound = (detail = 'No chat with this id'): AppError => new AppError('notFound', detail)

@@ -1,0 +1,47 @@
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import fp from 'fastify-plugin'
+import { ChatInputSchema, ChatPageSchema, ChatPatchSchema, ChatSchema, PrioritySchema } from '../schemas/chat.js'
+import { ProblemSchema } from '../schemas/problem.js'
+
+/**
+ * The OpenAPI document, made from the routes' own schemas, with the shared schemas as named
+ * components; Swagger UI at /docs, pointed at the server that serves it so "Try it out" works;
+ * the document itself at /openapi.json (the same as openapi/openapi.json).
+ */
+export const swaggerOptions = {
+  openapi: {
+    openapi: '3.1.0',
+    info: {
+      title: 'Chat sessions service',
+      version: '0.1.0',
+      description: 'Create, read, list, update and delete chat sessions. Errors are RFC 9457 problem+json.',
+      contact: { name: 'Chat sessions service maintainers', url: 'https://github.com/chat-sessions/service' },
+      license: { name: 'MIT', identifier: 'MIT' }
+    },
+    servers: [{ url: 'http://127.0.0.1:3000', description: 'Local (npm start, docker compose)' }],
+    tags: [
+      { name: 'chats', description: 'Chat sessions' },
+      { name: 'health', description: 'Probes' }
+    ]
+  },
+  refResolver: {
+    buildLocalReference: (json: Record<string, unknown>, _base: unknown, _fragment: string, i: number) =>
+      typeof json.$id === 'string' ? json.$id : `def-${i}`
+  }
+}
+
+export default fp(async (app) => {
+  for (const schema of [PrioritySchema, ChatSchema, ChatInputSchema, ChatPatchSchema, ChatPageSchema, ProblemSchema]) {
+    app.addSchema(schema)
+  }
+  await app.register(swagger, swaggerOptions)
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { tryItOutEnabled: true, displayRequestDuration: true },
+    // The UI talks to the server it was loaded from, whatever host and port that is.
+    transformSpecification: (spec, request) => ({ ...spec, servers: [{ url: `${request.protocol}://${request.host}` }] }),
+    transformSpecificationClone: true
+  })
+  app.get('/openapi.json', { schema: { hide: true }, config: { rateLimit: false } }, async () => app.swagger())
+}, { name: 'swagger' })

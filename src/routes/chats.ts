@@ -1,0 +1,137 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { etagOf, noneMatchHits, parseIfMatch } from '../etag.js'
+import { notFound } from '../errors.js'
+import { ChatIdParamsSchema, ChatRef, type ChatInputBody } from '../schemas/chat.js'
+import { ListQuerySchema } from '../schemas/list-query.js'
+import { problemResponses } from '../schemas/problem.js'
+import type { ChatPatch } from '../store/chat-store.js'
+
+const tags = ['chats']
+const ETag = { type: 'string', description: 'The chat\'s current strong ETag.' }
+const IfMatch = Type.Object({
+  'if-match': Type.Optional(Type.String({ description: 'An ETag from an earlier answer, or `*`. When it does not match the current version the answer is 412 and nothing changes.' }))
+})
+const json = (schema: unknown) => ({ 'application/json': { schema } })
+const chatResponse = (description: string, headers: Record<string, unknown> = { ETag }) =>
+  ({ description, headers, content: json(ChatRef) })
+const ChatInputRef = Type.Unsafe<ChatInputBody>(Type.Ref('ChatInput'))
+const ChatPatchRef = Type.Unsafe<ChatPatch>(Type.Ref('ChatPatch'))
+
+/** `/chats`: short handlers that call the store. */
+const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { store } = app
+
+  app.post('/chats', {
+    schema: {
+      operationId: 'createChat',
+      summary: 'Create a chat session',
+      description: 'Creates a chat. Answers 201 with the chat, its `Location` and its `ETag`.',
+      tags,
+      body: ChatInputRef,
+      response: {
+        201: chatResponse('Created', { Location: { type: 'string', description: 'The new chat\'s path.' }, ETag }),
+        ...problemResponses('validation', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'capacityExceeded', 'internal')
+      }
+    }
+  }, async (request, reply) => {
+    const chat = await store.create(request.body)
+    return reply.code(201).header('location', `/chats/${chat.id}`).header('etag', etagOf(chat.version)).send(chat)
+  })
+
+  app.get('/chats', {
+    schema: {
+      operationId: 'listChats',
+      summary: 'List chat sessions',
+      description: 'One page of chats in creation order, by `limit` and `offset`. `total` counts every match; `nextCursor` is null on the last page.',
+      tags,
+      querystring: ListQuerySchema,
+      response: {
+        200: { description: 'A page of chats.', content: json(Type.Ref('ChatPage')) },
+        ...problemResponses('validation', 'rateLimited', 'unavailable', 'internal')
+      }
+    }
+  }, async (request) => {
+    return await store.list({ limit: request.query.limit, offset: request.query.offset })
+  })
+
+  app.get('/chats/:id', {
+    schema: {
+      operationId: 'getChat',
+      summary: 'Read a chat session',
+      description: 'Answers the chat with its `ETag`; an `If-None-Match` that names the current ETag gets 304 with no body.',
+      tags,
+      params: ChatIdParamsSchema,
+      headers: Type.Object({ 'if-none-match': Type.Optional(Type.String({ description: 'ETags the client holds, or `*`.' })) }),
+      response: {
+        200: chatResponse('The chat.'),
+        304: { description: 'Not modified: the client\'s copy is current.', headers: { ETag }, type: 'null' },
+        ...problemResponses('notFound', 'rateLimited', 'unavailable', 'internal')
+      }
+    }
+  }, async (request, reply) => {
+    const chat = await store.get(request.params.id)
+    if (chat === undefined) throw notFound()
+    reply.header('etag', etagOf(chat.version))
+    if (noneMatchHits(request.headers['if-none-match'], chat.version)) return reply.code(304).send(null)
+    return chat
+  })
+
+  app.patch('/chats/:id', {
+    schema: {
+      operationId: 'updateChat',
+      summary: 'Update some fields of a chat session',
+      description: 'Partial update: any non-empty subset of the writable fields, as `application/json` or `application/merge-patch+json`.',
+      tags,
+      params: ChatIdParamsSchema,
+      headers: IfMatch,
+      body: ChatPatchRef,
+      response: {
+        200: chatResponse('The updated chat.'),
+        ...problemResponses('validation', 'notFound', 'preconditionFailed', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'capacityExceeded', 'internal')
+      }
+    }
+  }, async (request, reply) => {
+    const chat = await store.update(request.params.id, request.body, { ifVersion: parseIfMatch(request.headers['if-match']) })
+    return reply.header('etag', etagOf(chat.version)).send(chat)
+  })
+
+  app.put('/chats/:id', {
+    schema: {
+      operationId: 'replaceChat',
+      summary: 'Replace the writable fields of a chat session',
+      description: '`title` is required; omitted fields go back to their defaults. Does not create.',
+      tags,
+      params: ChatIdParamsSchema,
+      headers: IfMatch,
+      body: ChatInputRef,
+      response: {
+        200: chatResponse('The replaced chat.'),
+        ...problemResponses('validation', 'notFound', 'preconditionFailed', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'capacityExceeded', 'internal')
+      }
+    }
+  }, async (request, reply) => {
+    const chat = await store.replace(request.params.id, request.body, { ifVersion: parseIfMatch(request.headers['if-match']) })
+    return reply.header('etag', etagOf(chat.version)).send(chat)
+  })
+
+  app.delete('/chats/:id', {
+    schema: {
+      operationId: 'deleteChat',
+      summary: 'Delete a chat session',
+      description: 'Deletes the chat. Its id is never used again.',
+      tags,
+      params: ChatIdParamsSchema,
+      headers: IfMatch,
+      response: {
+        204: { description: 'Deleted.', type: 'null' },
+        ...problemResponses('notFound', 'preconditionFailed', 'rateLimited', 'unavailable', 'internal')
+      }
+    }
+  }, async (request, reply) => {
+    await store.delete(request.params.id, { ifVersion: parseIfMatch(request.headers['if-match']) })
+    return reply.code(204).send(null)
+  })
+}
+
+export default chatsRoutes

@@ -1,0 +1,48 @@
+import { Ajv, type AnySchema, type ErrorObject, type Options, type ValidateFunction } from 'ajv'
+import ajvFormats from 'ajv-formats'
+import type { FastifySchemaValidationError } from 'fastify'
+import type { FieldError } from './errors.js'
+
+// ajv-formats is CommonJS: under native ESM its plugin is the `default` of the default import.
+const addFormats = ajvFormats.default
+
+/**
+ * Bodies are checked strictly: no type coercion, no silent stripping of unknown fields, no
+ * defaults filled in (the store owns defaults). Query strings, params and headers coerce as usual.
+ * Every broken rule is reported, not only the first.
+ */
+const common: Options = { allErrors: true, removeAdditional: false, strict: true, addUsedSchema: false }
+const BODY_OPTIONS: Options = { ...common, coerceTypes: false, useDefaults: false }
+const OTHER_OPTIONS: Options = { ...common, coerceTypes: 'array', useDefaults: true }
+
+type HttpPart = 'body' | 'querystring' | 'params' | 'headers'
+
+function makeAjv (options: Options, schemas: unknown[]): Ajv {
+  const ajv = new Ajv(options)
+  addFormats(ajv)
+  for (const schema of schemas) ajv.addSchema(schema as AnySchema)
+  return ajv
+}
+
+/** Fastify's `schemaController.compilersFactory.buildValidator`. */
+export function buildValidator (externalSchemas: Record<string, unknown>) {
+  const shared = Object.values(externalSchemas)
+  const body = makeAjv(BODY_OPTIONS, shared)
+  const other = makeAjv(OTHER_OPTIONS, shared)
+  return ({ schema, httpPart }: { schema: AnySchema, httpPart?: string }): ValidateFunction =>
+    (httpPart === 'body' ? body : other).compile(schema)
+}
+
+/** One Ajv error as the contract's `errors` entry: the path names the field, also for unknown and missing ones. */
+export function toFieldError (error: FastifySchemaValidationError | ErrorObject, part: HttpPart): FieldError {
+  const params = error.params as Record<string, unknown>
+  const path = error.instancePath ?? ''
+  if (error.keyword === 'additionalProperties') {
+    const name = String(params.additionalProperty)
+    return { in: part, path: `${path}/${name}`, message: part === 'body' ? 'is not a field of this resource' : 'is not a known parameter' }
+  }
+  if (error.keyword === 'required') {
+    return { in: part, path: `${path}/${String(params.missingProperty)}`, message: 'is required' }
+  }
+  return { in: part, path, message: error.message ?? 'is invalid' }
+}
