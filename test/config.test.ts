@@ -1,0 +1,34 @@
+import { readFile } from 'node:fs/promises'
+import { describe, expect, it } from 'vitest'
+import { ConfigError, ConfigSchema, allowList, loadConfig } from '../src/config.js'
+
+describe('configuration', () => {
+  it('fills the documented defaults', () => {
+    const config = loadConfig({})
+    expect(config).toMatchObject({ PORT: 3000, HOST: '127.0.0.1', MAX_ITEMS: 10_000, LOCK_TIMEOUT_MS: 1000, BODY_LIMIT: 16_384, FSYNC: 'everysec' })
+  })
+
+  it('converts numbers and ignores empty values', () => {
+    expect(loadConfig({ PORT: '4000', MAX_ITEMS: '', LOG_LEVEL: 'debug' })).toMatchObject({ PORT: 4000, MAX_ITEMS: 10_000, LOG_LEVEL: 'debug' })
+  })
+
+  it('refuses invalid values with a message naming them', () => {
+    expect(() => loadConfig({ PORT: 'abc' })).toThrow(ConfigError)
+    expect(() => loadConfig({ PORT: 'abc' })).toThrow(/PORT/)
+    expect(() => loadConfig({ MAX_ITEMS: '0' })).toThrow(/MAX_ITEMS/)
+    expect(() => loadConfig({ FSYNC: 'sometimes' })).toThrow(/FSYNC/)
+  })
+
+  it('splits the allow-list', () => {
+    expect(allowList(loadConfig({ RATE_LIMIT_ALLOW_LIST: ' 127.0.0.1, ::1 ,' }))).toEqual(['127.0.0.1', '::1'])
+  })
+
+  it('documents every variable in .env.example and the README', async () => {
+    const example = await readFile(new URL('../.env.example', import.meta.url), 'utf8')
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8')
+    for (const name of Object.keys(ConfigSchema.properties)) {
+      expect(example).toMatch(new RegExp(`^${name}=`, 'm'))
+      expect(readme).toContain(`\`${name}\``)
+    }
+  })
+})
