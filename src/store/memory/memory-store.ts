@@ -1,8 +1,11 @@
 import { AppError, notFound, type FieldError } from '../../errors.js'
-import type { Chat, ChatInput, ChatPatch, ChatStore, ListPage, ListQuery, Priority, StoreStats, WriteOptions } from '../chat-store.js'
+import type { Chat, ChatInput, ChatPatch, ChatStore, ListPage, ListQuery, StoreStats, WriteOptions } from '../chat-store.js'
 import { createIdGenerator, isChatId, type IdGenerator } from '../ids.js'
 import { RwLock } from '../rw-lock.js'
 import { checkDescription, checkTitle, throwIfAny } from '../validate.js'
+import { CursorCodec } from './cursor.js'
+import { ChatIndexes, type ChatRecord } from './indexes.js'
+import { runQuery } from './query-planner.js'
 
 export interface MemoryStoreOptions {
   maxItems: number
@@ -11,18 +14,8 @@ export interface MemoryStoreOptions {
   lockTimeoutMs: number
   now?: () => number
   ids?: IdGenerator
-}
-
-/** How a chat is kept: dates as epoch milliseconds, records never mutated (a write swaps in a new one). */
-interface ChatRecord {
-  readonly id: string
-  readonly title: string
-  readonly description: string
-  readonly priority: Priority
-  readonly isActive: boolean
-  readonly createdAt: number
-  readonly updatedAt: number
-  readonly version: number
+  /** Key of the HMAC that signs list cursors; random per store when absent. */
+  cursorKey?: Buffer
 }
 
 /**
@@ -55,6 +48,9 @@ export function createMemoryStore (options: MemoryStoreOptions): ChatStore {
 export class MemoryChatStore implements ChatStore {
   /** Primary storage. Insertion order is creation order, which is also id order. */
   private readonly chats = new Map<string, ChatRecord>()
+  /** Every query index, updated inside the same write-locked mutation as `chats`. */
+  private readonly indexes = new ChatIndexes()
+  private readonly cursors: CursorCodec
   private readonly lock: RwLock
   private readonly now: () => number
   private readonly nextId: IdGenerator
@@ -64,6 +60,7 @@ export class MemoryChatStore implements ChatStore {
     this.lock = new RwLock(options.lockTimeoutMs)
     this.now = options.now ?? Date.now
     this.nextId = options.ids ?? createIdGenerator(this.now)
+    this.cursors = new CursorCodec(options.cursorKey)
   }
 
   async create (input: ChatInput): Promise<Chat> {
@@ -75,8 +72,9 @@ export class MemoryChatStore implements ChatStore {
       const size = estimateBytes(fields.title, fields.description)
       this.reserveBytes(size, 0)
       const now = this.now()
-      const record: ChatRecord = { id: this.nextId(), ...fields, createdAt: now, updatedAt: now, version: 1 }
+      const record: ChatRecord = { id: this.nextId(), ...fields, createdAt: now, updatedAt: now, version: 1, slot: this.indexes.nextSlot() }
       this.chats.set(record.id, record)
+      this.indexes.add(record)
       this.bytes += size
       return toChat(record)
     })
@@ -91,16 +89,10 @@ export class MemoryChatStore implements ChatStore {
 
   async list (query: ListQuery): Promise<ListPage> {
     return await this.lock.withRead(() => {
-      const offset = query.offset ?? 0
-      const items: Chat[] = []
-      let i = 0
-      for (const record of this.chats.values()) {
-        if (i >= offset + query.limit) break
-        if (i >= offset) items.push(toChat(record))
-        i++
-      }
-      const total = this.chats.size
-      return { items, total, limit: query.limit, offset, nextCursor: null }
+      const { records, total, offset, nextCursor, plan } = runQuery(this.indexes, this.cursors, query)
+      const page: ListPage = { items: records.map(toChat), total, limit: query.limit, nextCursor, plan }
+      if (offset !== undefined) page.offset = offset
+      return page
     })
   }
 
@@ -129,6 +121,7 @@ export class MemoryChatStore implements ChatStore {
     await this.lock.withWrite(() => {
       const current = this.current(id, options)
       this.chats.delete(id)
+      this.indexes.remove(current)
       this.bytes -= estimateBytes(current.title, current.description)
     })
   }
@@ -165,6 +158,7 @@ export class MemoryChatStore implements ChatStore {
     const updatedAt = Math.max(this.now(), current.updatedAt + 1)
     const record: ChatRecord = { ...current, ...fields, updatedAt, version: current.version + 1 }
     this.chats.set(record.id, record)
+    this.indexes.replace(current, record)
     this.bytes += after - before
     return toChat(record)
   }

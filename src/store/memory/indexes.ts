@@ -1,0 +1,171 @@
+import type { Priority } from '../chat-store.js'
+import { OrderedIndex } from './ordered-index.js'
+import { chatTerms, TextIndex } from './text-index.js'
+
+/** How the store keeps a chat: dates as epoch milliseconds, never mutated (a write swaps in a new record). */
+export interface ChatRecord {
+  readonly id: string
+  readonly title: string
+  readonly description: string
+  readonly priority: Priority
+  readonly isActive: boolean
+  readonly createdAt: number
+  readonly updatedAt: number
+  readonly version: number
+  /** The chat's row in the indexes; it keeps it for its whole life, and a deleted chat's row is reused. */
+  readonly slot: number
+}
+
+export const PRIORITY_RANK: Readonly<Record<Priority, number>> = { low: 0, medium: 1, high: 2 }
+
+/** Compares two strings by Unicode code point (JS `<` compares UTF-16 code units, which differs past U+D7FF). */
+export function compareCodePoints (a: string, b: string): number {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i)
+    const y = b.charCodeAt(i)
+    if (x !== y) return codePointOrder(x) - codePointOrder(y)
+  }
+  return a.length - b.length
+}
+
+/** Surrogates (U+D800–DFFF, halves of code points past U+FFFF) move above U+E000–FFFF. */
+function codePointOrder (unit: number): number {
+  return unit < 0xd800 ? unit : unit >= 0xe000 ? unit - 0x800 : unit + 0x2000
+}
+
+export function titleKey (title: string): string {
+  return title.toLowerCase()
+}
+
+/**
+ * Every index of the in-memory store, kept in step by `add`, `replace` and `remove` (called
+ * with the store's write lock held). Chats live in rows ("slots"): a record array plus typed
+ * columns for the keys the planner reads most, so that index entries are 4-byte slot numbers.
+ *
+ * - createdAt, updatedAt, title: ordered indexes (ties by id).
+ * - priority: one id-ordered index per priority (priority → ids, and the order `sort=priority` needs).
+ * - isActive: a bit set over the slots (active flag → ids), and counts per (priority, isActive).
+ * - title and description words: the inverted index in `text`.
+ */
+export class ChatIndexes {
+  records: (ChatRecord | undefined)[] = []
+  createdAt = new Float64Array(64)
+  updatedAt = new Float64Array(64)
+  priority = new Uint8Array(64)
+  active = new Uint32Array(2)
+  /** counts[priorityRank * 2 + (isActive ? 1 : 0)] */
+  readonly counts = new Float64Array(6)
+  private readonly free: number[] = []
+  private used = 0
+
+  readonly idOrder = (a: number, b: number): number => {
+    const x = this.records[a]!.id
+    const y = this.records[b]!.id
+    return x < y ? -1 : x > y ? 1 : 0
+  }
+
+  readonly byCreated = new OrderedIndex((a, b) => this.createdAt[a]! - this.createdAt[b]! || this.idOrder(a, b))
+  readonly byUpdated = new OrderedIndex((a, b) => this.updatedAt[a]! - this.updatedAt[b]! || this.idOrder(a, b))
+  readonly byTitle = new OrderedIndex((a, b) => compareCodePoints(this.titleKeyOf(a), this.titleKeyOf(b)) || this.idOrder(a, b))
+  readonly byPriority = [new OrderedIndex(this.idOrder), new OrderedIndex(this.idOrder), new OrderedIndex(this.idOrder)] as const
+  readonly text = new TextIndex()
+
+  get size (): number { return this.byCreated.size }
+
+  /** The slot the next `add` should use. */
+  nextSlot (): number {
+    return this.free.length > 0 ? this.free[this.free.length - 1]! : this.used
+  }
+
+  add (record: ChatRecord): void {
+    const { slot } = record
+    if (slot === this.nextSlot()) {
+      if (this.free.length > 0) this.free.pop()
+      else this.used++
+    } else {
+      throw new Error(`ChatIndexes: slot ${slot} is not the next free one`)
+    }
+    this.ensureCapacity(slot + 1)
+    this.records[slot] = record
+    this.setColumns(record)
+    this.byCreated.insert(slot)
+    this.byUpdated.insert(slot)
+    this.byTitle.insert(slot)
+    this.byPriority[this.priority[slot]!]!.insert(slot)
+    this.text.add(slot, chatTerms(record.title, record.description))
+  }
+
+  /** Swaps in the new version of a chat (same id and slot), moving it only in the indexes whose keys changed. */
+  replace (before: ChatRecord, after: ChatRecord): void {
+    const { slot } = before
+    const titleChanged = before.title !== after.title
+    const priorityChanged = before.priority !== after.priority
+    if (titleChanged) this.byTitle.remove(slot)
+    if (priorityChanged) this.byPriority[PRIORITY_RANK[before.priority]]!.remove(slot)
+    if (before.updatedAt !== after.updatedAt) this.byUpdated.remove(slot)
+    this.uncount(before)
+    this.records[slot] = after
+    this.setColumns(after)
+    if (before.updatedAt !== after.updatedAt) this.byUpdated.insert(slot)
+    if (priorityChanged) this.byPriority[PRIORITY_RANK[after.priority]]!.insert(slot)
+    if (titleChanged) this.byTitle.insert(slot)
+    if (titleChanged || before.description !== after.description) {
+      this.text.change(slot, chatTerms(before.title, before.description), chatTerms(after.title, after.description))
+    }
+  }
+
+  remove (record: ChatRecord): void {
+    const { slot } = record
+    this.byCreated.remove(slot)
+    this.byUpdated.remove(slot)
+    this.byTitle.remove(slot)
+    this.byPriority[PRIORITY_RANK[record.priority]]!.remove(slot)
+    this.text.remove(slot, chatTerms(record.title, record.description))
+    this.uncount(record)
+    this.records[slot] = undefined
+    this.free.push(slot)
+  }
+
+  isActive (slot: number): boolean {
+    return (this.active[slot >>> 5]! & (1 << (slot & 31))) !== 0
+  }
+
+  titleKeyOf (slot: number): string {
+    return titleKey(this.records[slot]!.title)
+  }
+
+  /** Bytes of the typed arrays and index entries (the records and their strings not included). */
+  columnBytes (): number {
+    return this.createdAt.byteLength + this.updatedAt.byteLength + this.priority.byteLength + this.active.byteLength
+  }
+
+  private setColumns (r: ChatRecord): void {
+    const { slot } = r
+    this.createdAt[slot] = r.createdAt
+    this.updatedAt[slot] = r.updatedAt
+    const rank = PRIORITY_RANK[r.priority]
+    this.priority[slot] = rank
+    if (r.isActive) this.active[slot >>> 5]! |= 1 << (slot & 31)
+    else this.active[slot >>> 5]! &= ~(1 << (slot & 31))
+    this.counts[rank * 2 + (r.isActive ? 1 : 0)]!++
+  }
+
+  private uncount (r: ChatRecord): void {
+    this.counts[PRIORITY_RANK[r.priority] * 2 + (r.isActive ? 1 : 0)]!--
+  }
+
+  private ensureCapacity (n: number): void {
+    if (n <= this.createdAt.length) return
+    const size = Math.max(n, Math.ceil(this.createdAt.length * 1.5))
+    this.createdAt = grow(this.createdAt, new Float64Array(size))
+    this.updatedAt = grow(this.updatedAt, new Float64Array(size))
+    this.priority = grow(this.priority, new Uint8Array(size))
+    this.active = grow(this.active, new Uint32Array(Math.ceil(size / 32)))
+  }
+}
+
+function grow<T extends Float64Array | Uint8Array | Uint32Array> (from: T, to: T): T {
+  to.set(from)
+  return to
+}
