@@ -60,8 +60,6 @@ export interface ListPage {
   limit: number
   offset?: number
   nextCursor: string | null
-  /** How the backend answered, for the debug log; not part of the HTTP answer. */
-  plan?: string
 }
 
 export interface StoreStats {

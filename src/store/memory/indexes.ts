@@ -1,5 +1,5 @@
 import type { Priority } from '../chat-store.js'
-import { OrderedIndex } from './ordered-index.js'
+import { DEFAULT_CHUNK, OrderedIndex } from './ordered-index.js'
 import { chatTerms, TextIndex } from './text-index.js'
 
 /** How the store keeps a chat: dates as epoch milliseconds, never mutated (a write swaps in a new record). */
@@ -65,11 +65,19 @@ export class ChatIndexes {
     return x < y ? -1 : x > y ? 1 : 0
   }
 
-  readonly byCreated = new OrderedIndex((a, b) => this.createdAt[a]! - this.createdAt[b]! || this.idOrder(a, b))
-  readonly byUpdated = new OrderedIndex((a, b) => this.updatedAt[a]! - this.updatedAt[b]! || this.idOrder(a, b))
-  readonly byTitle = new OrderedIndex((a, b) => compareCodePoints(this.titleKeyOf(a), this.titleKeyOf(b)) || this.idOrder(a, b))
-  readonly byPriority = [new OrderedIndex(this.idOrder), new OrderedIndex(this.idOrder), new OrderedIndex(this.idOrder)] as const
+  readonly byCreated: OrderedIndex
+  readonly byUpdated: OrderedIndex
+  readonly byTitle: OrderedIndex
+  readonly byPriority: readonly [OrderedIndex, OrderedIndex, OrderedIndex]
   readonly text = new TextIndex()
+
+  /** `chunk`: the ordered indexes' chunk size. */
+  constructor (chunk = DEFAULT_CHUNK) {
+    this.byCreated = new OrderedIndex((a, b) => this.createdAt[a]! - this.createdAt[b]! || this.idOrder(a, b), chunk)
+    this.byUpdated = new OrderedIndex((a, b) => this.updatedAt[a]! - this.updatedAt[b]! || this.idOrder(a, b), chunk)
+    this.byTitle = new OrderedIndex((a, b) => compareCodePoints(this.titleKeyOf(a), this.titleKeyOf(b)) || this.idOrder(a, b), chunk)
+    this.byPriority = [new OrderedIndex(this.idOrder, chunk), new OrderedIndex(this.idOrder, chunk), new OrderedIndex(this.idOrder, chunk)]
+  }
 
   get size (): number { return this.byCreated.size }
 

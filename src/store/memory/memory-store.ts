@@ -16,6 +16,10 @@ export interface MemoryStoreOptions {
   ids?: IdGenerator
   /** Key of the HMAC that signs list cursors; random per store when absent. */
   cursorKey?: Buffer
+  /** Entries per chunk of the ordered indexes (tests make it small to exercise splits and merges). */
+  indexChunk?: number
+  /** A pino-compatible logger: `list` names its query plan at debug level. */
+  logger?: { debug: (obj: object, msg: string) => void }
 }
 
 /**
@@ -49,7 +53,7 @@ export class MemoryChatStore implements ChatStore {
   /** Primary storage. Insertion order is creation order, which is also id order. */
   private readonly chats = new Map<string, ChatRecord>()
   /** Every query index, updated inside the same write-locked mutation as `chats`. */
-  private readonly indexes = new ChatIndexes()
+  private readonly indexes: ChatIndexes
   private readonly cursors: CursorCodec
   private readonly lock: RwLock
   private readonly now: () => number
@@ -61,6 +65,7 @@ export class MemoryChatStore implements ChatStore {
     this.now = options.now ?? Date.now
     this.nextId = options.ids ?? createIdGenerator(this.now)
     this.cursors = new CursorCodec(options.cursorKey)
+    this.indexes = new ChatIndexes(options.indexChunk)
   }
 
   async create (input: ChatInput): Promise<Chat> {
@@ -90,7 +95,8 @@ export class MemoryChatStore implements ChatStore {
   async list (query: ListQuery): Promise<ListPage> {
     return await this.lock.withRead(() => {
       const { records, total, offset, nextCursor, plan } = runQuery(this.indexes, this.cursors, query)
-      const page: ListPage = { items: records.map(toChat), total, limit: query.limit, nextCursor, plan }
+      this.options.logger?.debug({ plan, total }, 'list query plan')
+      const page: ListPage = { items: records.map(toChat), total, limit: query.limit, nextCursor }
       if (offset !== undefined) page.offset = offset
       return page
     })

@@ -1,6 +1,6 @@
 /**
  * A sorted multiset of slots (small integers naming chats), ordered by a comparator that reads
- * the chats' keys: a list of sorted chunks (each an Int32Array of up to MAX_CHUNK slots).
+ * the chats' keys: a list of sorted chunks (each an Int32Array of up to `maxChunk` slots).
  * Finding a position is a binary search over the chunks' first entries, then inside one chunk:
  * O(log n). Range scans walk on from there: O(log n + k). Rank and select (for counts and
  * offsets) use chunk-size prefix sums, rebuilt after a write at the first read that needs them.
@@ -12,8 +12,8 @@ export type SlotCompare = (a: number, b: number) => number
 /** Compares one slot's key with a probe key outside the index: negative when the slot sorts first. */
 export type ProbeCompare = (slot: number) => number
 
-const MAX_CHUNK = 1024
-const MIN_CHUNK = MAX_CHUNK / 8
+/** Entries a chunk holds before it splits in two. */
+export const DEFAULT_CHUNK = 1024
 
 class Chunk {
   constructor (public slots: Int32Array, public size: number) {}
@@ -27,7 +27,12 @@ export class OrderedIndex {
   /** prefix[i] = number of entries in chunks before i; null when stale. */
   private prefix: Int32Array | null = null
 
-  constructor (readonly compare: SlotCompare) {}
+  private readonly minChunk: number
+
+  /** `maxChunk`: the most entries a chunk holds before it splits (small ones exercise splits in tests). */
+  constructor (readonly compare: SlotCompare, private readonly maxChunk = DEFAULT_CHUNK) {
+    this.minChunk = Math.max(1, maxChunk >>> 3)
+  }
 
   get size (): number { return this.total }
 
@@ -35,7 +40,7 @@ export class OrderedIndex {
     this.prefix = null
     this.total++
     if (this.chunks.length === 0) {
-      const slots = new Int32Array(64)
+      const slots = new Int32Array(Math.min(64, this.maxChunk))
       slots[0] = slot
       this.chunks.push(new Chunk(slots, 1))
       return
@@ -45,14 +50,14 @@ export class OrderedIndex {
     const chunk = this.chunks[c]!
     const at = lowerIn(chunk, (s) => this.compare(s, slot))
     if (chunk.size === chunk.slots.length) {
-      const grown = new Int32Array(Math.min(MAX_CHUNK, chunk.slots.length * 2))
+      const grown = new Int32Array(Math.min(this.maxChunk, chunk.slots.length * 2))
       grown.set(chunk.slots)
       chunk.slots = grown
     }
     chunk.slots.copyWithin(at + 1, at, chunk.size)
     chunk.slots[at] = slot
     chunk.size++
-    if (chunk.size === MAX_CHUNK) this.split(c)
+    if (chunk.size === this.maxChunk) this.split(c)
   }
 
   /** Removes `slot`, which must be in the index with its current key. */
@@ -68,7 +73,7 @@ export class OrderedIndex {
     chunk.slots.copyWithin(at, at + 1, chunk.size)
     chunk.size--
     if (chunk.size === 0) this.chunks.splice(c, 1)
-    else if (chunk.size < MIN_CHUNK) this.merge(c)
+    else if (chunk.size < this.minChunk) this.merge(c)
   }
 
   /** The rank of the first entry that does not sort before the probe (`probe(entry) >= 0`); `strict`: the first that sorts after it. */
@@ -152,7 +157,7 @@ export class OrderedIndex {
   private split (c: number): void {
     const chunk = this.chunks[c]!
     const half = chunk.size >>> 1
-    const right = new Int32Array(MAX_CHUNK)
+    const right = new Int32Array(this.maxChunk)
     right.set(chunk.slots.subarray(half, chunk.size))
     const rightChunk = new Chunk(right, chunk.size - half)
     chunk.size = half
@@ -167,11 +172,11 @@ export class OrderedIndex {
     const left = this.chunks[l]!
     const right = this.chunks[r]!
     const size = left.size + right.size
-    const slots = new Int32Array(MAX_CHUNK)
+    const slots = new Int32Array(this.maxChunk)
     slots.set(left.slots.subarray(0, left.size))
     slots.set(right.slots.subarray(0, right.size), left.size)
     this.chunks.splice(l, 2, new Chunk(slots, size))
-    if (size >= MAX_CHUNK) this.split(l)
+    if (size >= this.maxChunk) this.split(l)
   }
 }
 
