@@ -3,7 +3,7 @@ import type { ListQuery, SortField, SortKey } from '../chat-store.js'
 import { CursorCodec, fingerprintOf, invalid, type KeyTuple } from './cursor.js'
 import { compareCodePoints, PRIORITY_RANK, titleKey, type ChatIndexes, type ChatRecord } from './indexes.js'
 import type { OrderedIndex } from './ordered-index.js'
-import { contains, words } from './text-index.js'
+import { words, type SlotSet } from './text-index.js'
 
 export interface QueryResult {
   records: ChatRecord[]
@@ -63,8 +63,8 @@ class Query {
   readonly to: number
   readonly hasRange: boolean
   readonly words: string[] | undefined
-  /** The text matches, sorted slots, when `q` is set. */
-  readonly textSlots: Int32Array | undefined
+  /** The text matches, when `q` is set. */
+  readonly textSlots: SlotSet | undefined
   readonly fullCompare: (a: number, b: number) => number
 
   constructor (private readonly ix: ChatIndexes, query: ListQuery) {
@@ -116,7 +116,7 @@ class Query {
       const t = ix.createdAt[slot]!
       if (t < this.from || t >= this.to) return false
     }
-    return this.textSlots === undefined || contains(this.textSlots, slot)
+    return this.textSlots === undefined || this.textSlots.has(slot)
   }
 
   get onlyCountedFilters (): boolean {
@@ -126,9 +126,9 @@ class Query {
   count (): { total: number, how: string } {
     const { ix } = this
     if (this.textSlots !== undefined) {
-      if (this.priorityMask === 7 && this.isActive === undefined && !this.hasRange) return { total: this.textSlots.length, how: 'count:text' }
+      if (this.priorityMask === 7 && this.isActive === undefined && !this.hasRange) return { total: this.textSlots.size, how: 'count:text' }
       let n = 0
-      for (const slot of this.textSlots) if (this.matches(slot)) n++
+      this.textSlots.forEach((slot) => { if (this.matches(slot)) n++ })
       return { total: n, how: 'count:scan-text' }
     }
     if (this.hasRange) {
@@ -172,7 +172,7 @@ class Query {
   }
 
   private candidateCount (): number {
-    if (this.textSlots !== undefined) return this.textSlots.length
+    if (this.textSlots !== undefined) return this.textSlots.size
     if (this.hasRange) return this.rangeSize()
     let n = 0
     for (let p = 0; p < 3; p++) if ((this.priorityMask & (1 << p)) !== 0) n += this.ix.byPriority[p]!.size
@@ -186,7 +186,7 @@ class Query {
     let from: string
     if (this.textSlots !== undefined) {
       from = 'text'
-      for (const slot of this.textSlots) if (this.matches(slot)) all.push(slot)
+      this.textSlots.forEach((slot) => { if (this.matches(slot)) all.push(slot) })
     } else if (this.hasRange) {
       from = 'createdAt-range'
       let [start, end] = this.createdRange()

@@ -24,41 +24,93 @@ export function chatTerms (title: string, description: string): Set<string> {
   return terms
 }
 
-/** The slots of one term, kept sorted so that lists intersect by merging and test membership by binary search. */
+/**
+ * The slots of one term: a sorted list (lists intersect by galloping, membership by binary
+ * search), or, once the term is in at least one chat in 32 and in DENSE_MIN chats, a bit set
+ * over the slots: smaller then, O(1) to test, and two of them intersect word by word.
+ */
+const DENSE_MIN = 4096
+
 class Postings {
-  slots = new Int32Array(4)
+  list: Int32Array | null = new Int32Array(4)
+  bits: Uint32Array | null = null
   size = 0
 
-  add (slot: number): void {
-    const at = lowerBound(this.slots, this.size, slot)
-    if (at < this.size && this.slots[at] === slot) return
-    if (this.size === this.slots.length) {
-      const grown = new Int32Array(this.size + (this.size >>> 1) + 4)
-      grown.set(this.slots)
-      this.slots = grown
+  add (slot: number, universe: number): void {
+    if (this.bits !== null) {
+      if (slot >>> 5 >= this.bits.length) this.bits = growBits(this.bits, universe)
+      const mask = 1 << (slot & 31)
+      if ((this.bits[slot >>> 5]! & mask) === 0) { this.bits[slot >>> 5]! |= mask; this.size++ }
+      return
     }
-    this.slots.copyWithin(at + 1, at, this.size)
-    this.slots[at] = slot
+    let list = this.list!
+    const at = lowerBound(list, this.size, slot)
+    if (at < this.size && list[at] === slot) return
+    if (this.size === list.length) {
+      const grown = new Int32Array(this.size + (this.size >>> 1) + 4)
+      grown.set(list)
+      this.list = list = grown
+    }
+    list.copyWithin(at + 1, at, this.size)
+    list[at] = slot
     this.size++
+    if (this.size >= DENSE_MIN && this.size * 32 >= universe) this.toBits(universe)
   }
 
-  remove (slot: number): void {
-    const at = lowerBound(this.slots, this.size, slot)
-    if (at >= this.size || this.slots[at] !== slot) return
-    this.slots.copyWithin(at, at + 1, this.size)
+  remove (slot: number, universe: number): void {
+    if (this.bits !== null) {
+      const mask = 1 << (slot & 31)
+      if (((this.bits[slot >>> 5] ?? 0) & mask) === 0) return
+      this.bits[slot >>> 5]! &= ~mask
+      this.size--
+      if (this.size < DENSE_MIN / 2 || this.size * 128 < universe) this.toList()
+      return
+    }
+    const list = this.list!
+    const at = lowerBound(list, this.size, slot)
+    if (at >= this.size || list[at] !== slot) return
+    list.copyWithin(at, at + 1, this.size)
     this.size--
-    if (this.size < this.slots.length >>> 2 && this.slots.length > 16) this.slots = this.slots.slice(0, this.size + (this.size >>> 1) + 4)
+    if (this.size < list.length >>> 2 && list.length > 16) this.list = list.slice(0, this.size + (this.size >>> 1) + 4)
   }
 
-  view (): Int32Array { return this.slots.subarray(0, this.size) }
+  set (): SlotSet {
+    return this.bits !== null ? new BitSlots(this.bits, this.size) : new SortedSlots(this.list!.subarray(0, this.size))
+  }
+
+  bytes (): number { return (this.bits ?? this.list!).byteLength }
+
+  private toBits (universe: number): void {
+    const bits = new Uint32Array((universe >>> 5) + 1)
+    for (const slot of this.list!.subarray(0, this.size)) bits[slot >>> 5]! |= 1 << (slot & 31)
+    this.bits = bits
+    this.list = null
+  }
+
+  private toList (): void {
+    const list = new Int32Array(this.size + (this.size >>> 1) + 4)
+    let n = 0
+    new BitSlots(this.bits!, this.size).forEach((slot) => { list[n++] = slot })
+    this.list = list
+    this.bits = null
+  }
+}
+
+function growBits (bits: Uint32Array, universe: number): Uint32Array {
+  const grown = new Uint32Array(Math.max((universe >>> 5) + 1, bits.length + (bits.length >>> 1)))
+  grown.set(bits)
+  return grown
 }
 
 export class TextIndex {
   private readonly postings = new Map<string, Postings>()
   /** Every term, sorted by UTF-16 code units: the words a prefix starts are one contiguous run. */
   private readonly terms: string[] = []
+  /** One past the highest slot seen: the size a bit set needs. */
+  private universe = 0
 
   add (slot: number, terms: Iterable<string>): void {
+    if (slot >= this.universe) this.universe = slot + 1
     for (const term of terms) {
       let list = this.postings.get(term)
       if (list === undefined) {
@@ -66,7 +118,7 @@ export class TextIndex {
         this.postings.set(term, list)
         this.terms.splice(termLowerBound(this.terms, term), 0, term)
       }
-      list.add(slot)
+      list.add(slot, this.universe)
     }
   }
 
@@ -74,7 +126,7 @@ export class TextIndex {
     for (const term of terms) {
       const list = this.postings.get(term)
       if (list === undefined) continue
-      list.remove(slot)
+      list.remove(slot, this.universe)
       if (list.size === 0) {
         this.postings.delete(term)
         this.terms.splice(termLowerBound(this.terms, term), 1)
@@ -93,17 +145,17 @@ export class TextIndex {
   }
 
   /**
-   * The slots of the chats in which every query word starts some word, sorted ascending.
-   * A word that starts one term answers that term's list without a copy.
+   * The slots of the chats in which every query word starts some word. A word that starts one
+   * term answers that term's list without a copy.
    */
-  match (queryWords: readonly string[]): Int32Array {
-    let result: Int32Array | undefined
-    const lists = queryWords.map((w) => this.prefixUnion(w)).sort((a, b) => a.length - b.length)
-    for (const list of lists) {
-      result = result === undefined ? list : intersect(result, list)
-      if (result.length === 0) break
+  match (queryWords: readonly string[]): SlotSet {
+    const sets = queryWords.map((w) => this.prefixUnion(w)).sort((a, b) => a.size - b.size)
+    let result = sets[0] ?? new SortedSlots(new Int32Array(0))
+    for (const set of sets.slice(1)) {
+      if (result.size === 0) break
+      result = result.intersect(set)
     }
-    return result ?? new Int32Array(0)
+    return result
   }
 
   get termCount (): number { return this.terms.length }
@@ -111,28 +163,101 @@ export class TextIndex {
   /** Bytes held by the posting arrays (for the memory figures). */
   postingBytes (): number {
     let n = 0
-    for (const list of this.postings.values()) n += list.slots.byteLength
+    for (const list of this.postings.values()) n += list.bytes()
     return n
   }
 
-  private prefixUnion (prefix: string): Int32Array {
-    const lists: Int32Array[] = []
+  /** The slots of every term `prefix` starts: one term's own set, a merged sorted list when few, else a bit set. */
+  private prefixUnion (prefix: string): SlotSet {
+    const sets: SlotSet[] = []
+    let n = 0
     for (let i = termLowerBound(this.terms, prefix); i < this.terms.length; i++) {
       const term = this.terms[i]!
       if (!term.startsWith(prefix)) break
-      lists.push(this.postings.get(term)!.view())
+      const set = this.postings.get(term)!.set()
+      sets.push(set)
+      n += set.size
     }
-    if (lists.length <= 1) return lists[0] ?? new Int32Array(0)
-    let n = 0
-    for (const list of lists) n += list.length
-    const all = new Int32Array(n)
-    n = 0
-    for (const list of lists) { all.set(list, n); n += list.length }
-    all.sort()
-    let w = 0
-    for (let r = 0; r < all.length; r++) if (w === 0 || all[r] !== all[w - 1]) all[w++] = all[r]!
-    return all.subarray(0, w)
+    if (sets.length <= 1) return sets[0] ?? new SortedSlots(new Int32Array(0))
+    if (n < DENSE_MIN && sets.every((s) => s instanceof SortedSlots)) {
+      const all = new Int32Array(n)
+      n = 0
+      for (const set of sets) { all.set(set.slots, n); n += set.size }
+      all.sort()
+      let w = 0
+      for (let r = 0; r < all.length; r++) if (w === 0 || all[r] !== all[w - 1]) all[w++] = all[r]!
+      return new SortedSlots(all.subarray(0, w))
+    }
+    const bits = new Uint32Array((this.universe >>> 5) + 1)
+    for (const set of sets) {
+      if (set instanceof BitSlots) for (let w = 0; w < set.bits.length; w++) bits[w]! |= set.bits[w]!
+      else set.forEach((slot) => { bits[slot >>> 5]! |= 1 << (slot & 31) })
+    }
+    return new BitSlots(bits)
   }
+}
+
+/** A set of slots, as the text index answers a query. */
+export type SlotSet = SortedSlots | BitSlots
+interface SlotSetShape {
+  readonly size: number
+  has: (slot: number) => boolean
+  /** Calls `visit` with every slot, ascending. */
+  forEach: (visit: (slot: number) => void) => void
+  /** The slots in both sets; call it on the smaller one. */
+  intersect: (other: SlotSet) => SlotSet
+}
+
+export class SortedSlots implements SlotSetShape {
+  constructor (readonly slots: Int32Array) {}
+  get size (): number { return this.slots.length }
+  has (slot: number): boolean { return contains(this.slots, slot) }
+  forEach (visit: (slot: number) => void): void { for (const slot of this.slots) visit(slot) }
+  intersect (other: SlotSet): SlotSet {
+    if (other instanceof SortedSlots) return new SortedSlots(intersect(this.slots, other.slots))
+    return new SortedSlots(this.slots.filter((slot) => other.has(slot)))
+  }
+}
+
+export class BitSlots implements SlotSetShape {
+  readonly size: number
+  /** `size`: the number of bits set, when the caller knows it. */
+  constructor (readonly bits: Uint32Array, size?: number) {
+    if (size === undefined) {
+      size = 0
+      for (const word of bits) size += popCount(word)
+    }
+    this.size = size
+  }
+
+  has (slot: number): boolean { return ((this.bits[slot >>> 5] ?? 0) & (1 << (slot & 31))) !== 0 }
+
+  forEach (visit: (slot: number) => void): void {
+    const { bits } = this
+    for (let w = 0; w < bits.length; w++) {
+      let word = bits[w]!
+      while (word !== 0) {
+        const low = word & -word
+        visit(w * 32 + 31 - Math.clz32(low))
+        word ^= low
+      }
+    }
+  }
+
+  intersect (other: SlotSet): SlotSet {
+    if (other instanceof BitSlots) {
+      const bits = new Uint32Array(Math.min(this.bits.length, other.bits.length))
+      for (let w = 0; w < bits.length; w++) bits[w] = this.bits[w]! & other.bits[w]!
+      return new BitSlots(bits)
+    }
+    return other.intersect(this)
+  }
+}
+
+function popCount (word: number): number {
+  let v = word - ((word >>> 1) & 0x55555555)
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333)
+  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24
 }
 
 function termLowerBound (terms: readonly string[], term: string): number {
