@@ -247,8 +247,12 @@ export class BitSlots implements SlotSetShape {
   intersect (other: SlotSet): SlotSet {
     if (other instanceof BitSlots) {
       const bits = new Uint32Array(Math.min(this.bits.length, other.bits.length))
-      for (let w = 0; w < bits.length; w++) bits[w] = this.bits[w]! & other.bits[w]!
-      return new BitSlots(bits)
+      let size = 0
+      for (let w = 0; w < bits.length; w++) {
+        const word = this.bits[w]! & other.bits[w]!
+        if (word !== 0) { bits[w] = word; size += popCount(word) }
+      }
+      return new BitSlots(bits, size)
     }
     return other.intersect(this)
   }

@@ -40,6 +40,8 @@ describe('list: cursor paging while others write', () => {
         let page = await store.list(query)
         let round = 0
         for (;;) {
+          // Every page shows something new, so a loop that repeats itself is a failure, not a hang.
+          expect(seen.length).toBeLessThanOrEqual(initial + 4 * rounds.length)
           seen.push(...page.items.map((c) => c.id))
           if (page.nextCursor === null) break
           // Between pages, other clients insert and delete, interleaved with the next read (for a while: inserts past the cursor would go on forever).
