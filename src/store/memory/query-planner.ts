@@ -1,7 +1,7 @@
 import { AppError } from '../../errors.js'
 import type { ListQuery, SortField, SortKey } from '../chat-store.js'
 import { CursorCodec, fingerprintOf, invalid, type KeyTuple } from './cursor.js'
-import { compareCodePoints, PRIORITY_RANK, titleKey, type ChatIndexes, type ChatRecord } from './indexes.js'
+import { compareCodePoints, PRIORITY_RANK, type ChatIndexes, type ChatRecord } from './indexes.js'
 import type { OrderedIndex } from './ordered-index.js'
 import { words, type SlotSet } from './text-index.js'
 
@@ -132,10 +132,11 @@ class Query {
       return { total: n, how: 'count:scan-text' }
     }
     if (this.hasRange) {
-      let [start, end] = this.createdRange()
+      const [start, end] = this.createdRange()
       if (this.priorityMask === 7 && this.isActive === undefined) return { total: Math.max(0, end - start), how: 'count:createdAt-rank' }
       let n = 0
-      if (end > start) ix.byCreated.walk(start, false, (slot) => { if (this.matches(slot)) n++; return ++start < end })
+      let at = start
+      if (end > start) ix.byCreated.walk(start, false, (slot) => { if (this.matches(slot)) n++; return ++at < end })
       return { total: n, how: 'count:scan-createdAt' }
     }
     let n = 0
@@ -189,8 +190,9 @@ class Query {
       this.textSlots.forEach((slot) => { if (this.matches(slot)) all.push(slot) })
     } else if (this.hasRange) {
       from = 'createdAt-range'
-      let [start, end] = this.createdRange()
-      if (end > start) ix.byCreated.walk(start, false, (slot) => { if (this.matches(slot)) all.push(slot); return ++start < end })
+      const [start, end] = this.createdRange()
+      let at = start
+      if (end > start) ix.byCreated.walk(start, false, (slot) => { if (this.matches(slot)) all.push(slot); return ++at < end })
     } else {
       from = 'priority'
       for (let p = 0; p < 3; p++) {
@@ -317,18 +319,17 @@ class Query {
       run.length = 0
       return true
     }
-    let going = true
     index.walk(rank, descending, (slot) => {
       if (!inRange(n)) return false
       n += descending ? -1 : 1
       if (group !== undefined && ix.priority[slot] !== group) return true
       if (!this.matches(slot)) return true
-      if (!runs) return (going = page.add(slot))
-      if (run.length > 0 && this.compareField(field, run[0]!, slot) !== 0 && !flush()) return (going = false)
+      if (!runs) return page.add(slot)
+      if (run.length > 0 && this.compareField(field, run[0]!, slot) !== 0 && !flush()) return false
       run.push(slot)
       return true
     })
-    if (going && runs) flush()
+    if (runs && !page.full) flush()
     return plan.join('+')
   }
 

@@ -26,7 +26,8 @@ describe('CursorCodec', () => {
     const cursor = codec.encode(fp, [1, 'x'])
     const err = refusal(() => codec.decode(cursor, fingerprintOf({ s: ['createdAt'], p: 4 })))
     expect(err.kind).toBe('validation')
-    expect(err.errors).toEqual([{ in: 'querystring', path: '/cursor', message: expect.stringMatching(/other filters/) }])
+    expect(err.errors?.[0]?.path).toBe('/cursor')
+    expect(err.errors?.[0]?.message).toMatch(/other filters/)
   })
 
   it.each([
