@@ -104,8 +104,15 @@ function growBits (bits: Uint32Array, universe: number): Uint32Array {
 
 export class TextIndex {
   private readonly postings = new Map<string, Postings>()
-  /** Every term, sorted by UTF-16 code units: the words a prefix starts are one contiguous run. */
-  private readonly terms: string[] = []
+  /**
+   * The term dictionary, sorted by UTF-16 code units so that the words a prefix starts are one
+   * run, in two levels: new terms go into the small sorted `pending` (about 8·√T of them) and
+   * are merged into `sorted` in batches; terms whose last chat went stay in `sorted` until they
+   * are half of it. A new word costs O(√T) amortized, not a splice of the whole dictionary.
+   */
+  private sorted: string[] = []
+  private pending: string[] = []
+  private dead = 0
   /** One past the highest slot seen: the size a bit set needs. */
   private universe = 0
 
@@ -116,7 +123,7 @@ export class TextIndex {
       if (list === undefined) {
         list = new Postings()
         this.postings.set(term, list)
-        this.terms.splice(termLowerBound(this.terms, term), 0, term)
+        this.addTerm(term)
       }
       list.add(slot, this.universe)
     }
@@ -129,7 +136,10 @@ export class TextIndex {
       list.remove(slot, this.universe)
       if (list.size === 0) {
         this.postings.delete(term)
-        this.terms.splice(termLowerBound(this.terms, term), 1)
+        const at = termLowerBound(this.pending, term)
+        if (this.pending[at] === term) this.pending.splice(at, 1)
+        else this.dead++
+        if (this.dead > 1024 && this.dead * 2 > this.sorted.length) this.compact()
       }
     }
   }
@@ -158,7 +168,7 @@ export class TextIndex {
     return result
   }
 
-  get termCount (): number { return this.terms.length }
+  get termCount (): number { return this.postings.size }
 
   /** Bytes held by the posting arrays (for the memory figures). */
   postingBytes (): number {
@@ -167,16 +177,53 @@ export class TextIndex {
     return n
   }
 
+  private addTerm (term: string): void {
+    const at = termLowerBound(this.sorted, term)
+    if (this.sorted[at] === term) {
+      this.dead--
+      return
+    }
+    this.pending.splice(termLowerBound(this.pending, term), 0, term)
+    if (this.pending.length >= Math.max(1024, 8 * Math.sqrt(this.sorted.length))) this.compact()
+  }
+
+  /** Merges the pending terms in and drops the dead ones. */
+  private compact (): void {
+    const fresh = this.pending
+    const merged: string[] = []
+    let i = 0
+    let j = 0
+    while (i < this.sorted.length || j < fresh.length) {
+      const a = this.sorted[i]
+      const b = fresh[j]
+      const term = b === undefined || (a !== undefined && a < b) ? (i++, a!) : (j++, b)
+      if (this.postings.has(term)) merged.push(term)
+    }
+    this.sorted = merged
+    this.pending = []
+    this.dead = 0
+  }
+
   /** The slots of every term `prefix` starts: one term's own set, a merged sorted list when few, else a bit set. */
   private prefixUnion (prefix: string): SlotSet {
     const sets: SlotSet[] = []
     let n = 0
-    for (let i = termLowerBound(this.terms, prefix); i < this.terms.length; i++) {
-      const term = this.terms[i]!
-      if (!term.startsWith(prefix)) break
-      const set = this.postings.get(term)!.set()
+    const take = (term: string): void => {
+      const list = this.postings.get(term)
+      if (list === undefined) return
+      const set = list.set()
       sets.push(set)
       n += set.size
+    }
+    for (let i = termLowerBound(this.sorted, prefix); i < this.sorted.length; i++) {
+      const term = this.sorted[i]!
+      if (!term.startsWith(prefix)) break
+      take(term)
+    }
+    for (let i = termLowerBound(this.pending, prefix); i < this.pending.length; i++) {
+      const term = this.pending[i]!
+      if (!term.startsWith(prefix)) break
+      take(term)
     }
     if (sets.length <= 1) return sets[0] ?? new SortedSlots(new Int32Array(0))
     if (n < DENSE_MIN && sets.every((s) => s instanceof SortedSlots)) {

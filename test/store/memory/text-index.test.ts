@@ -75,6 +75,22 @@ describe('TextIndex', () => {
     ), { numRuns: 60 })
   })
 
+  it('keeps a dictionary of thousands of words through adds, removes and re-adds', () => {
+    const index = new TextIndex()
+    const model = new Map<number, string[]>()
+    const put = (slot: number, terms: string[]): void => { index.add(slot, terms); model.set(slot, terms) }
+    const drop = (slot: number): void => { index.remove(slot, model.get(slot)!); model.delete(slot) }
+    for (let i = 0; i < 5000; i++) put(i, [`w${i}`, `k${i % 7}`])
+    for (let i = 0; i < 5000; i += 3) drop(i)
+    for (let i = 0; i < 5000; i += 6) put(i, [`w${i}`, `x${i}`])
+    for (let i = 1; i < 5000; i += 3) drop(i)
+    for (const prefix of ['w', 'w1', 'w12', 'w4999', 'w3', 'x', 'x12', 'k3', 'k', 'z']) {
+      const expected = [...model].filter(([, terms]) => terms.some((t) => t.startsWith(prefix))).map(([s]) => s).sort((a, b) => a - b)
+      expect(slotsOf(index.match([prefix]))).toEqual(expected)
+    }
+    expect(index.termCount).toBe(new Set([...model.values()].flat()).size)
+  })
+
   it('answers an empty set for a word nothing starts, and for no words', () => {
     const index = new TextIndex()
     index.add(0, ['hello'])
