@@ -1,20 +1,7 @@
 import type { Priority } from '../chat-store.js'
+import type { ChatRecord } from './memory-store.js'
 import { DEFAULT_CHUNK, OrderedIndex } from './ordered-index.js'
 import { chatTerms, TextIndex } from './text-index.js'
-
-/** How the store keeps a chat: dates as epoch milliseconds, never mutated (a write swaps in a new record). */
-export interface ChatRecord {
-  readonly id: string
-  readonly title: string
-  readonly description: string
-  readonly priority: Priority
-  readonly isActive: boolean
-  readonly createdAt: number
-  readonly updatedAt: number
-  readonly version: number
-  /** The chat's row in the indexes; it keeps it for its whole life, and a deleted chat's row is reused. */
-  readonly slot: number
-}
 
 export const PRIORITY_RANK: Readonly<Record<Priority, number>> = { low: 0, medium: 1, high: 2 }
 
@@ -40,8 +27,9 @@ export function titleKey (title: string): string {
 
 /**
  * Every index of the in-memory store, kept in step by `add`, `replace` and `remove` (called
- * with the store's write lock held). Chats live in rows ("slots"): a record array plus typed
- * columns for the keys the planner reads most, so that index entries are 4-byte slot numbers.
+ * with the store's write lock held). Each chat gets a row ("slot") for its life, and a deleted
+ * chat's row is reused: a record array plus typed columns for the keys the planner reads most,
+ * so that index entries are 4-byte slot numbers.
  *
  * - createdAt, updatedAt, title: ordered indexes (ties by id).
  * - priority: one id-ordered index per priority (priority → ids, and the order `sort=priority` needs).
@@ -58,6 +46,7 @@ export class ChatIndexes {
   readonly counts = new Float64Array(6)
   private readonly free: number[] = []
   private used = 0
+  private readonly slotOf = new Map<string, number>()
 
   readonly idOrder = (a: number, b: number): number => {
     const x = this.records[a]!.id
@@ -81,22 +70,12 @@ export class ChatIndexes {
 
   get size (): number { return this.byCreated.size }
 
-  /** The slot the next `add` should use. */
-  nextSlot (): number {
-    return this.free.length > 0 ? this.free[this.free.length - 1]! : this.used
-  }
-
   add (record: ChatRecord): void {
-    const { slot } = record
-    if (slot === this.nextSlot()) {
-      if (this.free.length > 0) this.free.pop()
-      else this.used++
-    } else {
-      throw new Error(`ChatIndexes: slot ${slot} is not the next free one`)
-    }
+    const slot = this.free.pop() ?? this.used++
+    this.slotOf.set(record.id, slot)
     this.ensureCapacity(slot + 1)
     this.records[slot] = record
-    this.setColumns(record)
+    this.setColumns(slot, record)
     this.byCreated.insert(slot)
     this.byUpdated.insert(slot)
     this.byTitle.insert(slot)
@@ -106,7 +85,7 @@ export class ChatIndexes {
 
   /** Swaps in the new version of a chat (same id and slot), moving it only in the indexes whose keys changed. */
   replace (before: ChatRecord, after: ChatRecord): void {
-    const { slot } = before
+    const slot = this.slotOf.get(before.id)!
     const titleChanged = before.title !== after.title
     const priorityChanged = before.priority !== after.priority
     if (titleChanged) this.byTitle.remove(slot)
@@ -114,7 +93,7 @@ export class ChatIndexes {
     if (before.updatedAt !== after.updatedAt) this.byUpdated.remove(slot)
     this.uncount(before)
     this.records[slot] = after
-    this.setColumns(after)
+    this.setColumns(slot, after)
     if (before.updatedAt !== after.updatedAt) this.byUpdated.insert(slot)
     if (priorityChanged) this.byPriority[PRIORITY_RANK[after.priority]]!.insert(slot)
     if (titleChanged) this.byTitle.insert(slot)
@@ -124,7 +103,8 @@ export class ChatIndexes {
   }
 
   remove (record: ChatRecord): void {
-    const { slot } = record
+    const slot = this.slotOf.get(record.id)!
+    this.slotOf.delete(record.id)
     this.byCreated.remove(slot)
     this.byUpdated.remove(slot)
     this.byTitle.remove(slot)
@@ -148,8 +128,7 @@ export class ChatIndexes {
     return this.createdAt.byteLength + this.updatedAt.byteLength + this.priority.byteLength + this.active.byteLength
   }
 
-  private setColumns (r: ChatRecord): void {
-    const { slot } = r
+  private setColumns (slot: number, r: ChatRecord): void {
     this.createdAt[slot] = r.createdAt
     this.updatedAt[slot] = r.updatedAt
     const rank = PRIORITY_RANK[r.priority]
