@@ -11,10 +11,20 @@ export interface MemoryStoreOptions {
   lockTimeoutMs: number
   now?: () => number
   ids?: IdGenerator
+  /** Durability: told of every change inside the write lock, after every check and before the map changes. */
+  journal?: Journal
+}
+
+/** A change as the journal sees it: the whole chat after a write, or the id of a deleted one. */
+export type Change = { op: 'put', chat: ChatRecord } | { op: 'delete', id: string }
+
+export interface Journal {
+  /** Records the change; throwing aborts the write, which then changes nothing. */
+  append (change: Change): void
 }
 
 /** How a chat is kept: dates as epoch milliseconds, records never mutated (a write swaps in a new one). */
-interface ChatRecord {
+export interface ChatRecord {
   readonly id: string
   readonly title: string
   readonly description: string
@@ -76,6 +86,7 @@ export class MemoryChatStore implements ChatStore {
       this.reserveBytes(size, 0)
       const now = this.now()
       const record: ChatRecord = { id: this.nextId(), ...fields, createdAt: now, updatedAt: now, version: 1 }
+      this.options.journal?.append({ op: 'put', chat: record })
       this.chats.set(record.id, record)
       this.bytes += size
       return toChat(record)
@@ -128,6 +139,7 @@ export class MemoryChatStore implements ChatStore {
   async delete (id: string, options: WriteOptions = {}): Promise<void> {
     await this.lock.withWrite(() => {
       const current = this.current(id, options)
+      this.options.journal?.append({ op: 'delete', id })
       this.chats.delete(id)
       this.bytes -= estimateBytes(current.title, current.description)
     })
@@ -144,6 +156,21 @@ export class MemoryChatStore implements ChatStore {
   async close (): Promise<void> {
     // Wait for writes in flight, so nothing acknowledged is cut short.
     await this.lock.withWrite(() => undefined)
+  }
+
+  /** Recovery's bulk load: replaces everything with `records`, trusted as they were journaled. */
+  restore (records: Iterable<ChatRecord>): void {
+    this.chats.clear()
+    this.bytes = 0
+    for (const record of records) {
+      this.chats.set(record.id, record)
+      this.bytes += estimateBytes(record.title, record.description)
+    }
+  }
+
+  /** Runs `fn` with the write lock held over every chat: a consistent cut, for a snapshot. */
+  async withAll<T> (fn: (chats: ReadonlyMap<string, ChatRecord>) => T): Promise<T> {
+    return await this.lock.withWrite(() => fn(this.chats))
   }
 
   /** The chat a write applies to, after its existence and its `If-Match` are checked. Call with the write lock held. */
@@ -164,6 +191,7 @@ export class MemoryChatStore implements ChatStore {
     // Strictly later than the last update, also within one millisecond.
     const updatedAt = Math.max(this.now(), current.updatedAt + 1)
     const record: ChatRecord = { ...current, ...fields, updatedAt, version: current.version + 1 }
+    this.options.journal?.append({ op: 'put', chat: record })
     this.chats.set(record.id, record)
     this.bytes += after - before
     return toChat(record)
