@@ -21,6 +21,9 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_ALLOW_LIST: Type.String({ default: '' }),
   DATA_DIR: Type.String({ default: '' }),
   FSYNC: Type.Union([Type.Literal('always'), Type.Literal('everysec'), Type.Literal('no')], { default: 'everysec' }),
+  /** Compaction starts when the log is at least this big and at least COMPACT_GROWTH_PERCENT of the last snapshot. */
+  COMPACT_MIN_BYTES: Type.Integer({ minimum: 0, default: 64 * 1024 * 1024 }),
+  COMPACT_GROWTH_PERCENT: Type.Integer({ minimum: 0, default: 100 }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10_000 })
 })
 

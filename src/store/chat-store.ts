@@ -67,6 +67,12 @@ export interface StoreStats {
   maxItems: number
   bytes: number
   maxBytes: number
+  /** Durable backend: writes are refused (a failed append or sync) until the disk takes them again; reads go on. */
+  readOnly?: boolean
+  /** Durable backend: still loading its data at start; every call answers 503 until it is done. */
+  recovering?: boolean
+  /** Why the store is not fully serving, when it is not. */
+  detail?: string
 }
 
 export interface ChatStore {

@@ -10,10 +10,11 @@ export const REPAIR_COMMAND = 'npm run repair --'
 /** Damage recovery will not pass over: the start stops, naming the file and the offset. */
 export class RecoveryError extends Error {
   override name = 'RecoveryError'
-  constructor (readonly file: string, readonly offset: number | undefined, reason: string, dir: string) {
-    super(`${file}${offset === undefined ? '' : ` at byte offset ${offset}`}: ${reason}. ` +
-      `The store did not start. To keep everything before the damage, run: ${REPAIR_COMMAND} ${dir} ` +
-      '(or node dist/store/durable/repair.js <DATA_DIR>); it moves the damaged files aside.')
+  constructor (readonly file: string, readonly offset: number | undefined, reason: string, dir: string, repairable = true) {
+    super(`${file}${offset === undefined ? '' : ` at byte offset ${offset}`}: ${reason}. The store did not start. ` +
+      (repairable
+        ? `To keep everything before the damage, run: ${REPAIR_COMMAND} ${dir} (or node dist/store/durable/repair.js ${dir}); it moves the damaged files aside.`
+        : 'Repair cannot rebuild what a missing file held: restore it from a backup.'))
   }
 }
 
@@ -53,7 +54,7 @@ export async function recover (ops: FileOps, dir: string, options: RecoverOption
   const result: Recovered = { chats, manifest, logEnd: HEADER_BYTES, snapshotBytes: 0, logBytes: 0, cuts: [] }
   if (manifest === undefined) {
     const strays = ops.list(dir).filter((name) => isStoreFile(name) && !name.endsWith('.tmp'))
-    if (strays.length > 0) throw new RecoveryError(join(dir, 'MANIFEST'), undefined, `is missing but the directory holds data files (${strays.join(', ')})`, dir)
+    if (strays.length > 0) throw new RecoveryError(join(dir, 'MANIFEST'), undefined, `is missing but the directory holds data files (${strays.join(', ')})`, dir, false)
     return result
   }
   const apply = (entry: Entry): void => {
@@ -63,7 +64,7 @@ export async function recover (ops: FileOps, dir: string, options: RecoverOption
 
   if (manifest.snapshot !== null) {
     const path = join(dir, manifest.snapshot)
-    if (!ops.exists(path)) throw new RecoveryError(path, undefined, 'is named by the MANIFEST but missing; restore it from a backup', dir)
+    if (!ops.exists(path)) throw new RecoveryError(path, undefined, 'is named by the MANIFEST but missing', dir, false)
     let ended: number | undefined
     let puts = 0
     const scan = await scanFile(ops, path, FileKind.snapshot, (entry) => {
@@ -84,7 +85,7 @@ export async function recover (ops: FileOps, dir: string, options: RecoverOption
   for (const [i, name] of manifest.logs.entries()) {
     const path = join(dir, name)
     const last = i === manifest.logs.length - 1
-    if (!ops.exists(path)) throw new RecoveryError(path, undefined, 'is named by the MANIFEST but missing', dir)
+    if (!ops.exists(path)) throw new RecoveryError(path, undefined, 'is named by the MANIFEST but missing', dir, false)
     const scan = await scanFile(ops, path, FileKind.log, apply)
     let end = scan.size
     if (scan.damage !== undefined) {
