@@ -162,7 +162,7 @@ export class DurableChatStore implements ChatStore {
         end = found.logEnd
       }
       removeLeftovers(this.ops, dir, this.manifest, (message) => { this.logger.warn({ dataDir: dir }, message) })
-      this.memory.restore(found.chats.values())
+      this.memory.restore(found.chats)
       this.snapshotBytes = found.snapshotBytes
       this.log = new AppendLog(this.ops, fsync, fd, end, {
         onAppend: () => { this.maybeCompact() },

@@ -5,8 +5,12 @@ import { PRIORITIES } from '../chat-store.js'
 /**
  * The on-disk format of the log and of snapshots. A file is a 16-byte header (magic, format
  * version, kind) then records; a record is its payload's length (u32 LE), the payload's CRC-32
- * (u32 LE), then the payload: one byte for the operation, then JSON. A put carries the whole chat
- * after the change, so replaying a record twice gives the same store.
+ * (u32 LE), then the payload, whose first byte is the operation:
+ *   P (put): priority (u8), isActive (u8), createdAt and updatedAt (f64 LE, epoch ms), version
+ *            (u32 LE), the id (36 ASCII bytes), then title and description (each u32 LE length + UTF-8)
+ *   D (delete): the id (36 bytes)
+ *   E (a snapshot's last record): the number of chats in it (u32 LE)
+ * A put carries the whole chat after the change, so replaying a record twice gives the same store.
  */
 export const FORMAT_VERSION = 1
 export const HEADER_BYTES = 16
@@ -42,28 +46,43 @@ export function checkHeader (bytes: Buffer, kind: FileKind): string | undefined 
   return undefined
 }
 
+const ID_BYTES = 36
+const PUT_FIXED = 1 + 1 + 1 + 8 + 8 + 4 + ID_BYTES + 4 + 4
+
 export function encodeEntry (entry: Entry): Buffer {
-  let op: number
-  let json: string
+  let length: number
+  if (entry.op === 'put') length = PUT_FIXED + Buffer.byteLength(entry.chat.title) + Buffer.byteLength(entry.chat.description)
+  else if (entry.op === 'delete') length = 1 + ID_BYTES
+  else length = 1 + 4
+  const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + length)
+  let at = RECORD_HEADER_BYTES
   if (entry.op === 'put') {
     const c = entry.chat
-    op = OP_PUT
-    json = JSON.stringify([c.id, c.title, c.description, c.priority, c.isActive, c.createdAt, c.updatedAt, c.version])
+    record[at++] = OP_PUT
+    record[at++] = PRIORITIES.indexOf(c.priority)
+    record[at++] = c.isActive ? 1 : 0
+    at = record.writeDoubleLE(c.createdAt, at)
+    at = record.writeDoubleLE(c.updatedAt, at)
+    at = record.writeUInt32LE(c.version, at)
+    at += record.write(c.id, at, ID_BYTES, 'latin1')
+    at = writeString(record, c.title, at)
+    writeString(record, c.description, at)
   } else if (entry.op === 'delete') {
-    op = OP_DELETE
-    json = JSON.stringify(entry.id)
+    record[at++] = OP_DELETE
+    record.write(entry.id, at, ID_BYTES, 'latin1')
   } else {
-    op = OP_END
-    json = String(entry.count)
+    record[at++] = OP_END
+    record.writeUInt32LE(entry.count, at)
   }
-  const length = 1 + Buffer.byteLength(json)
-  const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + length)
-  record[RECORD_HEADER_BYTES] = op
-  record.write(json, RECORD_HEADER_BYTES + 1)
-  const payload = record.subarray(RECORD_HEADER_BYTES)
   record.writeUInt32LE(length, 0)
-  record.writeUInt32LE(crc32(payload), 4)
+  record.writeUInt32LE(crc32(record.subarray(RECORD_HEADER_BYTES)), 4)
   return record
+}
+
+function writeString (into: Buffer, s: string, at: number): number {
+  const n = into.write(s, at + 4, 'utf8')
+  into.writeUInt32LE(n, at)
+  return at + 4 + n
 }
 
 export type Decoded =
@@ -86,27 +105,35 @@ export function decodeRecord (bytes: Buffer, at: number): Decoded {
   return { kind: 'entry', entry, size: RECORD_HEADER_BYTES + length }
 }
 
-function parsePayload (payload: Buffer): Entry | undefined {
-  let value: unknown
-  try {
-    value = JSON.parse(payload.toString('utf8', 1))
-  } catch {
-    return undefined
-  }
-  switch (payload[0]) {
-    case OP_PUT: return toChat(value)
-    case OP_DELETE: return typeof value === 'string' ? { op: 'delete', id: value } : undefined
-    case OP_END: return typeof value === 'number' && Number.isInteger(value) ? { op: 'end', count: value } : undefined
+function parsePayload (p: Buffer): Entry | undefined {
+  switch (p[0]) {
+    case OP_PUT: return parsePut(p)
+    case OP_DELETE: return p.length === 1 + ID_BYTES ? { op: 'delete', id: p.toString('latin1', 1) } : undefined
+    case OP_END: return p.length === 5 ? { op: 'end', count: p.readUInt32LE(1) } : undefined
     default: return undefined
   }
 }
 
-function toChat (value: unknown): Entry | undefined {
-  if (!Array.isArray(value) || value.length !== 8) return undefined
-  const [id, title, description, priority, isActive, createdAt, updatedAt, version] = value as unknown[]
-  if (typeof id !== 'string' || typeof title !== 'string' || typeof description !== 'string' ||
-    !PRIORITIES.includes(priority as never) || typeof isActive !== 'boolean' ||
-    typeof createdAt !== 'number' || typeof updatedAt !== 'number' || typeof version !== 'number') return undefined
-  const chat: ChatRecord = { id, title, description, priority: priority as ChatRecord['priority'], isActive, createdAt, updatedAt, version }
+function parsePut (p: Buffer): Entry | undefined {
+  if (p.length < PUT_FIXED) return undefined
+  const priority = PRIORITIES[p[1]!]
+  const active = p[2]!
+  if (priority === undefined || active > 1) return undefined
+  const titleAt = PUT_FIXED - 8
+  const titleBytes = p.readUInt32LE(titleAt)
+  const descriptionAt = titleAt + 4 + titleBytes
+  if (descriptionAt + 4 > p.length) return undefined
+  const descriptionBytes = p.readUInt32LE(descriptionAt)
+  if (descriptionAt + 4 + descriptionBytes !== p.length) return undefined
+  const chat: ChatRecord = {
+    id: p.toString('latin1', 23, 23 + ID_BYTES),
+    title: p.toString('utf8', titleAt + 4, descriptionAt),
+    description: p.toString('utf8', descriptionAt + 4),
+    priority,
+    isActive: active === 1,
+    createdAt: p.readDoubleLE(3),
+    updatedAt: p.readDoubleLE(11),
+    version: p.readUInt32LE(19)
+  }
   return { op: 'put', chat }
 }

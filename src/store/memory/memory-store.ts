@@ -64,7 +64,7 @@ export function createMemoryStore (options: MemoryStoreOptions): ChatStore {
 
 export class MemoryChatStore implements ChatStore {
   /** Primary storage. Insertion order is creation order, which is also id order. */
-  private readonly chats = new Map<string, ChatRecord>()
+  private chats = new Map<string, ChatRecord>()
   private readonly lock: RwLock
   private readonly now: () => number
   private readonly nextId: IdGenerator
@@ -158,14 +158,11 @@ export class MemoryChatStore implements ChatStore {
     await this.lock.withWrite(() => undefined)
   }
 
-  /** Recovery's bulk load: replaces everything with `records`, trusted as they were journaled. */
-  restore (records: Iterable<ChatRecord>): void {
-    this.chats.clear()
+  /** Recovery's bulk load: the store takes `chats` (in creation order, trusted as they were journaled) as its own. */
+  restore (chats: Map<string, ChatRecord>): void {
+    this.chats = chats
     this.bytes = 0
-    for (const record of records) {
-      this.chats.set(record.id, record)
-      this.bytes += estimateBytes(record.title, record.description)
-    }
+    for (const record of chats.values()) this.bytes += estimateBytes(record.title, record.description)
   }
 
   /** Runs `fn` with the write lock held over every chat: a consistent cut, for a snapshot. */

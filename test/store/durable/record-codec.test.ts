@@ -4,12 +4,18 @@ import { checkHeader, decodeRecord, encodeEntry, encodeHeader, FileKind, HEADER_
 
 const chat = { id: '01a2189f-0888-75e0-a32f-e67fcc63d27b', title: 'Ünïcode "quoted" 🎉', description: 'line\nbreak', priority: 'high' as const, isActive: false, createdAt: 1, updatedAt: 2, version: 3 }
 
-function record (op: number, json: string): Buffer {
-  const payload = Buffer.concat([Buffer.from([op]), Buffer.from(json)])
+/** A record around `payload`, with a good CRC. */
+function record (payload: Buffer): Buffer {
   const head = Buffer.alloc(8)
   head.writeUInt32LE(payload.length, 0)
   head.writeUInt32LE(crc32(payload), 4)
   return Buffer.concat([head, payload])
+}
+
+/** The payload of a good put, changed by `change`. */
+function putPayload (change: (p: Buffer) => Buffer | undefined): Buffer {
+  const p = Buffer.from(encodeEntry({ op: 'put', chat }).subarray(8))
+  return change(p) ?? p
 }
 
 describe('record codec', () => {
@@ -41,10 +47,14 @@ describe('record codec', () => {
 
   it('refuses payloads with a good CRC but a wrong shape', () => {
     const bad = [
-      record(0x50, '{"not":"an array"}'), record(0x50, '[1,2,3]'), record(0x50, JSON.stringify(['id', 't', 'd', 'urgent', true, 1, 2, 3])),
-      record(0x44, '42'), record(0x45, '"x"'), record(0x58, '1'), record(0x50, 'not json')
+      putPayload((p) => { p[1] = 3 }), // no such priority
+      putPayload((p) => { p[2] = 2 }), // isActive neither 0 nor 1
+      putPayload((p) => p.subarray(0, 40)), // shorter than a put
+      putPayload((p) => { p.writeUInt32LE(5000, 59) }), // title longer than the payload
+      putPayload((p) => Buffer.concat([p, Buffer.from('x')])), // bytes after the description
+      Buffer.from('Dshort'), Buffer.from('E12'), Buffer.from('X12345')
     ]
-    for (const bytes of bad) expect(decodeRecord(bytes, 0)).toEqual({ kind: 'damaged', reason: 'a record with a good CRC but an unreadable payload' })
+    for (const payload of bad) expect(decodeRecord(record(payload), 0)).toEqual({ kind: 'damaged', reason: 'a record with a good CRC but an unreadable payload' })
   })
 
   it('writes and checks a header with magic, format version and kind', () => {
