@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import type { ChatRecord } from '../memory/memory-store.js'
 import { FileKind, HEADER_BYTES, MAX_PAYLOAD_BYTES, RECORD_HEADER_BYTES, checkHeader, decodeRecord, encodeEntry, encodeHeader, type Entry } from './record-codec.js'
 import type { FileOps } from './file-ops.js'
+import { PREALLOCATE_BYTES } from './append-log.js'
 
 const BATCH_BYTES = 1024 * 1024
 const READ_BYTES = 8 * 1024 * 1024
@@ -94,7 +95,7 @@ export async function scanFile (ops: FileOps, path: string, kind: FileKind, onEn
       const n = await ops.read(fd, chunk, position)
       position += n
       if (n === 0) {
-        if (leftover.length === 0) return { end: base, size }
+        if (leftover.every((b) => b === 0)) return { end: base, size }
         return { end: base, size, damage: { offset: base, reason: `the last record is cut short (${leftover.length} bytes of it)`, tail: true } }
       }
       const bytes = leftover.length === 0 ? chunk.subarray(0, n) : Buffer.concat([leftover, chunk.subarray(0, n)])
@@ -104,6 +105,8 @@ export async function scanFile (ops: FileOps, path: string, kind: FileKind, onEn
         if (decoded.kind === 'short') break
         if (decoded.kind === 'damaged') {
           const offset = base + at
+          // A log is preallocated with zeros: zeros up to the end are where its records stop.
+          if (await zerosFrom(ops, fd, offset, size)) return { end: offset, size }
           return { end: offset, size, damage: { offset, reason: decoded.reason, tail: await isTornTail(ops, fd, bytes, at, offset, size) } }
         }
         onEntry(decoded.entry)
@@ -118,13 +121,21 @@ export async function scanFile (ops: FileOps, path: string, kind: FileKind, onEn
 }
 
 /**
- * A damaged record is a torn write, not damage in the middle, when nothing follows it: its claimed
- * length reaches exactly the end of the file, or everything from it to the end is zeros.
+ * A damaged record is a torn write, not damage in the middle, when nothing follows it: its
+ * claimed length reaches the end of the file, or only zeros (preallocated space) come after it.
  */
 async function isTornTail (ops: FileOps, fd: number, bytes: Buffer, at: number, offset: number, size: number): Promise<boolean> {
-  if (bytes.length - at >= 4 && offset + RECORD_HEADER_BYTES + bytes.readUInt32LE(at) === size) return true
-  if (size - offset > RECORD_HEADER_BYTES + MAX_PAYLOAD_BYTES) return false
+  if (bytes.length - at < 4) return false
+  const length = bytes.readUInt32LE(at)
+  if (length === 0 || length > MAX_PAYLOAD_BYTES) return false
+  const claimedEnd = offset + RECORD_HEADER_BYTES + length
+  return claimedEnd >= size || await zerosFrom(ops, fd, claimedEnd, size)
+}
+
+/** Whether the file holds only zeros from `offset` to its end (looked at only when that is at most a preallocation away). */
+async function zerosFrom (ops: FileOps, fd: number, offset: number, size: number): Promise<boolean> {
+  if (size - offset > 2 * PREALLOCATE_BYTES) return false
   const rest = Buffer.alloc(size - offset)
-  await ops.read(fd, rest, offset)
-  return rest.every((b) => b === 0)
+  const n = await ops.read(fd, rest, offset)
+  return n === rest.length && rest.every((b) => b === 0)
 }

@@ -69,6 +69,27 @@ describe('recovery', () => {
     expect(found.cuts).toEqual([{ file: log, offset: size - recordSize(chats[3]!), reason: 'CRC-32 mismatch' }])
   })
 
+  it('reads the zeros preallocated after the last record as the end, and cuts a torn record among them', async () => {
+    const dir = tempDir()
+    const store = await openStore(dir)
+    const chats = [await store.create({ title: 'one' }), await store.create({ title: 'two' })]
+    const end = store.files.logBytes
+    const log = join(dir, 'log-000001.aof')
+    expect(statSync(log).size).toBeGreaterThan(end)
+    // The process dies here (no close): the zeros stay, and a crash mid-write leaves part of a record in them.
+    const clean = await recover(nodeFileOps, dir)
+    expect(clean.cuts).toEqual([])
+    expect([...clean.chats.values()]).toHaveLength(2)
+    const torn = encodeEntry({ op: 'delete', id: chats[0]!.id })
+    const bytes = readFileSync(log)
+    torn.subarray(0, torn.length - 4).copy(bytes, end)
+    writeFileSync(log, bytes)
+    const found = await recover(nodeFileOps, dir)
+    expect(found.cuts).toEqual([{ file: log, offset: end, reason: 'CRC-32 mismatch' }])
+    expect(found.chats.size).toBe(2)
+    expect(statSync(log).size).toBe(end)
+  })
+
   it('cuts off a tail of zeros', async () => {
     const { dir, chats, log } = await storeWith(3)
     appendFileSync(log, Buffer.alloc(4096))
