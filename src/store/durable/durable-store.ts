@@ -133,7 +133,7 @@ export class DurableChatStore implements ChatStore {
     await this.recovered.catch(() => undefined)
     if (!wasReady && this.log === undefined) return
     await this.memory.close()
-    await this.compaction
+    await this.compaction?.catch(() => undefined)
     this.log?.close()
   }
 
