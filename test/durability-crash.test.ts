@@ -185,8 +185,14 @@ async function crashRounds (fsync: FsyncMode): Promise<{ rounds: number, midComp
     await new Promise<void>((resolve) => {
       const kill = (): void => { watcher?.close(); clearTimeout(timer); child.kill('SIGKILL'); resolve() }
       const timer = setTimeout(kill, 100 + random(round % 2 === 0 ? 400 : 800))
-      // Odd rounds: kill as soon as a compaction starts (its new log appears).
-      const watcher = round % 2 === 1 ? watch(dir, (_event, name) => { if (name !== null && /^log-.*\.aof$|\.tmp$/.test(name) && existsSync(join(dir, name))) setTimeout(kill, random(8)) }) : undefined
+      // Odd rounds: kill as soon as a compaction starts (a new log or a temp file appears), at once or a moment later.
+      const watcher = round % 2 === 1
+        ? watch(dir, (event, name) => {
+          if (event !== 'rename' || name === null || !/^log-.*\.aof$|\.tmp$/.test(name) || !existsSync(join(dir, name))) return
+          if (random(2) === 0) kill()
+          else setTimeout(kill, random(4))
+        })
+        : undefined
     })
     await exited
     stop.now = true
