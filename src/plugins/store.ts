@@ -14,7 +14,8 @@ export default fp<{ config: Config }>(async (app, { config }) => {
   const store = createMemoryStore({
     maxItems: config.MAX_ITEMS,
     maxBytes: config.MAX_STORE_BYTES,
-    lockTimeoutMs: config.LOCK_TIMEOUT_MS
+    lockTimeoutMs: config.LOCK_TIMEOUT_MS,
+    detectReentrance: config.NODE_ENV !== 'production'
   })
   app.decorate('store', store)
   app.addHook('onClose', async () => { await store.close() })

@@ -9,6 +9,8 @@ export interface MemoryStoreOptions {
   /** Budget for the store's data in estimated bytes; 0 turns the memory guard off. */
   maxBytes: number
   lockTimeoutMs: number
+  /** Fail loudly when a store operation asks for the lock it already holds (tests and development; off in production). */
+  detectReentrance?: boolean
   now?: () => number
   ids?: IdGenerator
 }
@@ -61,7 +63,7 @@ export class MemoryChatStore implements ChatStore {
   private bytes = 0
 
   constructor (private readonly options: MemoryStoreOptions) {
-    this.lock = new RwLock(options.lockTimeoutMs)
+    this.lock = new RwLock(options.lockTimeoutMs, { detectReentrance: options.detectReentrance ?? false })
     this.now = options.now ?? Date.now
     this.nextId = options.ids ?? createIdGenerator(this.now)
   }
@@ -138,7 +140,30 @@ export class MemoryChatStore implements ChatStore {
   }
 
   stats (): StoreStats {
-    return { items: this.chats.size, maxItems: this.options.maxItems, bytes: this.bytes, maxBytes: this.options.maxBytes }
+    return { items: this.chats.size, maxItems: this.options.maxItems, bytes: this.bytes, maxBytes: this.options.maxBytes, lock: this.lock.stats }
+  }
+
+  /**
+   * Checks, under the read lock, that everything the store keeps agrees with its map of chats, and
+   * throws naming every disagreement. For tests; a new index adds its own check to the list here.
+   */
+  async checkInvariants (): Promise<void> {
+    await this.lock.withRead(() => {
+      const broken: string[] = []
+      let bytes = 0
+      let previous = ''
+      for (const [id, record] of this.chats) {
+        if (record.id !== id) broken.push(`chat ${record.id} is kept under the key ${id}`)
+        if (id <= previous) broken.push(`chat ${id} comes after ${previous}: the map is out of creation order`)
+        previous = id
+        if (record.version < 1 || record.updatedAt < record.createdAt) broken.push(`chat ${id} has version ${record.version}, createdAt ${record.createdAt}, updatedAt ${record.updatedAt}`)
+        bytes += estimateBytes(record.title, record.description)
+      }
+      if (bytes !== this.bytes) broken.push(`the byte count is ${this.bytes}, the chats add up to ${bytes}`)
+      if (this.chats.size > this.options.maxItems) broken.push(`${this.chats.size} chats, over the maximum of ${this.options.maxItems}`)
+      if (this.options.maxBytes > 0 && this.bytes > this.options.maxBytes) broken.push(`${this.bytes} bytes, over the budget of ${this.options.maxBytes}`)
+      if (broken.length > 0) throw new Error(`Store invariants broken: ${broken.join('; ')}`)
+    })
   }
 
   async close (): Promise<void> {
