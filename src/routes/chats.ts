@@ -86,6 +86,7 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       params: ChatIdParamsSchema,
       headers: IfMatch,
       body: ChatPatchRef,
+      consumes: ['application/json', 'application/merge-patch+json'],
       response: {
         200: chatResponse('The updated chat.'),
         ...problemResponses('validation', 'notFound', 'preconditionFailed', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'capacityExceeded', 'internal')
