@@ -181,7 +181,7 @@ describe('the memory store is linearizable', () => {
         await Promise.all(started)
         await Promise.all(answered)
 
-        expect(linearizable(history, { chats, lastId: ids.at(-1)!, maxItems: INITIAL + spareItems, maxBytes }, ids), s.report()).toBe(true)
+        expect(linearizable(history, { chats, lastId: ids.at(-1)!, maxItems: INITIAL + spareItems, maxBytes }, ids)).toBe(true)
         await store.checkInvariants()
       }
     ), { numRuns: 150 })
