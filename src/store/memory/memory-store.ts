@@ -144,7 +144,7 @@ export class MemoryChatStore implements ChatStore {
   }
 
   stats (): StoreStats {
-    return { items: this.chats.size, maxItems: this.options.maxItems, bytes: this.bytes, maxBytes: this.options.maxBytes, lock: this.lock.stats }
+    return { items: this.chats.size, maxItems: this.options.maxItems, bytes: this.bytes, maxBytes: this.options.maxBytes, lock: { ...this.lock.stats } }
   }
 
   /**
