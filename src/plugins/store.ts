@@ -18,7 +18,12 @@ declare module 'fastify' {
  * answer /health/ready with a 503 meanwhile.
  */
 export default fp<{ config: Config }>(async (app, { config }) => {
-  const limits = { maxItems: config.MAX_ITEMS, maxBytes: config.MAX_STORE_BYTES, lockTimeoutMs: config.LOCK_TIMEOUT_MS }
+  const limits = {
+    maxItems: config.MAX_ITEMS,
+    maxBytes: config.MAX_STORE_BYTES,
+    lockTimeoutMs: config.LOCK_TIMEOUT_MS,
+    detectReentrance: config.NODE_ENV !== 'production'
+  }
   let store: ChatStore
   let recovery: Promise<void>
   if (config.DATA_DIR === '') {

@@ -13,6 +13,7 @@ describe('the app with DATA_DIR', () => {
     const app = await build({ DATA_DIR: dir, FSYNC: 'always' })
     await app.storeRecovery
     expect((await app.inject({ url: '/health/ready' })).statusCode).toBe(200)
+    expect((await app.inject({ url: '/metrics' })).body).toMatch(/^chat_store_read_only 0$/m)
     const created = await app.inject({ method: 'POST', url: '/chats', headers: jsonHeaders, payload: { title: 'kept' } })
     expect(created.statusCode).toBe(201)
     await app.close()
@@ -60,6 +61,9 @@ describe('the app with DATA_DIR', () => {
     expect(readOnly.statusCode).toBe(503)
     expect(readOnly.headers['retry-after']).toBe('5')
     expect(readOnly.json()).toMatchObject({ detail: 'writing the log failed (ENOSPC)' })
+    const metrics = (await app.inject({ url: '/metrics' })).body
+    expect(metrics).toMatch(/^chat_store_read_only 1$/m)
+    expect(metrics).toMatch(/^chat_store_recovering 0$/m)
     await app.close()
   })
 })
