@@ -6,7 +6,9 @@
  *    alternating round by round; each durable mode is reported as a ratio to the in-memory store
  *    of the same round (median over the rounds).
  * 2. Recovery: the time for the durable store to load 1,000,000 chats, from a snapshot and from a
- *    log of creates.
+ *    log of creates, and for the built server to be ready on them.
+ * 3. The cost of one append inside the write lock.
+ * `node --import tsx load/durability-bench.ts [throughput|recovery|append]` runs one part.
  *
  * Options (environment): BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_CONNECTIONS (50), BENCH_CHATS (1000000).
  */
@@ -16,6 +18,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import type { ChatRecord } from '../src/store/memory/memory-store.js'
+import { AppendLog } from '../src/store/durable/append-log.js'
 import { createDurableStore } from '../src/store/durable/durable-store.js'
 import { nodeFileOps } from '../src/store/durable/file-ops.js'
 import { logName, snapshotName, writeManifest } from '../src/store/durable/manifest.js'
@@ -199,10 +202,28 @@ async function serverStart (dir: string): Promise<{ ms: number, notReady: number
   }
 }
 
+/** What the append inside the write lock costs: encode, CRC-32 and write(2), with no sync. */
+function appendCost (): void {
+  const dir = temp()
+  const { fd, end } = createLog(nodeFileOps, dir, logName(1))
+  const log = new AppendLog(nodeFileOps, 'no', fd, end)
+  const chat = fakeChats(1)[0]!
+  const n = 200_000
+  const runs: number[] = []
+  for (let round = 0; round < 3; round++) {
+    const started = performance.now()
+    for (let i = 0; i < n; i++) log.append({ op: 'put', chat })
+    runs.push((performance.now() - started) * 1000 / n)
+  }
+  log.close()
+  console.log(`\nOne append in the write lock (encode, CRC-32, write(2)): ${median(runs).toFixed(1)} µs (median of 3 × ${n.toLocaleString('en')})`)
+}
+
 try {
   const only = process.argv[2]
-  if (only !== 'recovery') await throughput()
-  if (only !== 'throughput') await recovery()
+  if (only === undefined || only === 'throughput') await throughput()
+  if (only === undefined || only === 'recovery') await recovery()
+  if (only === undefined || only === 'append') appendCost()
 } finally {
   for (const dir of temps) rmSync(dir, { recursive: true, force: true })
 }
