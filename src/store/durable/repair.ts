@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { nodeFileOps, type FileOps } from './file-ops.js'
@@ -42,6 +42,10 @@ export async function main (args: string[], out: (line: string) => void = (l) =>
   if (dir === undefined || args.length !== 1) {
     out('usage: npm run repair -- <DATA_DIR>   (or node dist/store/durable/repair.js <DATA_DIR>)')
     return 2
+  }
+  if (!existsSync(dir)) {
+    out(`${dir}: no such directory`)
+    return 1
   }
   try {
     const result = await repair(resolve(dir))

@@ -96,7 +96,9 @@ export async function scanFile (ops: FileOps, path: string, kind: FileKind, onEn
       position += n
       if (n === 0) {
         if (leftover.every((b) => b === 0)) return { end: base, size }
-        return { end: base, size, damage: { offset: base, reason: `the last record is cut short (${leftover.length} bytes of it)`, tail: true } }
+        // A length that reaches past the end is a torn write only if no whole record follows it.
+        const tail = !hasRecordAfter(leftover, 1)
+        return { end: base, size, damage: { offset: base, reason: tail ? `the last record is cut short (${leftover.length} bytes of it)` : 'a record length that reaches past the end of the file, with whole records after it', tail } }
       }
       const bytes = leftover.length === 0 ? chunk.subarray(0, n) : Buffer.concat([leftover, chunk.subarray(0, n)])
       let at = 0
@@ -129,7 +131,16 @@ async function isTornTail (ops: FileOps, fd: number, bytes: Buffer, at: number, 
   const length = bytes.readUInt32LE(at)
   if (length === 0 || length > MAX_PAYLOAD_BYTES) return false
   const claimedEnd = offset + RECORD_HEADER_BYTES + length
-  return claimedEnd >= size || await zerosFrom(ops, fd, claimedEnd, size)
+  if (claimedEnd >= size) return !hasRecordAfter(bytes, at + 1)
+  return await zerosFrom(ops, fd, claimedEnd, size)
+}
+
+/** Whether a whole record with a good CRC starts anywhere in `bytes` from `from` on. */
+function hasRecordAfter (bytes: Buffer, from: number): boolean {
+  for (let at = from; at + RECORD_HEADER_BYTES < bytes.length; at++) {
+    if (decodeRecord(bytes, at).kind === 'entry') return true
+  }
+  return false
 }
 
 /** Whether the file holds only zeros from `offset` to its end (looked at only when that is at most a preallocation away). */

@@ -111,6 +111,20 @@ describe('recovery', () => {
     expect(store).toBeInstanceOf(RecoveryError)
   })
 
+  it('refuses a length damaged to reach past the end when whole records follow it: not a torn tail', async () => {
+    const { dir, chats, log } = await storeWith(5)
+    const second = HEADER_BYTES + recordSize(chats[0]!)
+    const bytes = readFileSync(log)
+    bytes.writeUInt32LE(bytes.length, second)
+    writeFileSync(log, bytes)
+    const err = await recoveryError(dir)
+    expect(err.offset).toBe(second)
+    expect(err.message).toMatch(/reaches past the end of the file, with whole records after it/)
+    bytes.writeUInt32LE(bytes.length - second - 8, second)
+    writeFileSync(log, bytes)
+    expect((await recoveryError(dir)).message).toMatch(/CRC-32 mismatch/)
+  })
+
   it('refuses an impossible record length in the middle', async () => {
     const { dir, chats, log } = await storeWith(3)
     const bytes = readFileSync(log)
@@ -213,9 +227,13 @@ describe('repair', () => {
     await repaired.close()
   })
 
-  it('prints its usage without a directory', async () => {
+  it('prints its usage without a directory, and refuses one that does not exist', async () => {
     const lines: string[] = []
     expect(await main([], (l) => lines.push(l))).toBe(2)
     expect(lines[0]).toMatch(/usage: npm run repair -- <DATA_DIR>/)
+    const missing = join(tempDir(), 'nope')
+    expect(await main([missing], (l) => lines.push(l))).toBe(1)
+    expect(lines[1]).toBe(`${missing}: no such directory`)
+    expect(existsSync(missing)).toBe(false)
   })
 })
