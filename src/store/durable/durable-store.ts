@@ -137,6 +137,11 @@ export class DurableChatStore implements ChatStore {
     this.log?.close()
   }
 
+  /** The memory store's consistency check (tests): the recovered map, its order and its byte count agree. */
+  async checkInvariants (): Promise<void> {
+    await this.memory.checkInvariants()
+  }
+
   /** Compacts now (tests, and the heal path); resolves when done. */
   async compact (): Promise<void> {
     while (this.compaction !== undefined) await this.compaction

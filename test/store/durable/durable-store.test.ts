@@ -29,6 +29,7 @@ describe('durable store', () => {
       expect(await allChats(reopened)).toEqual(expected)
       expect(await reopened.count()).toBe(expected.length)
       expect(reopened.stats()).toMatchObject({ items: expected.length, readOnly: false, recovering: false })
+      await reopened.checkInvariants()
       await reopened.close()
     })
   }
@@ -85,6 +86,7 @@ describe('durable store', () => {
     await compaction
     const reopened = await openStore(dir)
     expect(await allChats(reopened)).toEqual([...expected, ...during])
+    await reopened.checkInvariants()
     await store.close()
     await reopened.close()
   })
