@@ -5,8 +5,8 @@
  */
 import { performance } from 'node:perf_hooks'
 import type { ChatStore, ListQuery } from '../src/store/chat-store.js'
-import { ChatIndexes, type ChatRecord } from '../src/store/memory/indexes.js'
-import { MemoryChatStore } from '../src/store/memory/memory-store.js'
+import { ChatIndexes } from '../src/store/memory/indexes.js'
+import { MemoryChatStore, type ChatRecord } from '../src/store/memory/memory-store.js'
 import { parseSort } from '../src/schemas/list-query.js'
 
 const gc = (globalThis as { gc?: () => void }).gc
@@ -80,7 +80,7 @@ async function fill (n: number): Promise<Filled> {
   const clock = { t: BASE }
   const before = heap()
   const started = performance.now()
-  const store = new MemoryChatStore({ maxItems: n, maxBytes: 0, lockTimeoutMs: 60_000, now: () => clock.t, logger: planLogger })
+  const store = new MemoryChatStore({ maxItems: n, maxBytes: 0, lockTimeoutMs: 60_000, now: () => clock.t, queryLog: planLogger })
   for (let i = 0; i < n; i++) {
     clock.t = BASE + i
     await store.create({
@@ -105,7 +105,7 @@ async function fill (n: number): Promise<Filled> {
   internals.indexes = null
   const base = heap() - before
   const rebuilt = new ChatIndexes()
-  for (const record of [...internals.chats.values()].sort((a, b) => a.slot - b.slot)) rebuilt.add(record)
+  for (const record of internals.chats.values()) rebuilt.add(record)
   internals.indexes = rebuilt
   return { store, fillMs, bytesPerChat: { total: total / n, base: base / n, indexes: (withoutText - base) / n, text: (total - withoutText) / n } }
 }

@@ -115,6 +115,42 @@ export class ChatIndexes {
     this.free.push(slot)
   }
 
+  /** What disagrees between the indexes and the store's map of chats (nothing when all agree). For tests. */
+  problems (chats: ReadonlyMap<string, ChatRecord>): string[] {
+    const out: string[] = []
+    if (this.slotOf.size !== chats.size) out.push(`the indexes hold ${this.slotOf.size} chats, the map ${chats.size}`)
+    const counts = new Float64Array(6)
+    for (const [id, r] of chats) {
+      const slot = this.slotOf.get(id)
+      if (slot === undefined || this.records[slot] !== r) {
+        out.push(`chat ${id} is not in its row`)
+        continue
+      }
+      const rank = PRIORITY_RANK[r.priority]
+      counts[rank * 2 + (r.isActive ? 1 : 0)]!++
+      if (this.createdAt[slot] !== r.createdAt || this.updatedAt[slot] !== r.updatedAt || this.priority[slot] !== rank || this.isActive(slot) !== r.isActive) {
+        out.push(`chat ${id}: its columns disagree with its record`)
+      }
+      for (const term of chatTerms(r.title, r.description)) {
+        if (!this.text.match([term]).has(slot)) out.push(`chat ${id} is missing from the text index under "${term}"`)
+      }
+    }
+    if (counts.some((n, i) => n !== this.counts[i])) out.push(`the (priority, isActive) counts are ${this.counts.join()}, the chats make ${counts.join()}`)
+    const ordered: Array<[string, OrderedIndex, number]> = [['createdAt', this.byCreated, chats.size], ['updatedAt', this.byUpdated, chats.size], ['title', this.byTitle, chats.size],
+      ...this.byPriority.map((index, p): [string, OrderedIndex, number] => [`priority ${p}`, index, this.counts[p * 2]! + this.counts[p * 2 + 1]!])]
+    for (const [name, index, size] of ordered) {
+      if (index.size !== size) out.push(`the ${name} index holds ${index.size} entries, not ${size}`)
+      let previous = -1
+      index.walk(0, false, (slot) => {
+        if (this.records[slot] === undefined) out.push(`the ${name} index holds the empty row ${slot}`)
+        else if (previous !== -1 && index.compare(previous, slot) >= 0) out.push(`the ${name} index is out of order at row ${slot}`)
+        previous = slot
+        return true
+      })
+    }
+    return out
+  }
+
   isActive (slot: number): boolean {
     return (this.active[slot >>> 5]! & (1 << (slot & 31))) !== 0
   }

@@ -1,7 +1,8 @@
 import { AppError } from '../../errors.js'
 import type { ListQuery, SortField, SortKey } from '../chat-store.js'
 import { CursorCodec, fingerprintOf, invalid, type KeyTuple } from './cursor.js'
-import { compareCodePoints, PRIORITY_RANK, type ChatIndexes, type ChatRecord } from './indexes.js'
+import { compareCodePoints, PRIORITY_RANK, type ChatIndexes } from './indexes.js'
+import type { ChatRecord } from './memory-store.js'
 import type { OrderedIndex } from './ordered-index.js'
 import { words, type SlotSet } from './text-index.js'
 

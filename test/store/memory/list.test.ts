@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest'
 import { AppError } from '../../../src/errors.js'
 import { PRIORITIES, type Chat, type ListQuery } from '../../../src/store/chat-store.js'
 import { CursorCodec, fingerprintOf } from '../../../src/store/memory/cursor.js'
-import { createMemoryStore, type MemoryStoreOptions } from '../../../src/store/memory/memory-store.js'
+import { createMemoryStore, MemoryChatStore, type MemoryStoreOptions } from '../../../src/store/memory/memory-store.js'
+import type { ChatIndexes } from '../../../src/store/memory/indexes.js'
 import { naiveList } from './naive.js'
 
 const KEY = Buffer.alloc(32, 1)
@@ -93,7 +94,7 @@ describe('list: checks and plans', () => {
 
   it('names its plan at debug level', async () => {
     const plans: string[] = []
-    const store = makeStore({ logger: { debug: (o) => { plans.push((o as { plan: string }).plan) } } })
+    const store = makeStore({ queryLog: { debug: (o: object) => { plans.push((o as { plan: string }).plan) } } })
     for (let i = 0; i < 300; i++) await store.create({ title: `chat ${i % 7}`, description: `note${i}`, priority: PRIORITIES[i % 3]!, isActive: i % 2 === 0 })
     // Many matches: walk the sort's index and stop early. Few: sort just those.
     await store.list({ limit: 5, priority: ['high'], isActive: true, sort: [{ field: 'createdAt', descending: true }] })
@@ -129,5 +130,21 @@ describe('list: checks and plans', () => {
       expect(page.total).toBe(expected.length)
       expect(page.nextCursor === null).toBe(query.offset + 4 >= expected.length)
     }
+  })
+
+  it('has its invariants checked: an index that drifts from the map is reported', async () => {
+    const store = new MemoryChatStore({ maxItems: 10, maxBytes: 0, lockTimeoutMs: 1000 })
+    const a = await store.create({ title: 'Alpha beta', priority: 'high' })
+    await store.create({ title: 'Gamma' })
+    await store.checkInvariants()
+    const ix = (store as unknown as { indexes: ChatIndexes }).indexes
+    ix.byTitle.remove(0)
+    ix.counts[5]!++
+    ix.createdAt[1] = 0
+    ix.text.remove(0, ['alpha'])
+    ix.records[0] = { ...ix.records[0]!, title: 'x' }
+    await expect(store.checkInvariants()).rejects.toThrow(new RegExp([
+      `chat ${a.id} is not in its row`, 'columns disagree', 'counts are', 'the title index holds 1 entries, not 2'
+    ].join('.*')))
   })
 })

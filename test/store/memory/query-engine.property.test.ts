@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { PRIORITIES, SORT_FIELDS, type Chat, type ChatInput, type ListQuery, type SortKey } from '../../../src/store/chat-store.js'
-import { createMemoryStore } from '../../../src/store/memory/memory-store.js'
+import { MemoryChatStore } from '../../../src/store/memory/memory-store.js'
 import { naiveList } from './naive.js'
 
 const BASE = Date.UTC(2025, 0, 1)
@@ -70,7 +70,7 @@ describe('query engine against a naive filter and sort', () => {
       fc.constantFrom(2, 3, 8, 1024), fc.array(COMMAND, { minLength: 20, maxLength: 100, size: 'max' }), fc.array(QUERY, { minLength: 1, maxLength: 8, size: 'max' }),
       async (chunk, commands, queries) => {
         let t = BASE
-        const store = createMemoryStore({ maxItems: 10_000, maxBytes: 0, lockTimeoutMs: 60_000, now: () => t, indexChunk: chunk })
+        const store = new MemoryChatStore({ maxItems: 10_000, maxBytes: 0, lockTimeoutMs: 60_000, now: () => t, indexChunk: chunk })
         const model = new Map<string, Chat>()
         const pick = (n: number): string | undefined => [...model.keys()][n % Math.max(1, model.size)]
         for (const c of commands) {
@@ -82,6 +82,7 @@ describe('query engine against a naive filter and sort', () => {
           if (c.kind === 'update' && Object.keys(clean(c.patch)).length > 0) model.set(id, await store.update(id, clean(c.patch)))
           if (c.kind === 'replace') model.set(id, await store.replace(id, c.input))
         }
+        await store.checkInvariants()
         for (const { filters, limit, offset, cursorLimits } of queries) {
           const query: ListQuery = clean({ ...filters, limit, offset })
           const expected = naiveList(model.values(), query)
