@@ -47,12 +47,12 @@ export interface ChatRecord {
 }
 
 /**
- * The memory guard's estimate of what one chat costs: a fixed part for the record, its map entry
- * and its id, plus its strings as V8 keeps them (one byte a character when every character is
+ * The memory guard's estimate of what one chat costs: a fixed part for the record, its map entry,
+ * its id and its index entries (full text included), plus its strings as V8 keeps them (one byte a character when every character is
  * Latin-1, two otherwise). Deterministic, so that the same chats always add up to the same figure;
  * calibrated on the measured heap (`scripts/measure-memory.ts`, README "Holding up under load").
  */
-export const RECORD_OVERHEAD_BYTES = 680
+export const RECORD_OVERHEAD_BYTES = 980
 // eslint-disable-next-line no-control-regex
 const TWO_BYTE = /[^\u0000-\u00ff]/
 const stringBytes = (s: string): number => TWO_BYTE.test(s) ? 2 * s.length : s.length

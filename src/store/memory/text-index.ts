@@ -14,7 +14,9 @@ export function fold (text: string): string {
 
 /** The words of a text: folded, split on anything that is not a Unicode letter or digit. */
 export function words (text: string): string[] {
-  return fold(text).split(SEPARATORS).filter((w) => w.length > 0)
+  const folded = fold(text)
+  // Words cut from the chat's own string share its memory; a folded copy would be kept for them.
+  return (folded === text ? text : folded).split(SEPARATORS).filter((w) => w.length > 0)
 }
 
 /** The distinct words of a chat's searchable text. */
