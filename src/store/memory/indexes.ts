@@ -83,6 +83,34 @@ export class ChatIndexes {
     this.text.add(slot, chatTerms(record.title, record.description))
   }
 
+  /**
+   * Builds every index at once for chats given in creation order (recovery): each ordered index
+   * sorted in one go instead of one insert at a time. The indexes must be empty.
+   */
+  load (records: Iterable<ChatRecord>): void {
+    if (this.used !== 0) throw new Error('ChatIndexes: load needs empty indexes')
+    for (const record of records) {
+      const slot = this.used++
+      this.slotOf.set(record.id, slot)
+      this.ensureCapacity(slot + 1)
+      this.records[slot] = record
+      this.setColumns(slot, record)
+      this.text.add(slot, chatTerms(record.title, record.description))
+    }
+    const n = this.used
+    const slots = (keep: (slot: number) => boolean = () => true): Int32Array => {
+      const out = new Int32Array(n)
+      let k = 0
+      for (let slot = 0; slot < n; slot++) if (keep(slot)) out[k++] = slot
+      return out.subarray(0, k)
+    }
+    this.byCreated.load(slots().sort(this.byCreated.compare))
+    this.byUpdated.load(slots().sort(this.byUpdated.compare))
+    const titles = this.records.map((r) => titleKey(r!.title))
+    this.byTitle.load(slots().sort((a, b) => compareCodePoints(titles[a]!, titles[b]!) || this.idOrder(a, b)))
+    this.byPriority.forEach((index, p) => { index.load(slots((slot) => this.priority[slot] === p).sort(this.idOrder)) })
+  }
+
   /** Swaps in the new version of a chat (same id and slot), moving it only in the indexes whose keys changed. */
   replace (before: ChatRecord, after: ChatRecord): void {
     const slot = this.slotOf.get(before.id)!

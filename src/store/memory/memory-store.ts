@@ -203,11 +203,9 @@ export class MemoryChatStore implements ChatStore {
   restore (chats: Map<string, ChatRecord>): void {
     this.chats = chats
     this.bytes = 0
+    for (const record of chats.values()) this.bytes += estimateBytes(record.title, record.description)
     this.indexes = new ChatIndexes(this.options.indexChunk)
-    for (const record of chats.values()) {
-      this.bytes += estimateBytes(record.title, record.description)
-      this.indexes.add(record)
-    }
+    this.indexes.load(chats.values())
   }
 
   /** Runs `fn` with the write lock held over every chat: a consistent cut, for a snapshot. */

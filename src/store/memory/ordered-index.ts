@@ -60,6 +60,20 @@ export class OrderedIndex {
     if (chunk.size === this.maxChunk) this.split(c)
   }
 
+  /** Fills an empty index at once from slots already in its order (a bulk load), chunks three quarters full. */
+  load (sorted: Int32Array): void {
+    if (this.total !== 0) throw new Error('OrderedIndex: load needs an empty index')
+    const per = Math.max(1, (this.maxChunk * 3) >>> 2)
+    for (let at = 0; at < sorted.length; at += per) {
+      const slots = new Int32Array(this.maxChunk)
+      const part = sorted.subarray(at, at + per)
+      slots.set(part)
+      this.chunks.push(new Chunk(slots, part.length))
+    }
+    this.total = sorted.length
+    this.prefix = null
+  }
+
   /** Removes `slot`, which must be in the index with its current key. */
   remove (slot: number): void {
     const c = this.chunkFor((s) => this.compare(s, slot))

@@ -147,4 +147,39 @@ describe('list: checks and plans', () => {
       `chat ${a.id} is not in its row`, 'columns disagree', 'counts are', 'the title index holds 1 entries, not 2'
     ].join('.*')))
   })
+
+  it('rebuilds the same indexes in one go when recovery restores a map of chats', async () => {
+    let t = Date.UTC(2025, 0, 1)
+    const source = new MemoryChatStore({ maxItems: 1000, maxBytes: 0, lockTimeoutMs: 1000, now: () => t, indexChunk: 4 })
+    const ids: string[] = []
+    for (let i = 0; i < 120; i++) {
+      ids.push((await source.create({ title: `${['Beta', 'alpha', 'Gamma'][i % 3]!} ${i % 11}`, description: `note ${i % 13}`, priority: PRIORITIES[i % 3]!, isActive: i % 4 !== 0 })).id)
+      if (i % 5 === 0) t++
+    }
+    for (let i = 0; i < 120; i += 7) await source.update(ids[i]!, { title: `renamed ${i}`, priority: 'low' })
+    for (let i = 3; i < 120; i += 9) await source.delete(ids[i]!)
+    const copy = await source.withAll((chats) => new Map(chats))
+    const restored = new MemoryChatStore({ maxItems: 1000, maxBytes: 0, lockTimeoutMs: 1000, indexChunk: 4 })
+    restored.restore(copy)
+    await restored.checkInvariants()
+    const everything = async (store: MemoryChatStore): Promise<Chat[]> => {
+      const sort = [{ field: 'updatedAt' as const, descending: true }]
+      return [...(await store.list({ limit: 100, sort })).items, ...(await store.list({ limit: 100, offset: 100, sort })).items]
+    }
+    const all = await everything(source)
+    expect(all).toHaveLength(107)
+    expect(await everything(restored)).toEqual(all)
+    for (const query of [
+      { limit: 7, offset: 5, sort: [{ field: 'title' as const, descending: false }] },
+      { limit: 7, priority: ['low' as const], isActive: true, sort: [{ field: 'priority' as const, descending: true }, { field: 'createdAt' as const, descending: true }] },
+      { limit: 7, q: 'alp note 1', sort: [{ field: 'title' as const, descending: true }] }
+    ]) {
+      const expected = naiveList(all, query)
+      const page = await restored.list(query)
+      expect(page.items).toEqual(expected.slice(query.offset ?? 0, (query.offset ?? 0) + 7))
+      expect(page.total).toBe(expected.length)
+    }
+    await restored.create({ title: 'after recovery' })
+    await restored.checkInvariants()
+  })
 })
