@@ -187,11 +187,6 @@ export class ChatIndexes {
     return titleKey(this.records[slot]!.title)
   }
 
-  /** Bytes of the typed arrays and index entries (the records and their strings not included). */
-  columnBytes (): number {
-    return this.createdAt.byteLength + this.updatedAt.byteLength + this.priority.byteLength + this.active.byteLength
-  }
-
   private setColumns (slot: number, r: ChatRecord): void {
     this.createdAt[slot] = r.createdAt
     this.updatedAt[slot] = r.updatedAt

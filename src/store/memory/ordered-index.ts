@@ -128,13 +128,6 @@ export class OrderedIndex {
     }
   }
 
-  /** Bytes held by the chunks' arrays (for the memory figures). */
-  bytes (): number {
-    let n = 0
-    for (const chunk of this.chunks) n += chunk.slots.byteLength
-    return n
-  }
-
   /** The index of the chunk that holds the first entry with `test(entry) >= 0`, or chunks.length. */
   private chunkFor (test: ProbeCompare): number {
     let lo = 0

@@ -80,8 +80,6 @@ class Postings {
     return this.bits !== null ? new BitSlots(this.bits, this.size) : new SortedSlots(this.list!.subarray(0, this.size))
   }
 
-  bytes (): number { return (this.bits ?? this.list!).byteLength }
-
   private toBits (universe: number): void {
     const bits = new Uint32Array((universe >>> 5) + 1)
     for (const slot of this.list!.subarray(0, this.size)) bits[slot >>> 5]! |= 1 << (slot & 31)
@@ -171,13 +169,6 @@ export class TextIndex {
   }
 
   get termCount (): number { return this.postings.size }
-
-  /** Bytes held by the posting arrays (for the memory figures). */
-  postingBytes (): number {
-    let n = 0
-    for (const list of this.postings.values()) n += list.bytes()
-    return n
-  }
 
   private addTerm (term: string): void {
     const at = termLowerBound(this.sorted, term)
