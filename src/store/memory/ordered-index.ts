@@ -1,7 +1,7 @@
 /**
  * A sorted multiset of slots (small integers naming chats), ordered by a comparator that reads
  * the chats' keys: a list of sorted chunks (each an Int32Array of up to `maxChunk` slots).
- * Finding a position is a binary search over the chunks' first entries, then inside one chunk:
+ * Finding a position is a binary search over the chunks' last entries, then inside one chunk:
  * O(log n). Range scans walk on from there: O(log n + k). Rank and select (for counts and
  * offsets) use chunk-size prefix sums, rebuilt after a write at the first read that needs them.
  *
@@ -17,7 +17,6 @@ export const DEFAULT_CHUNK = 1024
 
 class Chunk {
   constructor (public slots: Int32Array, public size: number) {}
-  first (): number { return this.slots[0]! }
   last (): number { return this.slots[this.size - 1]! }
 }
 
