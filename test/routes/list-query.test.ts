@@ -104,6 +104,24 @@ describe('GET /chats query parameters', () => {
     expect((await problem('cursor=')).errors).toEqual([expect.objectContaining({ path: '/cursor' })])
   })
 
+  it('honours a cursor on another instance only when both share CURSOR_SECRET', async () => {
+    const seed = async (target: FastifyInstance): Promise<void> => {
+      for (const title of ['a', 'b', 'c']) await target.inject({ method: 'POST', url: '/chats', headers: jsonHeaders, payload: { title } })
+    }
+    const [one, two, stranger] = await Promise.all([build({ CURSOR_SECRET: 'shared' }), build({ CURSOR_SECRET: 'shared' }), build()])
+    try {
+      // Seeded first, `two` has the smaller ids: its "a" sorts before the cursor's ("a", id on `one`).
+      for (const target of [two, one, stranger]) await seed(target)
+      const cursor = (await one.inject({ url: '/chats?sort=title&limit=1' })).json<Page>().nextCursor!
+      const onTwo = await two.inject({ url: `/chats?sort=title&cursor=${cursor}` })
+      expect(onTwo.statusCode).toBe(200)
+      expect(onTwo.json<Page>().items.map((c) => c.title)).toEqual(['b', 'c'])
+      expect((await stranger.inject({ url: `/chats?sort=title&cursor=${cursor}` })).statusCode).toBe(400)
+    } finally {
+      await Promise.all([one.close(), two.close(), stranger.close()])
+    }
+  })
+
   it.each([
     ['priority=urgent', '/priority/0'],
     ['priority=high,', '/priority/0'],
