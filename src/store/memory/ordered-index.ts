@@ -178,7 +178,8 @@ export class OrderedIndex {
     const left = this.chunks[l]!
     const right = this.chunks[r]!
     const size = left.size + right.size
-    const slots = new Int32Array(this.maxChunk)
+    // A small chunk and a nearly full neighbour can hold more than maxChunk together, until the split below.
+    const slots = new Int32Array(Math.max(this.maxChunk, size))
     slots.set(left.slots.subarray(0, left.size))
     slots.set(right.slots.subarray(0, right.size), left.size)
     this.chunks.splice(l, 2, new Chunk(slots, size))
