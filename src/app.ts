@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { loadConfig, type Config } from './config.js'
 import { AppError } from './errors.js'
-import { registerErrorHandlers } from './error-handler.js'
+import { registerErrorHandlers, sendProblem, toAppError } from './error-handler.js'
 import storePlugin from './plugins/store.js'
 import swaggerPlugin from './plugins/swagger.js'
 import chatsRoutes from './routes/chats.js'
@@ -39,6 +39,12 @@ export async function buildApp (options: BuildOptions = {}): Promise<FastifyInst
       return typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomUUID()
     },
     return503OnClosing: false,
+    // Errors Fastify meets before routing (a bad URL, a path parameter over maxParamLength) go
+    // through the same mapping as the rest: a problem+json 404, with the request id.
+    frameworkErrors: (err, request, reply) => {
+      reply.header('x-request-id', request.id)
+      void sendProblem(reply, toAppError(err))
+    },
     schemaController: { compilersFactory: { buildValidator } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
@@ -47,12 +53,17 @@ export async function buildApp (options: BuildOptions = {}): Promise<FastifyInst
   app.addHook('preClose', async () => { app.lifecycle.shuttingDown = true })
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
-    if (app.lifecycle.shuttingDown) throw new AppError('unavailable', 'The service is shutting down', { retryAfter: 5 })
+    if (app.lifecycle.shuttingDown && request.url !== '/health/live') throw new AppError('unavailable', 'The service is shutting down', { retryAfter: 5 })
   })
 
-  // Bodies are JSON and nothing else: text/plain (Fastify's other default) is a 415.
-  app.removeContentTypeParser('text/plain')
-  app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'))
+  // Bodies are JSON and nothing else: text/plain (Fastify's other default) is a 415. An empty body
+  // is no body on a DELETE (some clients send Content-Type on every request), and malformed elsewhere.
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser(['application/json', 'text/plain'])
+  app.addContentTypeParser(['application/json', 'application/merge-patch+json'], { parseAs: 'string' }, (request, body, done) => {
+    if (body === '' && request.method === 'DELETE') { done(null, undefined); return }
+    void parseJson(request, body.toString(), done)
+  })
 
   registerErrorHandlers(app)
   await app.register(swaggerPlugin)

@@ -5,7 +5,7 @@ import { toFieldError } from './validation.js'
 const PROBLEM_JSON = 'application/problem+json; charset=utf-8'
 
 /** Fastify's own error codes, mapped to the contract's problems. */
-const FASTIFY_CODES: Record<string, (err: FastifyError) => AppError> = {
+const FASTIFY_CODES: Partial<Record<string, () => AppError>> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: () => new AppError('unsupportedMediaType', 'Send the body as application/json'),
   FST_ERR_CTP_INVALID_TYPE: () => new AppError('unsupportedMediaType', 'Send the body as application/json'),
   FST_ERR_CTP_BODY_TOO_LARGE: () => new AppError('payloadTooLarge', 'The request body is larger than the configured limit'),
@@ -14,20 +14,23 @@ const FASTIFY_CODES: Record<string, (err: FastifyError) => AppError> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new AppError('malformedJson', 'The body does not match its Content-Length'),
   FST_ERR_CTP_INVALID_CONTENT_TYPE: () => new AppError('unsupportedMediaType', 'Send the body as application/json'),
   FST_ERR_BAD_URL: () => notFound('No such route'),
+  FST_ERR_MAX_PARAM_LENGTH: () => notFound(),
   FST_ERR_ASYNC_CONSTRAINT: () => notFound('No such route')
 }
 
 /** Turns anything thrown into the contract's problem: known errors by name, everything else a 500 that tells nothing of the internals. */
-export function toAppError (err: FastifyError): AppError {
-  if (err instanceof AppError) return err
+export function toAppError (thrown: unknown): AppError {
+  if (thrown instanceof AppError) return thrown
+  // Anything may be thrown; Fastify's own errors carry these fields.
+  const err = (typeof thrown === 'object' && thrown !== null ? thrown : {}) as Partial<FastifyError>
   if (err.validation !== undefined) {
-    const part = (err.validationContext ?? 'body') as FieldError['in']
+    const part: FieldError['in'] = err.validationContext ?? 'body'
     const errors = err.validation.map((e) => toFieldError(e, part))
     return new AppError('validation', errors.map((e) => `${e.in}${e.path} ${e.message}`).join(', '), { errors })
   }
   const mapped = err.code === undefined ? undefined : FASTIFY_CODES[err.code]
-  if (mapped !== undefined) return mapped(err)
-  if (err instanceof SyntaxError && err.statusCode === 400) return new AppError('malformedJson', 'The body is not valid JSON')
+  if (mapped !== undefined) return mapped()
+  if (thrown instanceof SyntaxError && err.statusCode === 400) return new AppError('malformedJson', 'The body is not valid JSON')
   if (err.statusCode === 429) return new AppError('rateLimited', err.message)
   return new AppError('internal', 'An unexpected error occurred; the log has it under this request id')
 }
@@ -38,7 +41,7 @@ export function sendProblem (reply: FastifyReply, error: AppError): FastifyReply
 }
 
 export function registerErrorHandlers (app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+  app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const problem = toAppError(err)
     if (problem.status >= 500 && problem.kind === 'internal') request.log.error({ err }, 'unhandled error')
     else request.log.info({ problem: problem.kind, detail: problem.message }, 'request refused')

@@ -36,7 +36,7 @@ export function buildValidator (externalSchemas: Record<string, unknown>) {
 /** One Ajv error as the contract's `errors` entry: the path names the field, also for unknown and missing ones. */
 export function toFieldError (error: FastifySchemaValidationError | ErrorObject, part: HttpPart): FieldError {
   const params = error.params as Record<string, unknown>
-  const path = error.instancePath ?? ''
+  const path = error.instancePath
   if (error.keyword === 'additionalProperties') {
     const name = String(params.additionalProperty)
     return { in: part, path: `${path}/${name}`, message: part === 'body' ? 'is not a field of this resource' : 'is not a known parameter' }

@@ -39,7 +39,7 @@ describe.skipIf(!existsSync(CHROMIUM) && process.env.CI !== 'true')('Swagger UI 
     await expect.poll(async () => await post.locator('.live-responses-table tbody .response-col_status').first().textContent(), { timeout: 10_000 }).toContain('201')
 
     const list = await app.inject({ method: 'GET', url: '/chats' })
-    expect(list.json().items.map((c: { title: string }) => c.title)).toEqual(['From Swagger UI'])
+    expect(list.json<{ items: { title: string }[] }>().items.map((c) => c.title)).toEqual(['From Swagger UI'])
     await page.close()
   })
 })

@@ -20,15 +20,18 @@ describe('OpenAPI document', () => {
     expect(res.json()).toEqual(JSON.parse(await readFile(OPENAPI_PATH, 'utf8')))
   })
 
+  interface Operation { responses: Record<string, { headers?: Record<string, unknown>, content?: Record<string, { schema: { $ref?: string } }> }>, requestBody?: { content: Record<string, unknown> } }
+  interface Doc { components: { schemas: Record<string, unknown> }, paths: Record<string, Record<string, Operation>>, servers: unknown[] }
+
   it('names its components and declares the errors of every chat route', async () => {
-    const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json()
+    const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json<Doc>()
     expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['Chat', 'ChatInput', 'ChatPatch', 'ChatPage', 'Problem', 'Priority']))
     expect(JSON.stringify(doc)).not.toMatch(/def-\d/)
-    const post = doc.paths['/chats'].post
-    expect(post.responses['201'].headers).toHaveProperty('Location')
-    expect(post.responses['400'].content['application/problem+json'].schema.$ref).toBe('#/components/schemas/Problem')
-    expect(doc.paths['/chats/{id}'].patch.requestBody.content).toHaveProperty(['application/merge-patch+json'])
-    for (const [path, item] of Object.entries<Record<string, { responses: Record<string, unknown> }>>(doc.paths)) {
+    const post = doc.paths['/chats']?.post
+    expect(post?.responses['201']?.headers).toHaveProperty('Location')
+    expect(post?.responses['400']?.content?.['application/problem+json']?.schema.$ref).toBe('#/components/schemas/Problem')
+    expect(doc.paths['/chats/{id}']?.patch?.requestBody?.content).toHaveProperty(['application/merge-patch+json'])
+    for (const [path, item] of Object.entries(doc.paths)) {
       if (!path.startsWith('/chats')) continue
       for (const op of Object.values(item)) expect(op.responses).toHaveProperty('500')
     }
@@ -39,6 +42,6 @@ describe('OpenAPI document', () => {
     expect(page.statusCode).toBe(200)
     expect(page.body).toContain('swagger-ui')
     const spec = await app.inject({ method: 'GET', url: '/docs/json', headers: { host: 'example.test:8080' } })
-    expect(spec.json().servers).toEqual([{ url: 'http://example.test:8080' }])
+    expect(spec.json<Doc>().servers).toEqual([{ url: 'http://example.test:8080' }])
   })
 })

@@ -65,7 +65,7 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       headers: Type.Object({ 'if-none-match': Type.Optional(Type.String({ description: 'ETags the client holds, or `*`.' })) }),
       response: {
         200: chatResponse('The chat.'),
-        304: { description: 'Not modified: the client\'s copy is current.', headers: { ETag }, type: 'null' },
+        304: { description: 'Not modified: the client\'s copy is current.', headers: { ETag } },
         ...problemResponses('notFound', 'rateLimited', 'unavailable', 'internal')
       }
     }
@@ -73,7 +73,7 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const chat = await store.get(request.params.id)
     if (chat === undefined) throw notFound()
     reply.header('etag', etagOf(chat.version))
-    if (noneMatchHits(request.headers['if-none-match'], chat.version)) return reply.code(304).send(null)
+    if (noneMatchHits(request.headers['if-none-match'], chat.version)) return reply.code(304).send()
     return chat
   })
 
@@ -86,6 +86,7 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       params: ChatIdParamsSchema,
       headers: IfMatch,
       body: ChatPatchRef,
+      consumes: ['application/json', 'application/merge-patch+json'],
       response: {
         200: chatResponse('The updated chat.'),
         ...problemResponses('validation', 'notFound', 'preconditionFailed', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'capacityExceeded', 'internal')
