@@ -18,6 +18,8 @@ export interface LoadOptions {
   seed: number
   /** Start the service with --cpu-prof and summarize the profile at the end. */
   profile: boolean
+  /** Extra environment for the service (experiments: LOG_LEVEL=warn, …); empty for the standard run. */
+  env: Record<string, string>
   help: boolean
 }
 
@@ -32,6 +34,7 @@ export const USAGE = `npm run load -- [options]
   --warmup <s>         unrecorded load on each server first (default 3)
   --seed <n>           chats created before measuring (default 10000)
   --profile            run the service under --cpu-prof and print where its time goes
+  --env KEY=VALUE      extra environment for the service, repeatable (experiments only)
   --help`
 
 function positiveNumber (name: string, raw: string | undefined, fallback: number, { integer = false, zero = false } = {}): number {
@@ -53,6 +56,16 @@ function scenarioList (raw: string | undefined, soak: number): ScenarioName[] {
   return SCENARIOS.filter((s) => names.includes(s))
 }
 
+function envPairs (pairs: string[]): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const pair of pairs) {
+    const at = pair.indexOf('=')
+    if (at < 1) throw new Error(`--env takes KEY=VALUE, got "${pair}"`)
+    env[pair.slice(0, at)] = pair.slice(at + 1)
+  }
+  return env
+}
+
 /** The runner's command line. Throws an Error with a message meant for a person on anything it cannot use. */
 export function parseLoadArgs (argv: string[]): LoadOptions {
   const { values } = parseArgs({
@@ -68,6 +81,7 @@ export function parseLoadArgs (argv: string[]): LoadOptions {
       warmup: { type: 'string' },
       seed: { type: 'string' },
       profile: { type: 'boolean', default: false },
+      env: { type: 'string', multiple: true, default: [] },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })
@@ -81,6 +95,7 @@ export function parseLoadArgs (argv: string[]): LoadOptions {
     warmup: positiveNumber('warmup', values.warmup, 3, { zero: true }),
     seed: positiveNumber('seed', values.seed, 10_000, { integer: true }),
     profile: values.profile,
+    env: envPairs(values.env),
     help: values.help
   }
 }

@@ -11,6 +11,8 @@ export interface ServerProcess {
   logFile: string
   /** Resident set size from /proc/<pid>/status, in MiB; undefined where /proc is missing. */
   rssMiB: () => number | undefined
+  /** User plus system CPU time the process has used, in seconds, from /proc/<pid>/stat. */
+  cpuSeconds: () => number | undefined
   stop: () => Promise<void>
 }
 
@@ -31,6 +33,20 @@ export function rssMiBOf (pid: number): number | undefined {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8')
     const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1]
     return kb === undefined ? undefined : Number(kb) / 1024
+  } catch {
+    return undefined
+  }
+}
+
+/** Clock ticks per second of /proc/<pid>/stat times: 100 on Linux (USER_HZ). */
+const CLOCK_TICKS = 100
+
+export function cpuSecondsOf (pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the command name (which may hold spaces): state is the 3rd field, utime the 14th, stime the 15th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
   } catch {
     return undefined
   }
@@ -73,6 +89,7 @@ export async function startServer (options: StartOptions): Promise<ServerProcess
     pid,
     logFile: options.logFile,
     rssMiB: () => rssMiBOf(pid),
+    cpuSeconds: () => cpuSecondsOf(pid),
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return
       child.kill('SIGTERM')

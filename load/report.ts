@@ -13,6 +13,8 @@ export interface Summary {
   errors: number
   non2xx: number
   statusCodes: Record<string, number>
+  /** The server process's CPU time per answered request, in microseconds: steadier than req/s on a shared machine. */
+  cpuUsPerRequest?: number
 }
 
 export interface Row extends Summary {
@@ -75,7 +77,7 @@ export function verdict (row: Row): { ok: boolean, misses: string[] } | undefine
 }
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US')
-const ms = (n: number): string => n.toFixed(n < 10 ? 2 : 1)
+const ms = (n: number): string => Number.isInteger(n) ? String(n) : n.toFixed(n < 10 ? 2 : 1)
 const ratioText = (row: Row): string => row.ratio === undefined ? '–' : row.ratio.toFixed(2)
 function verdictText (row: Row): string {
   const v = verdict(row)
@@ -83,17 +85,17 @@ function verdictText (row: Row): string {
   return v.ok ? `✓ ≥ ${TARGETS[row.scenario as ScenarioName].toFixed(2)}` : `✗ ${v.misses.join(', ')}`
 }
 
-const HEADERS = ['target', 'scenario', 'req/s', 'p50 ms', 'p97.5 ms', 'p99 ms', 'errors', 'non-2xx', 'ratio to ceiling', 'target met']
+const HEADERS = ['target', 'scenario', 'req/s', 'p50 ms', 'p97.5 ms', 'p99 ms', 'errors', 'non-2xx', 'ratio to ceiling', 'server CPU µs/req', 'target met']
 
 function cells (row: Row): string[] {
-  return [row.target, row.scenario, int(row.rps), ms(row.p50), ms(row.p975), ms(row.p99), int(row.errors), int(row.non2xx), ratioText(row), verdictText(row)]
+  return [row.target, row.scenario, int(row.rps), ms(row.p50), ms(row.p975), ms(row.p99), int(row.errors), int(row.non2xx), ratioText(row), row.cpuUsPerRequest === undefined ? '–' : row.cpuUsPerRequest.toFixed(0), verdictText(row)]
 }
 
 /** The table for a terminal: columns padded, numbers right-aligned. */
 export function formatTable (rows: Row[]): string {
   const table = [HEADERS, ...rows.map(cells)]
   const widths = HEADERS.map((_, i) => Math.max(...table.map((r) => [...(r[i] ?? '')].length)))
-  const numeric = new Set([2, 3, 4, 5, 6, 7, 8])
+  const numeric = new Set([2, 3, 4, 5, 6, 7, 8, 9])
   const line = (r: string[]): string => r.map((c, i) => {
     const pad = ' '.repeat(widths[i]! - [...c].length)
     return numeric.has(i) ? pad + c : c + pad
@@ -105,7 +107,7 @@ export function markdownTable (rows: Row[]): string {
   const esc = (s: string): string => s.replaceAll('|', '\\|')
   return [
     `| ${HEADERS.join(' | ')} |`,
-    `|${HEADERS.map((_, i) => (i >= 2 && i <= 8 ? '---:' : '---')).join('|')}|`,
+    `|${HEADERS.map((_, i) => (i >= 2 && i <= 9 ? '---:' : '---')).join('|')}|`,
     ...rows.map((r) => `| ${cells(r).map(esc).join(' | ')} |`)
   ].join('\n')
 }
@@ -141,7 +143,7 @@ export interface RunReport {
   options: Record<string, unknown>
   notes: string[]
   rows: Row[]
-  ceilingRuns: number[]
+  ceilingRuns: { rps: number, cpuUsPerRequest?: number }[]
   soak?: SoakReport
 }
 
@@ -181,7 +183,9 @@ export function markdownReport (report: RunReport): string {
     '```'
   ]
   if (report.ceilingRuns.length > 0) {
-    parts.push('', `Ceiling runs in order (req/s): ${report.ceilingRuns.map(int).join(', ')}.`)
+    const cpu = report.ceilingRuns.map((c) => c.cpuUsPerRequest).filter((c) => c !== undefined)
+    parts.push('', `Ceiling runs in order (req/s): ${report.ceilingRuns.map((c) => int(c.rps)).join(', ')}` +
+      (cpu.length > 0 ? `; its CPU per request: ${cpu.map((c) => c.toFixed(0)).join(', ')} µs.` : '.'))
   }
   if (report.soak !== undefined) parts.push('', '```', soakText(report.soak), '```')
   if (report.notes.length > 0) parts.push('', ...report.notes.map((n) => `- ${n}`))

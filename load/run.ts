@@ -7,7 +7,7 @@ import { parseLoadArgs, USAGE, type LoadOptions, type ScenarioName } from './arg
 import { measure, seed, storeSize, supportsFilteredList } from './bench.js'
 import { freePort, startServer, type ServerProcess } from './processes.js'
 import { profileText, summarizeProfile, type CpuProfile } from './profile-summary.js'
-import { barChart, formatTable, markdownReport, ratioToCeiling, soakText, summarize, verdict, type RunReport, type Row, type SoakReport } from './report.js'
+import { barChart, formatTable, markdownReport, ratioToCeiling, soakText, summarize, verdict, type RunReport, type Row, type SoakReport, type Summary } from './report.js'
 import { autocannonOptions, ceilingRequests, listPath, scenarioRequests, type Dialect, type Pools } from './scenarios.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -49,7 +49,8 @@ async function startService (options: LoadOptions, stamp: string, profileDir: st
       MAX_ITEMS: '2000000',
       RATE_LIMIT_ALLOW_LIST: '127.0.0.1,::1,::ffff:127.0.0.1',
       RATE_LIMIT_READ_MAX: '1000000000',
-      RATE_LIMIT_WRITE_MAX: '1000000000'
+      RATE_LIMIT_WRITE_MAX: '1000000000',
+      ...options.env
     },
     logFile: path.join(RESULTS, `${stamp}-service.log`),
     readyPath: '/health/ready'
@@ -75,13 +76,14 @@ async function main (): Promise<void> {
   const notes: string[] = []
   const raw: { title: string, result: Result }[] = []
   const rows: Row[] = []
-  const ceilingRuns: number[] = []
+  const ceilingRuns: RunReport['ceilingRuns'] = []
   const { duration, connections } = options
   let soak: SoakReport | undefined
 
   try {
     const service = await startService(options, stamp, profileDir)
     servers.push(service)
+    if (Object.keys(options.env).length > 0) notes.push(`Service environment changed for this run: ${Object.entries(options.env).map(([k, v]) => `${k}=${v}`).join(' ')}.`)
     say(`service: pid ${service.pid} at ${service.url}, logs in ${path.relative(ROOT, service.logFile)}`)
 
     const chats = await seed(service.url, options.seed, connections)
@@ -128,16 +130,20 @@ async function main (): Promise<void> {
       say(`NOTE ${note}`)
     }
 
-    const run = async (target: { name: string, server: ServerProcess }, title: string, requests: ReturnType<typeof ceilingRequests>, how: { duration?: number, amount?: number } = { duration }): Promise<Result> => {
+    const run = async (target: { name: string, server: ServerProcess }, title: string, requests: ReturnType<typeof ceilingRequests>, how: { duration?: number, amount?: number } = { duration }): Promise<Summary> => {
+      const cpuBefore = target.server.cpuSeconds()
       const result = await measure(autocannonOptions(target.server.url, `${target.name} ${title}`, requests, { ...how, connections }))
+      const cpuAfter = target.server.cpuSeconds()
       raw.push({ title: `${target.name} ${title}`, result })
-      return result
+      const summary = summarize(result)
+      if (cpuBefore === undefined || cpuAfter === undefined || summary.requests === 0) return summary
+      return { ...summary, cpuUsPerRequest: (cpuAfter - cpuBefore) * 1e6 / summary.requests }
     }
     const ceilingTarget = { name: 'ceiling', server: ceiling }
     const runCeiling = async (): Promise<number> => {
-      const { rps } = summarize(await run(ceilingTarget, 'get', ceilingRequests(seedIds)))
-      ceilingRuns.push(rps)
-      return rps
+      const summary = await run(ceilingTarget, 'get', ceilingRequests(seedIds))
+      ceilingRuns.push({ rps: summary.rps, ...(summary.cpuUsPerRequest === undefined ? {} : { cpuUsPerRequest: summary.cpuUsPerRequest }) })
+      return summary.rps
     }
 
     if (options.warmup > 0) {
@@ -149,25 +155,28 @@ async function main (): Promise<void> {
       }
     }
 
-    /** Fills the delete pool past what the scenario can use: for the service the ceiling's rate bounds it; for a peer, its create rate. */
-    const topUp = async (t: Target, ceilingRps: number): Promise<void> => {
-      const rate = t.name === 'service' ? ceilingRps * 1.25 : (t.createRps ?? 0) * 2
-      const wanted = Math.min(MAX_DELETE_POOL, Math.ceil(rate * duration) + 2 * connections)
+    /**
+     * Deletes need chats to delete: each delete run is a fixed number of them, about what the
+     * target can do in `duration` (for the service the fastest ceiling run bounds that; for a peer,
+     * its create rate), made beforehand by creates, so no delete meets a missing id.
+     */
+    const deleteAmount = async (t: Target): Promise<number> => {
+      const rate = t.name === 'service' ? Math.max(...ceilingRuns.map((c) => c.rps)) : t.createRps
+      const creates = scenarioRequests('create', { dialect: t.dialect, pools: t.pools, filteredList })
+      if (rate === undefined || !(rate > 0)) await run(t, 'delete pool fill', creates)
+      const wanted = Math.min(MAX_DELETE_POOL, rate === undefined || !(rate > 0) ? t.pools.created.length : Math.ceil(rate * duration))
       const missing = wanted - t.pools.created.length
-      if (rate === 0) {
-        await run(t, 'delete pool fill', scenarioRequests('create', { dialect: t.dialect, pools: t.pools, filteredList }), { duration: duration * 1.5 })
-      } else if (missing > 0) {
-        await run(t, 'delete pool fill', scenarioRequests('create', { dialect: t.dialect, pools: t.pools, filteredList }), { amount: missing })
-      }
+      if (missing > 0) await run(t, 'delete pool fill', creates, { amount: missing })
+      return wanted
     }
 
     let before = options.scenarios.length > 0 ? await runCeiling() : undefined
     for (const name of options.scenarios) {
       const measured: Row[] = []
       for (const t of targets) {
-        if (name === 'delete') await topUp(t, before ?? 0)
+        const how = name === 'delete' ? { amount: await deleteAmount(t) } : { duration }
         const dryBefore = t.pools.dry
-        const summary = summarize(await run(t, name, scenarioRequests(name, { dialect: t.dialect, pools: t.pools, filteredList })))
+        const summary = await run(t, name, scenarioRequests(name, { dialect: t.dialect, pools: t.pools, filteredList }), how)
         if (name === 'create') t.createRps = summary.rps
         const dry = t.pools.dry - dryBefore
         measured.push({ target: t.name, scenario: name, ...summary, ...(dry > 0 ? { note: `delete pool ran dry: ${dry} deletes of a missing id` } : {}) })
@@ -188,13 +197,12 @@ async function main (): Promise<void> {
       const every = Math.max(1, options.soak / 20) * 1000
       const sampler = setInterval(() => { samples.push([(Date.now() - t0) / 1000, service.rssMiB() ?? 0]) }, every)
       const pools = targets[0]!.pools
-      const result = await run(targets[0]!, 'soak (mixed)', scenarioRequests('mixed', { dialect: 'service', pools, filteredList }), { duration: options.soak })
+      const summary = await run(targets[0]!, 'soak (mixed)', scenarioRequests('mixed', { dialect: 'service', pools, filteredList }), { duration: options.soak })
       clearInterval(sampler)
       const rssEnd = service.rssMiB() ?? 0
       samples.push([(Date.now() - t0) / 1000, rssEnd])
       const storeEnd = await storeSize(service.url)
       const ceilingAfter = await runCeiling()
-      const summary = summarize(result)
       rows.push({ target: 'service', scenario: 'soak', ...summary, ...ratioToCeiling(summary.rps, ceilingBefore, ceilingAfter) })
       soak = { seconds: options.soak, rssStartMiB: rssStart, rssEndMiB: rssEnd, rssSamples: samples, storeStart, storeEnd }
     }
