@@ -1,7 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig } from './config.js'
-import { loggerOptions } from './logger.js'
 
 /** The only file that listens: reads the config, builds the app, serves until a signal, then closes gracefully. */
 async function main (): Promise<void> {
@@ -15,7 +14,14 @@ async function main (): Promise<void> {
     }
     throw err
   }
-  const app = await buildApp({ config, logger: loggerOptions(config, { tty: process.stdout.isTTY }) })
+  const pretty = process.stdout.isTTY && config.NODE_ENV === 'development'
+  const app = await buildApp({
+    config,
+    logger: {
+      level: config.LOG_LEVEL,
+      ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } } : {})
+    }
+  })
 
   closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS, logger: app.log }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'closing after an error')
