@@ -1,11 +1,15 @@
 import autocannon, { type Options, type Result } from 'autocannon'
 import type { Chat } from '../src/store/chat-store.js'
+import { summarize, type Summary } from './report.js'
 import { chatInput } from './scenarios.js'
 
 /** One autocannon run; the progress bar shows when stdout is a terminal. */
 export async function measure (options: Options, progress = process.stdout.isTTY): Promise<Result> {
   return await new Promise((resolve, reject) => {
-    const instance = autocannon(options, (err, result) => { err === null || err === undefined ? resolve(result) : reject(err as Error) })
+    const instance = autocannon(options, (err, result) => {
+      if (err === null || err === undefined) resolve(result)
+      else reject(err as Error)
+    })
     if (progress) {
       autocannon.track(instance, {
         outputStream: process.stdout,
@@ -60,4 +64,25 @@ export async function supportsFilteredList (url: string, path: string): Promise<
   if (res.status === 200) return true
   if (res.status === 400) return false
   throw new Error(`GET ${path} answered ${res.status}`)
+}
+
+/** One run of several that make a figure: autocannon's result (not aggregated) and the server's CPU time over it. */
+export interface Part {
+  result: Result
+  cpuSeconds?: number
+}
+
+// autocannon exports it; its type definitions do not declare it.
+const aggregateResult = (autocannon as unknown as { aggregateResult: (results: Result[], opts: Options) => Result }).aggregateResult
+
+/** Runs made with `skipAggregateResult` as one: latencies merged, throughput over the sum of their durations. */
+export function combineParts (parts: Part[], options: Options): { summary: Summary, result: Result } {
+  const result = aggregateResult(parts.map((p) => p.result), options)
+  const seconds = parts.reduce((sum, p) => sum + p.result.duration, 0)
+  const summary = summarize({ ...result, duration: seconds })
+  const cpu = parts.map((p) => p.cpuSeconds)
+  if (summary.requests > 0 && cpu.every((c) => c !== undefined)) {
+    summary.cpuUsPerRequest = cpu.reduce((a, b) => a + b, 0) * 1e6 / summary.requests
+  }
+  return { summary, result: { ...result, duration: seconds } }
 }

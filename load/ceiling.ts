@@ -8,7 +8,7 @@ import type { Chat } from '../src/store/chat-store.js'
  * response schema, and nothing else (no logging, hooks, lock, validation or headers). What the
  * service reaches against it, in the same run, is the figure that matters.
  */
-export async function startCeiling (chats: Chat[], port: number, host = '127.0.0.1'): Promise<() => Promise<void>> {
+export async function startCeiling (chats: Chat[], port: number, host = '127.0.0.1'): Promise<{ url: string, close: () => Promise<void> }> {
   const byId = new Map(chats.map((c) => [c.id, c]))
   const app = Fastify({ logger: false })
   app.addSchema(PrioritySchema)
@@ -18,14 +18,14 @@ export async function startCeiling (chats: Chat[], port: number, host = '127.0.0
     if (chat === undefined) return await reply.code(404).send()
     return chat
   })
-  await app.listen({ port, host })
-  return async () => { await app.close() }
+  const url = await app.listen({ port, host })
+  return { url, close: async () => { await app.close() } }
 }
 
 if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
   const file = process.argv[2]
   if (file === undefined) throw new Error('usage: ceiling.ts <chats.json>')
   const chats = JSON.parse(readFileSync(file, 'utf8')) as Chat[]
-  const close = await startCeiling(chats, Number(process.env.PORT ?? 3001))
+  const { close } = await startCeiling(chats, Number(process.env.PORT ?? 3001))
   process.once('SIGTERM', () => { void close().then(() => process.exit(0)) })
 }

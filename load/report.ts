@@ -91,13 +91,16 @@ function cells (row: Row): string[] {
   return [row.target, row.scenario, int(row.rps), ms(row.p50), ms(row.p975), ms(row.p99), int(row.errors), int(row.non2xx), ratioText(row), row.cpuUsPerRequest === undefined ? '–' : row.cpuUsPerRequest.toFixed(0), verdictText(row)]
 }
 
+/** Characters a cell takes on a terminal (code points: the table holds no wide or combining ones). */
+const width = (s: string): number => Array.from(s).length
+
 /** The table for a terminal: columns padded, numbers right-aligned. */
 export function formatTable (rows: Row[]): string {
   const table = [HEADERS, ...rows.map(cells)]
-  const widths = HEADERS.map((_, i) => Math.max(...table.map((r) => [...(r[i] ?? '')].length)))
+  const widths = HEADERS.map((_, i) => Math.max(...table.map((r) => width(r[i] ?? ''))))
   const numeric = new Set([2, 3, 4, 5, 6, 7, 8, 9])
   const line = (r: string[]): string => r.map((c, i) => {
-    const pad = ' '.repeat(widths[i]! - [...c].length)
+    const pad = ' '.repeat(widths[i]! - width(c))
     return numeric.has(i) ? pad + c : c + pad
   }).join('  ').trimEnd()
   return [line(table[0]!), widths.map((w) => '─'.repeat(w)).join('  '), ...table.slice(1).map(line)].join('\n')
@@ -143,7 +146,8 @@ export interface RunReport {
   options: Record<string, unknown>
   notes: string[]
   rows: Row[]
-  ceilingRuns: { rps: number, cpuUsPerRequest?: number }[]
+  /** The ceiling as measured next to each scenario. */
+  ceilingRuns: { scenario: string, rps: number, cpuUsPerRequest?: number }[]
   soak?: SoakReport
 }
 
@@ -183,9 +187,8 @@ export function markdownReport (report: RunReport): string {
     '```'
   ]
   if (report.ceilingRuns.length > 0) {
-    const cpu = report.ceilingRuns.map((c) => c.cpuUsPerRequest).filter((c) => c !== undefined)
-    parts.push('', `Ceiling runs in order (req/s): ${report.ceilingRuns.map((c) => int(c.rps)).join(', ')}` +
-      (cpu.length > 0 ? `; its CPU per request: ${cpu.map((c) => c.toFixed(0)).join(', ')} µs.` : '.'))
+    const each = report.ceilingRuns.map((c) => `${c.scenario} ${int(c.rps)}${c.cpuUsPerRequest === undefined ? '' : ` (${c.cpuUsPerRequest.toFixed(0)} µs CPU/req)`}`)
+    parts.push('', `The ceiling next to each scenario, in req/s: ${each.join('; ')}.`)
   }
   if (report.soak !== undefined) parts.push('', '```', soakText(report.soak), '```')
   if (report.notes.length > 0) parts.push('', ...report.notes.map((n) => `- ${n}`))

@@ -2,18 +2,20 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Result } from 'autocannon'
-import { parseLoadArgs, USAGE, type LoadOptions, type ScenarioName } from './args.js'
-import { measure, seed, storeSize, supportsFilteredList } from './bench.js'
+import type { Request, Result } from 'autocannon'
+import { parseLoadArgs, USAGE, type LoadOptions } from './args.js'
+import { combineParts, measure, seed, storeSize, supportsFilteredList, type Part } from './bench.js'
 import { freePort, startServer, type ServerProcess } from './processes.js'
 import { profileText, summarizeProfile, type CpuProfile } from './profile-summary.js'
-import { barChart, formatTable, markdownReport, ratioToCeiling, soakText, summarize, verdict, type RunReport, type Row, type SoakReport, type Summary } from './report.js'
-import { autocannonOptions, ceilingRequests, listPath, scenarioRequests, type Dialect, type Pools } from './scenarios.js'
+import { barChart, formatTable, markdownReport, ratioToCeiling, soakText, verdict, type RunReport, type Row, type SoakReport, type Summary } from './report.js'
+import { autocannonOptions, ceilingRequests, listPath, scenarioRequests, type Dialect, type Pools, type ScenarioContext } from './scenarios.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const RESULTS = path.join(ROOT, 'load', 'results')
 /** Deletes draw on chats made for them; more than this would press on the store's default memory budget. */
 const MAX_DELETE_POOL = 400_000
+/** How long each alternating slice of ceiling and scenario lasts, at most about. */
+const SLICE_SECONDS = 2
 
 interface Target {
   name: 'service' | 'json-server'
@@ -65,7 +67,10 @@ async function main (): Promise<void> {
     process.stderr.write(`${(err as Error).message}\n\n${USAGE}\n`)
     process.exit(2)
   }
-  if (options.help) return say(USAGE)
+  if (options.help) {
+    say(USAGE)
+    return
+  }
 
   const startedAt = new Date().toISOString()
   const stamp = startedAt.replace(/[:.]/g, '-')
@@ -130,80 +135,97 @@ async function main (): Promise<void> {
       say(`NOTE ${note}`)
     }
 
-    const run = async (target: { name: string, server: ServerProcess }, title: string, requests: ReturnType<typeof ceilingRequests>, how: { duration?: number, amount?: number } = { duration }): Promise<Summary> => {
+    /** One autocannon run, with the CPU time the server spent on it. */
+    const runOnce = async (target: { name: string, server: ServerProcess }, title: string, requests: Request[], how: { duration?: number, amount?: number }): Promise<Part> => {
       const cpuBefore = target.server.cpuSeconds()
-      const result = await measure(autocannonOptions(target.server.url, `${target.name} ${title}`, requests, { ...how, connections }))
+      const result = await measure({ ...autocannonOptions(target.server.url, `${target.name} ${title}`, requests, { ...how, connections }), skipAggregateResult: true })
       const cpuAfter = target.server.cpuSeconds()
-      raw.push({ title: `${target.name} ${title}`, result })
-      const summary = summarize(result)
-      if (cpuBefore === undefined || cpuAfter === undefined || summary.requests === 0) return summary
-      return { ...summary, cpuUsPerRequest: (cpuAfter - cpuBefore) * 1e6 / summary.requests }
+      return { result, ...(cpuBefore === undefined || cpuAfter === undefined ? {} : { cpuSeconds: cpuAfter - cpuBefore }) }
+    }
+    const combined = (title: string, url: string, parts: Part[]): Summary => {
+      const { summary, result } = combineParts(parts, { url, connections })
+      raw.push({ title, result })
+      return summary
     }
     const ceilingTarget = { name: 'ceiling', server: ceiling }
-    const runCeiling = async (): Promise<number> => {
-      const summary = await run(ceilingTarget, 'get', ceilingRequests(seedIds))
-      ceilingRuns.push({ rps: summary.rps, ...(summary.cpuUsPerRequest === undefined ? {} : { cpuUsPerRequest: summary.cpuUsPerRequest }) })
-      return summary.rps
-    }
+    const context = (t: Target): ScenarioContext => ({ dialect: t.dialect, pools: t.pools, filteredList })
 
     if (options.warmup > 0) {
       say(`warming up for ${options.warmup} s on each server`)
       await measure(autocannonOptions(ceiling.url, 'warmup ceiling', ceilingRequests(seedIds), { duration: options.warmup, connections }))
       for (const t of targets) {
-        const requests = scenarioRequests(t.name === 'service' ? 'mixed' : 'get', { dialect: t.dialect, pools: t.pools, filteredList })
+        const requests = scenarioRequests(t.name === 'service' ? 'mixed' : 'get', context(t))
         await measure(autocannonOptions(t.server.url, `warmup ${t.name}`, requests, { duration: options.warmup, connections }))
       }
     }
 
     /**
      * Deletes need chats to delete: each delete run is a fixed number of them, about what the
-     * target can do in `duration` (for the service the fastest ceiling run bounds that; for a peer,
+     * target can do in `duration` (for the service the fastest ceiling bounds that; for a peer,
      * its create rate), made beforehand by creates, so no delete meets a missing id.
      */
     const deleteAmount = async (t: Target): Promise<number> => {
-      const rate = t.name === 'service' ? Math.max(...ceilingRuns.map((c) => c.rps)) : t.createRps
-      const creates = scenarioRequests('create', { dialect: t.dialect, pools: t.pools, filteredList })
-      if (rate === undefined || !(rate > 0)) await run(t, 'delete pool fill', creates)
-      const wanted = Math.min(MAX_DELETE_POOL, rate === undefined || !(rate > 0) ? t.pools.created.length : Math.ceil(rate * duration))
+      const rate = t.name === 'service' ? Math.max(0, ...ceilingRuns.map((c) => c.rps)) : (t.createRps ?? 0)
+      const creates = (): Request[] => scenarioRequests('create', context(t))
+      if (rate === 0) await runOnce(t, 'delete pool fill', creates(), { duration })
+      const wanted = Math.min(MAX_DELETE_POOL, rate === 0 ? t.pools.created.length : Math.ceil(rate * duration))
       const missing = wanted - t.pools.created.length
-      if (missing > 0) await run(t, 'delete pool fill', creates, { amount: missing })
+      if (missing > 0) await runOnce(t, 'delete pool fill', creates(), { amount: missing })
       return wanted
     }
 
-    let before = options.scenarios.length > 0 ? await runCeiling() : undefined
+    // Each scenario's time is cut into slices, each after a slice of the ceiling, so that both
+    // meet the same background load on a shared machine; their sums make the figures.
+    const slices = Math.max(1, Math.round(duration / SLICE_SECONDS))
     for (const name of options.scenarios) {
+      const amounts = new Map<Target, number>()
+      if (name === 'delete') for (const t of targets) amounts.set(t, await deleteAmount(t))
+      const ceilingParts: Part[] = []
+      const parts = new Map<Target, Part[]>(targets.map((t) => [t, []]))
+      for (let i = 1; i <= slices; i++) {
+        const slice = slices > 1 ? ` ${i}/${slices}` : ''
+        ceilingParts.push(await runOnce(ceilingTarget, `get (next to ${name})${slice}`, ceilingRequests(seedIds), { duration: duration / slices }))
+        for (const t of targets) {
+          const amount = amounts.get(t)
+          const how = amount === undefined ? { duration: duration / slices } : { amount: Math.max(connections, Math.ceil(amount / slices)) }
+          parts.get(t)!.push(await runOnce(t, `${name}${slice}`, scenarioRequests(name, context(t)), how))
+        }
+      }
+      const ceilingSummary = combined(`ceiling get (next to ${name})`, ceiling.url, ceilingParts)
+      ceilingRuns.push({ scenario: name, rps: ceilingSummary.rps, ...(ceilingSummary.cpuUsPerRequest === undefined ? {} : { cpuUsPerRequest: ceilingSummary.cpuUsPerRequest }) })
       const measured: Row[] = []
       for (const t of targets) {
-        const how = name === 'delete' ? { amount: await deleteAmount(t) } : { duration }
-        const dryBefore = t.pools.dry
-        const summary = await run(t, name, scenarioRequests(name, { dialect: t.dialect, pools: t.pools, filteredList }), how)
+        const summary = combined(`${t.name} ${name}`, t.server.url, parts.get(t)!)
         if (name === 'create') t.createRps = summary.rps
-        const dry = t.pools.dry - dryBefore
-        measured.push({ target: t.name, scenario: name, ...summary, ...(dry > 0 ? { note: `delete pool ran dry: ${dry} deletes of a missing id` } : {}) })
-        if (dry > 0) notes.push(`${t.name} delete: the pool of chats to delete ran dry; ${dry} deletes asked for a missing id (404s in non-2xx).`)
+        measured.push({ target: t.name, scenario: name, ...summary, ...ratioToCeiling(summary.rps, ceilingSummary.rps) })
       }
-      const after = await runCeiling()
-      for (const row of measured) rows.push({ ...row, ...ratioToCeiling(row.rps, before, after) })
-      before = after
-      say(formatTable(rows.slice(-measured.length)).split('\n').slice(2).join('\n'))
+      rows.push(...measured)
+      say(formatTable(measured).split('\n').slice(2).join('\n'))
+    }
+    for (const t of targets) {
+      if (t.pools.dry > 0) notes.push(`${t.name} delete: the pool of chats to delete ran dry; ${t.pools.dry} deletes asked for a missing id (404s in non-2xx).`)
+    }
+    if (options.scenarios.includes('delete')) {
+      notes.push('delete: each run deletes a fixed number of chats made for it beforehand (about what the fastest ceiling run could answer in the same time), so its duration is what that takes.')
     }
 
     if (options.soak > 0) {
-      const ceilingBefore = await runCeiling()
+      const ceilingBefore = combined('ceiling get (before the soak)', ceiling.url, [await runOnce(ceilingTarget, 'get (before the soak)', ceilingRequests(seedIds), { duration })])
       const storeStart = await storeSize(service.url)
       const rssStart = service.rssMiB() ?? 0
       const samples: [number, number][] = [[0, rssStart]]
       const t0 = Date.now()
       const every = Math.max(1, options.soak / 20) * 1000
       const sampler = setInterval(() => { samples.push([(Date.now() - t0) / 1000, service.rssMiB() ?? 0]) }, every)
-      const pools = targets[0]!.pools
-      const summary = await run(targets[0]!, 'soak (mixed)', scenarioRequests('mixed', { dialect: 'service', pools, filteredList }), { duration: options.soak })
+      const soakPart = await runOnce(targets[0]!, 'soak (mixed)', scenarioRequests('mixed', context(targets[0]!)), { duration: options.soak })
       clearInterval(sampler)
       const rssEnd = service.rssMiB() ?? 0
       samples.push([(Date.now() - t0) / 1000, rssEnd])
       const storeEnd = await storeSize(service.url)
-      const ceilingAfter = await runCeiling()
-      rows.push({ target: 'service', scenario: 'soak', ...summary, ...ratioToCeiling(summary.rps, ceilingBefore, ceilingAfter) })
+      const ceilingAfter = combined('ceiling get (after the soak)', ceiling.url, [await runOnce(ceilingTarget, 'get (after the soak)', ceilingRequests(seedIds), { duration })])
+      ceilingRuns.push({ scenario: 'before the soak', rps: ceilingBefore.rps }, { scenario: 'after the soak', rps: ceilingAfter.rps })
+      const summary = combined('service soak (mixed)', service.url, [soakPart])
+      rows.push({ target: 'service', scenario: 'soak', ...summary, ...ratioToCeiling(summary.rps, ceilingBefore.rps, ceilingAfter.rps) })
       soak = { seconds: options.soak, rssStartMiB: rssStart, rssEndMiB: rssEnd, rssSamples: samples, storeStart, storeEnd }
     }
   } finally {
