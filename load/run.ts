@@ -8,7 +8,7 @@ import { combineParts, measure, seed, storeSize, supportsFilteredList, type Part
 import { freePort, startServer, type ServerProcess } from './processes.js'
 import { profileText, summarizeProfile, type CpuProfile } from './profile-summary.js'
 import { barChart, formatTable, markdownReport, ratioToCeiling, soakText, verdict, type RunReport, type Row, type SoakReport, type Summary } from './report.js'
-import { autocannonOptions, ceilingRequests, listPath, scenarioRequests, type Dialect, type Pools, type ScenarioContext } from './scenarios.js'
+import { autocannonOptions, ceilingRequests, fillRequests, listPath, scenarioRequests, type Dialect, type Pools, type ScenarioContext } from './scenarios.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const RESULTS = path.join(ROOT, 'load', 'results')
@@ -16,6 +16,9 @@ const RESULTS = path.join(ROOT, 'load', 'results')
 const MAX_DELETE_POOL = 400_000
 /** How long each alternating slice of ceiling and scenario lasts, at most about. */
 const SLICE_SECONDS = 2
+/** Lower bounds for sizing pools before anything was measured (req/s). */
+const MAX_RATE_GUESS = 20_000
+const PEER_WRITE_RATE_GUESS = 50
 
 interface Target {
   name: 'service' | 'json-server'
@@ -159,20 +162,21 @@ async function main (): Promise<void> {
       }
     }
 
-    /**
-     * Deletes need chats to delete: each delete run is a fixed number of them, about what the
-     * target can do in `duration` (for the service the fastest ceiling bounds that; for a peer,
-     * its create rate), made beforehand by creates, so no delete meets a missing id.
-     */
+    /** Creates chats for later deletes until `wanted` wait in the target's pool. */
+    const fillPool = async (t: Target, wanted: number): Promise<void> => {
+      const missing = Math.min(MAX_DELETE_POOL, wanted) - t.pools.created.length
+      if (missing > 0) await runOnce(t, 'creating chats to delete', fillRequests(t.pools), { amount: missing })
+    }
+    /** About how many requests a second the target can answer at most: the fastest ceiling for the service, its create rate for a peer. */
+    const fastest = (t: Target): number => t.name === 'service' ? Math.max(MAX_RATE_GUESS, ...ceilingRuns.map((c) => c.rps)) : (t.createRps ?? PEER_WRITE_RATE_GUESS)
+    /** Each delete run is a fixed number of deletes, about what the target can do in `duration`, of chats made for it beforehand, so no delete meets a missing id. */
     const deleteAmount = async (t: Target): Promise<number> => {
-      const rate = t.name === 'service' ? Math.max(0, ...ceilingRuns.map((c) => c.rps)) : (t.createRps ?? 0)
-      const creates = (): Request[] => scenarioRequests('create', context(t))
-      if (rate === 0) await runOnce(t, 'delete pool fill', creates(), { duration })
-      const wanted = Math.min(MAX_DELETE_POOL, rate === 0 ? t.pools.created.length : Math.ceil(rate * duration))
-      const missing = wanted - t.pools.created.length
-      if (missing > 0) await runOnce(t, 'delete pool fill', creates(), { amount: missing })
+      const wanted = Math.min(MAX_DELETE_POOL, Math.ceil(fastest(t) * duration))
+      await fillPool(t, wanted)
       return wanted
     }
+    /** The mixed workload deletes 3% of its requests (of chats made beforehand; with none left it creates instead). */
+    const fillForMixed = async (t: Target, seconds: number): Promise<void> => { await fillPool(t, Math.ceil(0.03 * fastest(t) * seconds * 1.5)) }
 
     // Each scenario's time is cut into slices, each after a slice of the ceiling, so that both
     // meet the same background load on a shared machine; their sums make the figures.
@@ -180,6 +184,7 @@ async function main (): Promise<void> {
     for (const name of options.scenarios) {
       const amounts = new Map<Target, number>()
       if (name === 'delete') for (const t of targets) amounts.set(t, await deleteAmount(t))
+      if (name === 'mixed') for (const t of targets) await fillForMixed(t, duration)
       const ceilingParts: Part[] = []
       const parts = new Map<Target, Part[]>(targets.map((t) => [t, []]))
       for (let i = 1; i <= slices; i++) {
@@ -206,10 +211,11 @@ async function main (): Promise<void> {
       if (t.pools.dry > 0) notes.push(`${t.name} delete: the pool of chats to delete ran dry; ${t.pools.dry} deletes asked for a missing id (404s in non-2xx).`)
     }
     if (options.scenarios.includes('delete')) {
-      notes.push('delete: each run deletes a fixed number of chats made for it beforehand (about what the fastest ceiling run could answer in the same time), so its duration is what that takes.')
+      notes.push('delete: each run deletes a fixed number of chats made for it beforehand (about what the fastest ceiling run could answer in the same time), so its duration is what that takes. Measured creates keep no ids (reading every answer would load the client); the chats to delete are made apart, unmeasured.')
     }
 
     if (options.soak > 0) {
+      await fillForMixed(targets[0]!, options.soak)
       const ceilingBefore = combined('ceiling get (before the soak)', ceiling.url, [await runOnce(ceilingTarget, 'get (before the soak)', ceilingRequests(seedIds), { duration })])
       const storeStart = await storeSize(service.url)
       const rssStart = service.rssMiB() ?? 0

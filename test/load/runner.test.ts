@@ -8,7 +8,7 @@ import { startCeiling } from '../../load/ceiling.js'
 import { cpuSecondsOf, freePort, rssMiBOf } from '../../load/processes.js'
 import { areaOf, summarizeProfile, type CpuProfile } from '../../load/profile-summary.js'
 import { bar, barChart, formatTable, markdownReport, markdownTable, ratioToCeiling, soakText, summarize, verdict, type Row } from '../../load/report.js'
-import { autocannonOptions, ceilingRequests, chatInput, createdId, listPath, scenarioRequests, type Pools } from '../../load/scenarios.js'
+import { autocannonOptions, ceilingRequests, chatInput, createdId, fillRequests, listPath, scenarioRequests, type Pools } from '../../load/scenarios.js'
 import type { Chat } from '../../src/store/chat-store.js'
 import { build } from '../helper.js'
 
@@ -246,15 +246,18 @@ describe('load runner: smoke run', () => {
     expect(summary.cpuUsPerRequest).toBeCloseTo(1000, 5)
   })
 
-  it('creates, then deletes exactly what it created', async () => {
+  it('creates, then deletes exactly the chats made for deletes', async () => {
     const pools: Pools = { seedIds: chats.map((c) => c.id), created: [], dry: 0 }
-    const created = summarize(await measure(autocannonOptions(url, 'smoke create', scenarioRequests('create', { dialect: 'service', pools, filteredList: false }), { amount: 30, connections: 3 }), false))
+    const measured = summarize(await measure(autocannonOptions(url, 'smoke create', scenarioRequests('create', { dialect: 'service', pools, filteredList: false }), { amount: 10, connections: 2 }), false))
+    expect(measured.statusCodes).toEqual({ 201: 10 })
+    expect(pools.created).toEqual([])
+    const created = summarize(await measure(autocannonOptions(url, 'smoke fill', fillRequests(pools), { amount: 30, connections: 3 }), false))
     expect(created.statusCodes).toEqual({ 201: 30 })
     expect(pools.created).toHaveLength(30)
     const deleted = summarize(await measure(autocannonOptions(url, 'smoke delete', scenarioRequests('delete', { dialect: 'service', pools, filteredList: false }), { amount: 30, connections: 3 }), false))
     expect(deleted.statusCodes).toEqual({ 204: 30 })
     expect(pools.dry).toBe(0)
-    expect(await storeSize(url)).toBe(40)
+    expect(await storeSize(url)).toBe(50)
   })
 
   it('tells whether the list takes a query: 200 yes, 400 no', async () => {
