@@ -78,7 +78,9 @@ export function verdict (row: Row): { ok: boolean, misses: string[] } | undefine
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US')
 const ms = (n: number): string => Number.isInteger(n) ? String(n) : n.toFixed(n < 10 ? 2 : 1)
-const ratioText = (row: Row): string => row.ratio === undefined ? '–' : row.ratio.toFixed(2)
+/** Two decimals, more for the small ratios of slow peers. */
+const ratioDigits = (r: number): string => r.toFixed(r >= 0.1 ? 2 : r >= 0.01 ? 3 : 4)
+const ratioText = (row: Row): string => row.ratio === undefined ? '–' : ratioDigits(row.ratio)
 function verdictText (row: Row): string {
   const v = verdict(row)
   if (v === undefined) return row.scenario === 'ceiling' || row.scenario === 'soak' ? '' : 'peer'
@@ -134,7 +136,7 @@ export function barChart (rows: Row[], width = 40): string {
   const lines = withRatio.map((r, i) => {
     const b = bar(r.ratio!, max, width)
     const target = verdict(r) === undefined ? '' : `  (target ${TARGETS[r.scenario as ScenarioName].toFixed(2)})`
-    return `${labels[i]!.padEnd(labelWidth)} │${b.padEnd(width)}│ ${r.ratio!.toFixed(2)}${target}`
+    return `${labels[i]!.padEnd(labelWidth)} │${b.padEnd(width)}│ ${ratioDigits(r.ratio!)}${target}`
   })
   return [`${'throughput / ceiling'.padEnd(labelWidth)}  0${' '.repeat(width - 2)}${max.toFixed(1)}`, ...lines].join('\n')
 }

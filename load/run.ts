@@ -141,7 +141,9 @@ async function main (): Promise<void> {
     /** One autocannon run, with the CPU time the server spent on it. */
     const runOnce = async (target: { name: string, server: ServerProcess }, title: string, requests: Request[], how: { duration?: number, amount?: number }): Promise<Part> => {
       const cpuBefore = target.server.cpuSeconds()
-      const result = await measure({ ...autocannonOptions(target.server.url, `${target.name} ${title}`, requests, { ...how, connections }), skipAggregateResult: true })
+      // autocannon wants no more connections than requests, which a small fixed amount can be.
+      const runConnections = how.amount === undefined ? connections : Math.max(1, Math.min(connections, how.amount))
+      const result = await measure({ ...autocannonOptions(target.server.url, `${target.name} ${title}`, requests, { ...how, connections: runConnections }), skipAggregateResult: true })
       const cpuAfter = target.server.cpuSeconds()
       return { result, ...(cpuBefore === undefined || cpuAfter === undefined ? {} : { cpuSeconds: cpuAfter - cpuBefore }) }
     }
@@ -192,7 +194,9 @@ async function main (): Promise<void> {
         ceilingParts.push(await runOnce(ceilingTarget, `get (next to ${name})${slice}`, ceilingRequests(seedIds), { duration: duration / slices }))
         for (const t of targets) {
           const amount = amounts.get(t)
-          const how = amount === undefined ? { duration: duration / slices } : { amount: Math.max(connections, Math.ceil(amount / slices)) }
+          // A fixed amount is shared out so that the slices add up to it exactly.
+          const how = amount === undefined ? { duration: duration / slices } : { amount: Math.floor(amount * i / slices) - Math.floor(amount * (i - 1) / slices) }
+          if (how.amount === 0) continue
           parts.get(t)!.push(await runOnce(t, `${name}${slice}`, scenarioRequests(name, context(t)), how))
         }
       }
@@ -226,7 +230,8 @@ async function main (): Promise<void> {
       const soakPart = await runOnce(targets[0]!, 'soak (mixed)', scenarioRequests('mixed', context(targets[0]!)), { duration: options.soak })
       clearInterval(sampler)
       const rssEnd = service.rssMiB() ?? 0
-      samples.push([(Date.now() - t0) / 1000, rssEnd])
+      const endAt = (Date.now() - t0) / 1000
+      if (endAt - (samples.at(-1)?.[0] ?? 0) > 0.5) samples.push([endAt, rssEnd])
       const storeEnd = await storeSize(service.url)
       const ceilingAfter = combined('ceiling get (after the soak)', ceiling.url, [await runOnce(ceilingTarget, 'get (after the soak)', ceilingRequests(seedIds), { duration })])
       ceilingRuns.push({ scenario: 'before the soak', rps: ceilingBefore.rps }, { scenario: 'after the soak', rps: ceilingAfter.rps })
@@ -267,8 +272,8 @@ async function main (): Promise<void> {
   if (soak !== undefined) say('\n' + soakText(soak))
   for (const note of notes) say(`- ${note}`)
   const judged = rows.map(verdict).filter((v) => v !== undefined)
-  say(`\n${judged.filter((v) => v.ok).length} of ${judged.length} service scenarios met their targets. ` +
-    `Results: load/results/${stamp}.md and .json (latest.md is a copy of the Markdown).`)
+  if (judged.length > 0) say(`\n${judged.filter((v) => v.ok).length} of ${judged.length} service scenarios met their targets.`)
+  say(`Results: load/results/${stamp}.md and .json (latest.md is a copy of the Markdown).`)
 
   if (options.profile && existsSync(profileDir)) {
     const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'))
