@@ -23,6 +23,8 @@ export interface Row extends Summary {
   /** This run's throughput over the ceiling's, measured next to it. */
   ratio?: number
   ceilingRps?: number
+  /** The ceiling's CPU per request over this run's: steadier than the throughput ratio when other work shares the machine. */
+  cpuRatio?: number
   note?: string
 }
 
@@ -56,6 +58,12 @@ export function summarize (result: Result): Summary {
   }
 }
 
+/** The ceiling's CPU per request over a run's; undefined when either is unknown. */
+export function cpuRatio (cpuUsPerRequest: number | undefined, ceilingCpuUsPerRequest: number | undefined): number | undefined {
+  if (cpuUsPerRequest === undefined || ceilingCpuUsPerRequest === undefined || !(cpuUsPerRequest > 0)) return undefined
+  return ceilingCpuUsPerRequest / cpuUsPerRequest
+}
+
 /** A run's throughput against the mean of the ceiling runs next to it (one or two of them). */
 export function ratioToCeiling (rps: number, ...ceilings: (number | undefined)[]): { ratio: number, ceilingRps: number } | undefined {
   const known = ceilings.filter((c): c is number => c !== undefined && c > 0)
@@ -87,10 +95,11 @@ function verdictText (row: Row): string {
   return v.ok ? `✓ ≥ ${TARGETS[row.scenario as ScenarioName].toFixed(2)}` : `✗ ${v.misses.join(', ')}`
 }
 
-const HEADERS = ['target', 'scenario', 'req/s', 'p50 ms', 'p97.5 ms', 'p99 ms', 'errors', 'non-2xx', 'ratio to ceiling', 'server CPU µs/req', 'target met']
+const HEADERS = ['target', 'scenario', 'req/s', 'p50 ms', 'p97.5 ms', 'p99 ms', 'errors', 'non-2xx', 'ratio to ceiling', 'server CPU µs/req', 'CPU ratio', 'target met']
 
 function cells (row: Row): string[] {
-  return [row.target, row.scenario, int(row.rps), ms(row.p50), ms(row.p975), ms(row.p99), int(row.errors), int(row.non2xx), ratioText(row), row.cpuUsPerRequest === undefined ? '–' : row.cpuUsPerRequest.toFixed(0), verdictText(row)]
+  return [row.target, row.scenario, int(row.rps), ms(row.p50), ms(row.p975), ms(row.p99), int(row.errors), int(row.non2xx), ratioText(row), row.cpuUsPerRequest === undefined ? '–' : row.cpuUsPerRequest.toFixed(0),
+    row.cpuRatio === undefined ? '–' : ratioDigits(row.cpuRatio), verdictText(row)]
 }
 
 /** Characters a cell takes on a terminal (code points: the table holds no wide or combining ones). */
@@ -100,7 +109,7 @@ const width = (s: string): number => Array.from(s).length
 export function formatTable (rows: Row[]): string {
   const table = [HEADERS, ...rows.map(cells)]
   const widths = HEADERS.map((_, i) => Math.max(...table.map((r) => width(r[i] ?? ''))))
-  const numeric = new Set([2, 3, 4, 5, 6, 7, 8, 9])
+  const numeric = new Set([2, 3, 4, 5, 6, 7, 8, 9, 10])
   const line = (r: string[]): string => r.map((c, i) => {
     const pad = ' '.repeat(widths[i]! - width(c))
     return numeric.has(i) ? pad + c : c + pad
@@ -112,7 +121,7 @@ export function markdownTable (rows: Row[]): string {
   const esc = (s: string): string => s.replaceAll('|', '\\|')
   return [
     `| ${HEADERS.join(' | ')} |`,
-    `|${HEADERS.map((_, i) => (i >= 2 && i <= 9 ? '---:' : '---')).join('|')}|`,
+    `|${HEADERS.map((_, i) => (i >= 2 && i <= 10 ? '---:' : '---')).join('|')}|`,
     ...rows.map((r) => `| ${cells(r).map(esc).join(' | ')} |`)
   ].join('\n')
 }

@@ -7,7 +7,7 @@ import { parseLoadArgs, USAGE, type LoadOptions } from './args.js'
 import { combineParts, measure, seed, storeSize, supportsFilteredList, type Part } from './bench.js'
 import { freePort, startServer, type ServerProcess } from './processes.js'
 import { profileText, summarizeProfile, type CpuProfile } from './profile-summary.js'
-import { barChart, formatTable, markdownReport, ratioToCeiling, soakText, verdict, type RunReport, type Row, type SoakReport, type Summary } from './report.js'
+import { barChart, cpuRatio, formatTable, markdownReport, ratioToCeiling, soakText, verdict, type RunReport, type Row, type SoakReport, type Summary } from './report.js'
 import { autocannonOptions, ceilingRequests, fillRequests, listPath, scenarioRequests, type Dialect, type Pools, type ScenarioContext } from './scenarios.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -206,7 +206,8 @@ async function main (): Promise<void> {
       for (const t of targets) {
         const summary = combined(`${t.name} ${name}`, t.server.url, parts.get(t)!)
         if (name === 'create') t.createRps = summary.rps
-        measured.push({ target: t.name, scenario: name, ...summary, ...ratioToCeiling(summary.rps, ceilingSummary.rps) })
+        const cpu = cpuRatio(summary.cpuUsPerRequest, ceilingSummary.cpuUsPerRequest)
+        measured.push({ target: t.name, scenario: name, ...summary, ...ratioToCeiling(summary.rps, ceilingSummary.rps), ...(cpu === undefined ? {} : { cpuRatio: cpu }) })
       }
       rows.push(...measured)
       say(formatTable(measured).split('\n').slice(2).join('\n'))

@@ -7,7 +7,7 @@ import { combineParts, measure, seed, storeSize, supportsFilteredList } from '..
 import { startCeiling } from '../../load/ceiling.js'
 import { cpuSecondsOf, freePort, rssMiBOf } from '../../load/processes.js'
 import { areaOf, summarizeProfile, type CpuProfile } from '../../load/profile-summary.js'
-import { bar, barChart, formatTable, markdownReport, markdownTable, ratioToCeiling, soakText, summarize, verdict, type Row } from '../../load/report.js'
+import { bar, barChart, cpuRatio, formatTable, markdownReport, markdownTable, ratioToCeiling, soakText, summarize, verdict, type Row } from '../../load/report.js'
 import { autocannonOptions, ceilingRequests, chatInput, createdId, fillRequests, listPath, scenarioRequests, type Pools } from '../../load/scenarios.js'
 import type { Chat } from '../../src/store/chat-store.js'
 import { build } from '../helper.js'
@@ -51,6 +51,9 @@ describe('load runner: figures and report', () => {
     expect(ratioToCeiling(500, undefined, 1000)).toEqual({ ratio: 0.5, ceilingRps: 1000 })
     expect(ratioToCeiling(500)).toBeUndefined()
     expect(ratioToCeiling(500, 0)).toBeUndefined()
+    expect(cpuRatio(20, 16)).toBeCloseTo(0.8, 10)
+    expect(cpuRatio(undefined, 16)).toBeUndefined()
+    expect(cpuRatio(0, 16)).toBeUndefined()
   })
 
   it('summarizes an autocannon result as throughput over its duration, latencies and failures', () => {
@@ -73,20 +76,20 @@ describe('load runner: figures and report', () => {
   })
 
   it('prints an aligned table with every column', () => {
-    const rows = [row({ ratio: 0.9, cpuUsPerRequest: 21.4 }), row({ scenario: 'create', rps: 12345.6, ratio: 0.5, p99: 40 })]
+    const rows = [row({ ratio: 0.9, cpuUsPerRequest: 21.4, cpuRatio: 0.8 }), row({ scenario: 'create', rps: 12345.6, ratio: 0.5, p99: 40 })]
     const lines = formatTable(rows).split('\n')
-    expect(lines[0]).toMatch(/^target\s+scenario\s+req\/s\s+p50 ms\s+p97.5 ms\s+p99 ms\s+errors\s+non-2xx\s+ratio to ceiling\s+server CPU µs\/req\s+target met$/)
-    expect(lines[2]).toMatch(/service\s+get\s+1,000\s+1\s+3\s+4.50\s+0\s+0\s+0.90\s+21\s+✓ ≥ 0.85/)
-    expect(lines[3]).toMatch(/service\s+create\s+12,346 .* 0.50\s+–\s+✗ ratio < 0.70, p99 ≥ 25 ms/)
+    expect(lines[0]).toMatch(/^target\s+scenario\s+req\/s\s+p50 ms\s+p97.5 ms\s+p99 ms\s+errors\s+non-2xx\s+ratio to ceiling\s+server CPU µs\/req\s+CPU ratio\s+target met$/)
+    expect(lines[2]).toMatch(/service\s+get\s+1,000\s+1\s+3\s+4.50\s+0\s+0\s+0.90\s+21\s+0.80\s+✓ ≥ 0.85/)
+    expect(lines[3]).toMatch(/service\s+create\s+12,346 .* 0.50\s+–\s+–\s+✗ ratio < 0.70, p99 ≥ 25 ms/)
     // Right-aligned numbers end in the same column.
     expect(lines[2]!.indexOf('1,000') + '1,000'.length).toBe(lines[3]!.indexOf('12,346') + '12,346'.length)
   })
 
   it('writes the same table as Markdown', () => {
     const md = markdownTable([row({ ratio: 0.9 })]).split('\n')
-    expect(md[0]).toBe('| target | scenario | req/s | p50 ms | p97.5 ms | p99 ms | errors | non-2xx | ratio to ceiling | server CPU µs/req | target met |')
-    expect(md[1]).toBe('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|')
-    expect(md[2]).toBe('| service | get | 1,000 | 1 | 3 | 4.50 | 0 | 0 | 0.90 | – | ✓ ≥ 0.85 |')
+    expect(md[0]).toBe('| target | scenario | req/s | p50 ms | p97.5 ms | p99 ms | errors | non-2xx | ratio to ceiling | server CPU µs/req | CPU ratio | target met |')
+    expect(md[1]).toBe('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|')
+    expect(md[2]).toBe('| service | get | 1,000 | 1 | 3 | 4.50 | 0 | 0 | 0.90 | – | – | ✓ ≥ 0.85 |')
   })
 
   it('draws bars in eighths of a cell, the ceiling being the full width', () => {
