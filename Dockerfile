@@ -21,6 +21,8 @@ WORKDIR /app
 COPY --from=deps --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
 COPY --chown=node:node package.json ./
+# DATA_DIR's mount point, owned by the user that writes it (a named volume takes this ownership).
+RUN mkdir /data && chown node:node /data
 USER node
 EXPOSE 3000
 # No curl in the image: Node's own fetch probes the liveness route.

@@ -4,11 +4,14 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { loadConfig, type Config } from './config.js'
 import { AppError } from './errors.js'
 import { registerErrorHandlers, sendProblem, toAppError } from './error-handler.js'
-import { RequestLogController } from './request-log.js'
+import metricsPlugin from './plugins/metrics.js'
+import rateLimitPlugin from './plugins/rate-limit.js'
 import storePlugin from './plugins/store.js'
 import swaggerPlugin from './plugins/swagger.js'
+import underPressurePlugin from './plugins/under-pressure.js'
 import chatsRoutes from './routes/chats.js'
 import healthRoutes from './routes/health.js'
+import { RequestLogController } from './request-log.js'
 import { buildValidator } from './validation.js'
 
 declare module 'fastify' {
@@ -72,9 +75,13 @@ export async function buildApp (options: BuildOptions = {}): Promise<FastifyInst
     void parseJson(request, body.toString(), done)
   })
 
-  registerErrorHandlers(app)
+  // Guards before every route, so that every route gets them.
+  await app.register(rateLimitPlugin, { config })
+  await app.register(underPressurePlugin, { config })
+  registerErrorHandlers(app, { notFoundPreHandler: app.rateLimit() })
   await app.register(swaggerPlugin)
   await app.register(storePlugin, { config })
+  await app.register(metricsPlugin)
   await app.register(healthRoutes)
   await app.register(chatsRoutes)
   await app.ready()

@@ -19,8 +19,17 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_WRITE_MAX: Type.Integer({ minimum: 1, default: 200 }),
   RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 1, default: 60_000 }),
   RATE_LIMIT_ALLOW_LIST: Type.String({ default: '' }),
+  /** Past any of these (0 turns one off), the service answers 503 instead of slowing everyone down. */
+  PRESSURE_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, default: 1000 }),
+  PRESSURE_MAX_HEAP_USED_BYTES: Type.Integer({ minimum: 0, default: 0 }),
+  PRESSURE_MAX_RSS_BYTES: Type.Integer({ minimum: 0, default: 0 }),
+  // At least 100 ms: a sample with no event-loop measurement in it reads as an infinite delay.
+  PRESSURE_SAMPLE_INTERVAL_MS: Type.Integer({ minimum: 100, default: 1000 }),
   DATA_DIR: Type.String({ default: '' }),
   FSYNC: Type.Union([Type.Literal('always'), Type.Literal('everysec'), Type.Literal('no')], { default: 'everysec' }),
+  /** Compaction starts when the log is at least this big and at least COMPACT_GROWTH_PERCENT of the last snapshot. */
+  COMPACT_MIN_BYTES: Type.Integer({ minimum: 0, default: 64 * 1024 * 1024 }),
+  COMPACT_GROWTH_PERCENT: Type.Integer({ minimum: 0, default: 100 }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10_000 })
 })
 

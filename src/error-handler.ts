@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import { AppError, notFound, type FieldError } from './errors.js'
 import { toFieldError } from './validation.js'
 
@@ -40,14 +40,15 @@ export function sendProblem (reply: FastifyReply, error: AppError): FastifyReply
   return reply.code(error.status).type(PROBLEM_JSON).send(error.toProblem())
 }
 
-export function registerErrorHandlers (app: FastifyInstance): void {
+/** `notFoundPreHandler`: what guards unknown routes as well (the rate limit). */
+export function registerErrorHandlers (app: FastifyInstance, options: { notFoundPreHandler?: preHandlerAsyncHookHandler } = {}): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const problem = toAppError(err)
     if (problem.status >= 500 && problem.kind === 'internal') request.log.error({ err }, 'unhandled error')
     else request.log.info({ problem: problem.kind, detail: problem.message }, 'request refused')
     return sendProblem(reply, problem)
   })
-  app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
+  app.setNotFoundHandler({ preHandler: options.notFoundPreHandler }, (request: FastifyRequest, reply: FastifyReply) => {
     return sendProblem(reply, notFound(`No route ${request.method} ${request.url.split('?')[0] ?? ''}`))
   })
 }

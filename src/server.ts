@@ -30,6 +30,14 @@ async function main (): Promise<void> {
   })
 
   await app.listen({ port: config.PORT, host: config.HOST })
+  // Listening while the store recovers: /health/ready answers 503 until it is done.
+  try {
+    await app.storeRecovery
+  } catch (err) {
+    app.log.fatal({ err }, `the store could not load ${config.DATA_DIR}: ${(err as Error).message}`)
+    await app.close()
+    process.exit(1)
+  }
 }
 
 await main()

@@ -2,6 +2,7 @@ import { Ajv, type AnySchema, type ErrorObject, type Options, type ValidateFunct
 import ajvFormats from 'ajv-formats'
 import type { FastifySchemaValidationError } from 'fastify'
 import type { FieldError } from './errors.js'
+import { DESCRIPTION_CONTROL_MESSAGE, hasForbiddenDescriptionCharacters, titleProblems } from './store/validate.js'
 
 // ajv-formats is CommonJS: under native ESM its plugin is the `default` of the default import.
 const addFormats = ajvFormats.default
@@ -17,9 +18,26 @@ const OTHER_OPTIONS: Options = { ...common, coerceTypes: 'array', useDefaults: t
 
 type HttpPart = 'body' | 'querystring' | 'params' | 'headers'
 
+/**
+ * `"x-chat-text": "title" | "description"`: the store's rules that JSON Schema cannot say (a title is
+ * measured after its trim; control characters), checked with the schema so that a 400 lists every
+ * broken rule at once. The store checks them again for callers that do not come through HTTP.
+ */
+function validateChatText (kind: unknown, data: unknown): boolean {
+  if (typeof data !== 'string') return true
+  let messages: string[] = []
+  // An empty title is the schema's minLength to report; the description's length is its maxLength's.
+  if (kind === 'title' && data !== '') messages = titleProblems(data.trim())
+  if (kind === 'description' && hasForbiddenDescriptionCharacters(data)) messages = [DESCRIPTION_CONTROL_MESSAGE]
+  validateChatText.errors = messages.map((message) => ({ keyword: 'x-chat-text', message, params: {} }))
+  return messages.length === 0
+}
+validateChatText.errors = [] as Partial<ErrorObject>[]
+
 function makeAjv (options: Options, schemas: unknown[]): Ajv {
   const ajv = new Ajv(options)
   addFormats(ajv)
+  ajv.addKeyword({ keyword: 'x-chat-text', schemaType: 'string', errors: true, validate: validateChatText })
   for (const schema of schemas) ajv.addSchema(schema as AnySchema)
   return ajv
 }

@@ -1,21 +1,47 @@
 import fp from 'fastify-plugin'
 import type { Config } from '../config.js'
 import type { ChatStore } from '../store/chat-store.js'
+import { createDurableStore } from '../store/durable/durable-store.js'
 import { createMemoryStore } from '../store/memory/memory-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     store: ChatStore
+    /** Settles when the store has loaded its data (at once for the memory-only store); rejects when it cannot. */
+    storeRecovery: Promise<void>
   }
 }
 
-/** Decorates the app with its one store (a fresh one per app), closed when the app closes. */
+/**
+ * Decorates the app with its one store (a fresh one per app), closed when the app closes: memory
+ * only, or durable in DATA_DIR. Recovery runs in the background, so the server can listen and
+ * answer /health/ready with a 503 meanwhile.
+ */
 export default fp<{ config: Config }>(async (app, { config }) => {
-  const store = createMemoryStore({
+  const limits = {
     maxItems: config.MAX_ITEMS,
     maxBytes: config.MAX_STORE_BYTES,
-    lockTimeoutMs: config.LOCK_TIMEOUT_MS
-  })
+    lockTimeoutMs: config.LOCK_TIMEOUT_MS,
+    detectReentrance: config.NODE_ENV !== 'production'
+  }
+  let store: ChatStore
+  let recovery: Promise<void>
+  if (config.DATA_DIR === '') {
+    store = createMemoryStore(limits)
+    recovery = Promise.resolve()
+  } else {
+    const durable = createDurableStore({
+      ...limits,
+      dataDir: config.DATA_DIR,
+      fsync: config.FSYNC,
+      compactMinBytes: config.COMPACT_MIN_BYTES,
+      compactGrowthPercent: config.COMPACT_GROWTH_PERCENT,
+      logger: app.log.child({ component: 'store' })
+    })
+    store = durable
+    recovery = durable.recovered
+  }
   app.decorate('store', store)
+  app.decorate('storeRecovery', recovery)
   app.addHook('onClose', async () => { await store.close() })
 }, { name: 'store' })

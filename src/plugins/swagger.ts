@@ -22,7 +22,8 @@ export const swaggerOptions = {
     servers: [{ url: 'http://127.0.0.1:3000', description: 'Local (npm start, docker compose)' }],
     tags: [
       { name: 'chats', description: 'Chat sessions' },
-      { name: 'health', description: 'Probes' }
+      { name: 'health', description: 'Probes' },
+      { name: 'metrics', description: 'Prometheus metrics' }
     ]
   },
   refResolver: {

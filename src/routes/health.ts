@@ -24,7 +24,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'ready',
       summary: 'Readiness probe',
-      description: 'Ready to serve: the store is loaded and the process is not shutting down.',
+      description: 'Ready to serve: the store has loaded its data, takes writes, and the process is not shutting down.',
       tags,
       response: {
         200: { description: 'Ready.', content: { 'application/json': { schema: Status } } },
@@ -33,6 +33,10 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async () => {
     if (app.lifecycle.shuttingDown) throw new AppError('unavailable', 'Shutting down', { retryAfter: 5 })
+    const store = app.store.stats()
+    if (store.recovering === true || store.readOnly === true || store.detail !== undefined) {
+      throw new AppError('unavailable', store.detail ?? 'The store is not ready', { retryAfter: store.recovering === true ? 1 : 5 })
+    }
     return { status: 'ok' as const }
   })
 }

@@ -12,11 +12,13 @@ export const PrioritySchema = Type.Unsafe<Priority>({
 const Title = Type.String({
   minLength: 1,
   description: `Trimmed before it is stored; 1–${TITLE_MAX} characters (code points) after the trim, no control characters.`,
+  'x-chat-text': 'title',
   examples: ['Project update']
 })
 const Description = Type.String({
   maxLength: DESCRIPTION_MAX,
   description: `0–${DESCRIPTION_MAX} characters (code points); control characters other than \\n, \\r and \\t are refused.`,
+  'x-chat-text': 'description',
   examples: ['Weekly sync about the launch']
 })
 const IsActive = Type.Boolean({ description: 'Whether the session is active.' })

@@ -1,3 +1,5 @@
+import type { LockStats } from './rw-lock.js'
+
 /**
  * The store interface every route talks to. Backends (the in-memory one today) implement it;
  * a new backend changes no route. Every method is async, and every write is atomic.
@@ -67,6 +69,14 @@ export interface StoreStats {
   maxItems: number
   bytes: number
   maxBytes: number
+  /** The store's lock, when it has one: waits, total wait and timeouts so far. */
+  lock?: LockStats
+  /** Durable backend: writes are refused (a failed append or sync) until the disk takes them again; reads go on. */
+  readOnly?: boolean
+  /** Durable backend: still loading its data at start; every call answers 503 until it is done. */
+  recovering?: boolean
+  /** Why the store is not fully serving, when it is not. */
+  detail?: string
 }
 
 export interface ChatStore {

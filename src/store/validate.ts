@@ -26,18 +26,38 @@ export function codePointLength (s: string): number {
   return n
 }
 
+/** What is wrong with a title once trimmed (nothing: an empty list). */
+export function titleProblems (trimmed: string): string[] {
+  const problems: string[] = []
+  const length = codePointLength(trimmed)
+  if (length < 1) problems.push('must not be empty or only white space')
+  else if (length > TITLE_MAX) problems.push(`must NOT have more than ${TITLE_MAX} characters`)
+  if (TITLE_FORBIDDEN.test(trimmed)) problems.push('must not contain control characters')
+  return problems
+}
+
+export const DESCRIPTION_CONTROL_MESSAGE = 'must not contain control characters other than \\n, \\r and \\t'
+
+export function hasForbiddenDescriptionCharacters (description: string): boolean {
+  return DESCRIPTION_FORBIDDEN.test(description)
+}
+
+export function descriptionProblems (description: string): string[] {
+  const problems: string[] = []
+  if (codePointLength(description) > DESCRIPTION_MAX) problems.push(`must NOT have more than ${DESCRIPTION_MAX} characters`)
+  if (hasForbiddenDescriptionCharacters(description)) problems.push(DESCRIPTION_CONTROL_MESSAGE)
+  return problems
+}
+
+/** The title as stored (trimmed); its problems are added to `errors`. */
 export function checkTitle (raw: string, errors: FieldError[]): string {
   const title = raw.trim()
-  const length = codePointLength(title)
-  if (length < 1) errors.push({ in: 'body', path: '/title', message: 'must not be empty or only white space' })
-  else if (length > TITLE_MAX) errors.push({ in: 'body', path: '/title', message: `must NOT have more than ${TITLE_MAX} characters` })
-  if (TITLE_FORBIDDEN.test(title)) errors.push({ in: 'body', path: '/title', message: 'must not contain control characters' })
+  for (const message of titleProblems(title)) errors.push({ in: 'body', path: '/title', message })
   return title
 }
 
 export function checkDescription (description: string, errors: FieldError[]): void {
-  if (codePointLength(description) > DESCRIPTION_MAX) errors.push({ in: 'body', path: '/description', message: `must NOT have more than ${DESCRIPTION_MAX} characters` })
-  if (DESCRIPTION_FORBIDDEN.test(description)) errors.push({ in: 'body', path: '/description', message: 'must not contain control characters other than \\n, \\r and \\t' })
+  for (const message of descriptionProblems(description)) errors.push({ in: 'body', path: '/description', message })
 }
 
 export function throwIfAny (errors: FieldError[]): void {

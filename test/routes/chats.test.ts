@@ -128,6 +128,8 @@ describe('chats routes', () => {
       ['the server-owned updatedAt', { title: 'a', updatedAt: '2020-01-01T00:00:00.000Z' }, ['/updatedAt']],
       ['the server-owned version', { title: 'a', version: 1 }, ['/version']],
       ['an array', [{ title: 'a' }], ['']],
+      ['a blank title and a string for a boolean', { title: '   ', isActive: 'true' }, ['/isActive', '/title']],
+      ['control characters in title and description', { title: 'a\u0000b', description: 'x\u0007' }, ['/description', '/title']],
       ['a string', 'just text', ['']],
       ['null', null, ['']]
     ])('refuses %s with 400 validation and stores nothing', async (_name, body, paths) => {

@@ -1,0 +1,45 @@
+/**
+ * How the memory guard's estimate compares with what the chats really take on the V8 heap.
+ * Run: `node --expose-gc --import tsx scripts/measure-memory.ts [chats]` (default 50,000 per profile).
+ * For each profile it fills a fresh store, forces a GC before and after, and prints heapUsed's growth
+ * per chat next to the estimate per chat (`store.stats().bytes`).
+ */
+import { MemoryChatStore } from '../src/store/memory/memory-store.js'
+
+const gc = (globalThis as { gc?: () => void }).gc
+if (gc === undefined) throw new Error('run with node --expose-gc')
+
+const count = Number(process.argv[2] ?? 50_000)
+const profiles = [
+  { name: 'short (title 12, no description)', title: 12, description: 0, text: 'a' },
+  { name: 'typical (title 30, description 200)', title: 30, description: 200, text: 'a' },
+  { name: 'largest (title 200, description 2000)', title: 200, description: 2000, text: 'a' },
+  { name: 'typical, CJK text (two bytes a character)', title: 30, description: 200, text: '中' }
+]
+
+function settle (): number {
+  for (let i = 0; i < 3; i++) gc!()
+  return process.memoryUsage().heapUsed
+}
+
+const rows: string[] = []
+for (const profile of profiles) {
+  const store = new MemoryChatStore({ maxItems: count, maxBytes: 0, lockTimeoutMs: 1000 })
+  const n = profile.description > 1000 ? Math.ceil(count / 5) : count
+  const before = settle()
+  for (let i = 0; i < n; i++) {
+    const tag = String(i).padStart(8, '0')
+    // Through JSON, as a request body would arrive: fresh, flat strings for every chat.
+    const input = JSON.parse(JSON.stringify({
+      title: (profile.text.repeat(profile.title - 8)) + tag,
+      description: profile.description === 0 ? undefined : profile.text.repeat(profile.description - 8) + tag
+    })) as { title: string, description?: string }
+    await store.create(input)
+  }
+  const after = settle()
+  const measured = (after - before) / n
+  const estimated = store.stats().bytes / n
+  rows.push(`| ${profile.name} | ${n} | ${measured.toFixed(0)} | ${estimated.toFixed(0)} | ${(estimated / measured).toFixed(2)} |`)
+  if (store.stats().items !== n) throw new Error('the store lost chats')
+}
+process.stdout.write(`Node ${process.version}\n| profile | chats | heapUsed growth per chat (B) | estimate per chat (B) | estimate ÷ measured |\n|---|---|---|---|---|\n${rows.join('\n')}\n`)

@@ -1,0 +1,120 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { AppError } from '../errors.js'
+import { LockTimeoutError } from '../store/rw-lock.js'
+import { OverloadedError } from './under-pressure.js'
+
+export const REJECTION_REASONS = ['rate_limit', 'capacity', 'overload', 'lock_timeout', 'shutdown'] as const
+export type RejectionReason = typeof REJECTION_REASONS[number]
+
+export const metricsOptions = {
+  /** Seconds; most answers take well under a millisecond, a lock wait may take up to LOCK_TIMEOUT_MS. */
+  durationBuckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  prefix: 'chat_'
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: { registry: Registry }
+  }
+}
+
+let processRegistry: Registry | undefined
+
+/**
+ * Default process metrics (CPU, memory, event loop, GC) describe the process, not an app: they are
+ * collected once per process, since each collection arms its own GC observer and event-loop monitor,
+ * and tests build many apps.
+ */
+function processMetrics (): Registry {
+  if (processRegistry === undefined) {
+    processRegistry = new Registry()
+    collectDefaultMetrics({ register: processRegistry })
+  }
+  return processRegistry
+}
+
+/** Why a request was turned away, or undefined when it was not a rejection. */
+export function rejectionReason (err: unknown, shuttingDown: boolean): RejectionReason | undefined {
+  if (!(err instanceof AppError)) return (err as { statusCode?: unknown } | null)?.statusCode === 429 ? 'rate_limit' : undefined
+  if (err instanceof LockTimeoutError) return 'lock_timeout'
+  if (err instanceof OverloadedError) return 'overload'
+  if (err.kind === 'rateLimited') return 'rate_limit'
+  if (err.kind === 'capacityExceeded') return 'capacity'
+  if (err.kind === 'unavailable' && shuttingDown) return 'shutdown'
+  return undefined
+}
+
+function storeMetrics (app: FastifyInstance, registry: Registry): void {
+  const { prefix } = metricsOptions
+  const gauge = (name: string, help: string, read: () => number): void => {
+    new Gauge({ name: `${prefix}${name}`, help, registers: [registry], collect () { this.set(read()) } })
+  }
+  const counter = (name: string, help: string, read: () => number): void => {
+    new Counter({ name: `${prefix}${name}`, help, registers: [registry], collect () { this.reset(); this.inc(read()) } })
+  }
+  gauge('store_items', 'Chats in the store.', () => app.store.stats().items)
+  gauge('store_max_items', 'The most chats the store holds (MAX_ITEMS).', () => app.store.stats().maxItems)
+  gauge('store_bytes', 'Estimated bytes of the chats in the store, as the memory guard counts them.', () => app.store.stats().bytes)
+  gauge('store_max_bytes', 'The memory guard\'s budget (MAX_STORE_BYTES; 0: off).', () => app.store.stats().maxBytes)
+  gauge('store_read_only', 'Durable store: 1 while it refuses writes after a failed append or sync, else 0.', () => app.store.stats().readOnly === true ? 1 : 0)
+  gauge('store_recovering', 'Durable store: 1 while it loads its data at start, else 0.', () => app.store.stats().recovering === true ? 1 : 0)
+  counter('store_lock_waits_total', 'Store lock acquisitions that had to wait.', () => app.store.stats().lock?.waits ?? 0)
+  counter('store_lock_wait_seconds_total', 'Total time spent waiting for the store lock.', () => (app.store.stats().lock?.waitMs ?? 0) / 1000)
+  counter('store_lock_timeouts_total', 'Store lock waits that timed out (answered 503).', () => app.store.stats().lock?.timeouts ?? 0)
+}
+
+/**
+ * Prometheus metrics at GET /metrics: requests and their latency by route pattern and status,
+ * the store's size against its limits, lock waits and timeouts, rejections by reason, and the
+ * default process metrics. One registry per app; one onResponse hook per request.
+ */
+export default fp(async (app) => {
+  const registry = new Registry()
+  const { prefix, durationBuckets } = metricsOptions
+  const labelNames = ['method', 'route', 'status_code'] as const
+  const requests = new Counter({ name: `${prefix}http_requests_total`, help: 'HTTP requests answered.', labelNames, registers: [registry] })
+  const duration = new Histogram({ name: `${prefix}http_request_duration_seconds`, help: 'Time to answer HTTP requests.', labelNames, buckets: durationBuckets, registers: [registry] })
+  const rejections = new Counter({ name: `${prefix}rejections_total`, help: 'Requests turned away, by reason.', labelNames: ['reason'], registers: [registry] })
+  for (const reason of REJECTION_REASONS) rejections.inc({ reason }, 0)
+  storeMetrics(app, registry)
+
+  // Label children cached by key: the per-request cost is a Map lookup, an increment and an observation.
+  const children = new Map<string, { count: Counter.Internal, time: Histogram.Internal<typeof labelNames[number]> }>()
+  app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    const route = request.routeOptions.url ?? 'unmatched'
+    const key = `${request.method} ${reply.statusCode} ${route}`
+    let child = children.get(key)
+    if (child === undefined) {
+      const labels = { method: request.method, route, status_code: reply.statusCode }
+      child = { count: requests.labels(labels), time: duration.labels(labels) }
+      children.set(key, child)
+    }
+    child.count.inc()
+    child.time.observe(reply.elapsedTime / 1000)
+    done()
+  })
+  app.addHook('onError', (_request: FastifyRequest, _reply: FastifyReply, err: FastifyError, done: () => void) => {
+    const reason = rejectionReason(err, app.lifecycle.shuttingDown)
+    if (reason !== undefined) rejections.inc({ reason })
+    done()
+  })
+
+  const scraped = Registry.merge([processMetrics(), registry])
+  app.decorate('metrics', { registry })
+  app.get('/metrics', {
+    config: { rateLimit: false },
+    schema: {
+      operationId: 'metrics',
+      summary: 'Prometheus metrics',
+      description: 'Requests and latency by route and status, the store against its limits, lock waits, rejections by reason, process metrics.',
+      tags: ['metrics'],
+      response: {
+        200: { description: 'Prometheus text format 0.0.4.', content: { 'text/plain': { schema: { type: 'string' } } } }
+      }
+    }
+  }, async (_request, reply) => {
+    return reply.type(scraped.contentType).send(await scraped.metrics())
+  })
+}, { name: 'metrics', dependencies: ['store'] })

@@ -1,0 +1,66 @@
+import rateLimit, { normalizeIP, type RateLimitPluginOptions } from '@fastify/rate-limit'
+import type { FastifyRequest, RouteOptions } from 'fastify'
+import fp from 'fastify-plugin'
+import { allowList, type Config } from '../config.js'
+import { AppError } from '../errors.js'
+
+const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+
+/** Routes of other plugins that are never limited (ours say so with `config: { rateLimit: false }`). */
+const EXEMPT_PREFIXES = ['/docs']
+
+const RateLimitHeaders = {
+  'RateLimit-Limit': { type: 'integer', description: 'Requests allowed per window, for this client and kind of request (read or write).' },
+  'RateLimit-Remaining': { type: 'integer', description: 'Requests left in the current window.' },
+  'RateLimit-Reset': { type: 'integer', description: 'Seconds until the window resets.' }
+}
+
+/** A 429 as the contract words it; `statusCode` is what @fastify/rate-limit and Fastify read. */
+export class RateLimitedError extends AppError {
+  readonly statusCode = 429
+  constructor (after: string, retryAfter: number) {
+    super('rateLimited', `Rate limit exceeded, retry in ${after}`, { retryAfter })
+    this.name = 'RateLimitedError'
+  }
+}
+
+const bucketOf = (request: FastifyRequest): string => READ_METHODS.has(request.method) ? 'read' : 'write'
+
+/**
+ * Reads and writes counted apart, per client address (IPv6 by /64), each with its maximum over
+ * one window; the allow-list is never limited. Keys are `read:<address>` and `write:<address>`.
+ */
+export function rateLimitOptions (config: Config): RateLimitPluginOptions {
+  const allowed = new Set(allowList(config).map((address) => normalizeIP(address)))
+  return {
+    global: true,
+    hook: 'onRequest',
+    enableDraftSpec: true,
+    timeWindow: config.RATE_LIMIT_WINDOW_MS,
+    keyGenerator: (request) => `${bucketOf(request)}:${normalizeIP(request.ip)}`,
+    max: (_request, key) => key.startsWith('read:') ? config.RATE_LIMIT_READ_MAX : config.RATE_LIMIT_WRITE_MAX,
+    allowList: (_request, key) => allowed.has(key.slice(key.indexOf(':') + 1)),
+    errorResponseBuilder: (_request, context) => new RateLimitedError(context.after, Math.ceil(context.ttl / 1000))
+  }
+}
+
+/** Exempts other plugins' routes, and declares the RateLimit-* headers on every answer of a limited route. */
+function onRoute (route: RouteOptions): void {
+  if (EXEMPT_PREFIXES.some((prefix) => route.url.startsWith(prefix))) {
+    route.config = { ...route.config, rateLimit: false }
+    return
+  }
+  const schema = route.schema as { response?: Record<string, Record<string, unknown>> } | undefined
+  if (route.config?.rateLimit === false || schema?.response === undefined) return
+  const response: Record<string, Record<string, unknown>> = {}
+  for (const [status, answer] of Object.entries(schema.response)) {
+    response[status] = { ...answer, headers: { ...RateLimitHeaders, ...(answer.headers as object | undefined) } }
+  }
+  route.schema = { ...route.schema, response }
+}
+
+/** @fastify/rate-limit, registered before every route; `app.rateLimit()` also guards the not-found handler. */
+export default fp<{ config: Config }>(async (app, { config }) => {
+  app.addHook('onRoute', onRoute)
+  await app.register(rateLimit, rateLimitOptions(config))
+}, { name: 'rate-limit' })

@@ -1,0 +1,139 @@
+import { crc32 } from 'node:zlib'
+import type { Change, ChatRecord } from '../memory/memory-store.js'
+import { PRIORITIES } from '../chat-store.js'
+
+/**
+ * The on-disk format of the log and of snapshots. A file is a 16-byte header (magic, format
+ * version, kind) then records; a record is its payload's length (u32 LE), the payload's CRC-32
+ * (u32 LE), then the payload, whose first byte is the operation:
+ *   P (put): priority (u8), isActive (u8), createdAt and updatedAt (f64 LE, epoch ms), version
+ *            (u32 LE), the id (36 ASCII bytes), then title and description (each u32 LE length + UTF-8)
+ *   D (delete): the id (36 bytes)
+ *   E (a snapshot's last record): the number of chats in it (u32 LE)
+ * A put carries the whole chat after the change, so replaying a record twice gives the same store.
+ */
+export const FORMAT_VERSION = 1
+export const HEADER_BYTES = 16
+export const RECORD_HEADER_BYTES = 8
+/** Far above any chat the API accepts; a larger length can only be damage. */
+export const MAX_PAYLOAD_BYTES = 1024 * 1024
+
+const MAGIC = Buffer.from('CHATDURA', 'latin1')
+export const FileKind = { log: 1, snapshot: 2 } as const
+export type FileKind = typeof FileKind[keyof typeof FileKind]
+
+const OP_PUT = 0x50 // 'P'
+const OP_DELETE = 0x44 // 'D'
+const OP_END = 0x45 // 'E': a snapshot's last record, carrying its count
+
+export type Entry = Change | { op: 'end', count: number }
+
+export function encodeHeader (kind: FileKind): Buffer {
+  const header = Buffer.alloc(HEADER_BYTES)
+  MAGIC.copy(header, 0)
+  header.writeUInt16LE(FORMAT_VERSION, 8)
+  header.writeUInt16LE(kind, 10)
+  return header
+}
+
+/** Why a header cannot be read, or undefined when it is good. */
+export function checkHeader (bytes: Buffer, kind: FileKind): string | undefined {
+  if (bytes.length < HEADER_BYTES) return 'the file is shorter than its header'
+  if (!bytes.subarray(0, 8).equals(MAGIC)) return 'not a chat-store file (bad magic)'
+  const version = bytes.readUInt16LE(8)
+  if (version !== FORMAT_VERSION) return `format version ${version}; this build reads version ${FORMAT_VERSION}`
+  if (bytes.readUInt16LE(10) !== kind) return `not a ${kind === FileKind.log ? 'log' : 'snapshot'} file`
+  return undefined
+}
+
+const ID_BYTES = 36
+const PUT_FIXED = 1 + 1 + 1 + 8 + 8 + 4 + ID_BYTES + 4 + 4
+
+export function encodeEntry (entry: Entry): Buffer {
+  let length: number
+  if (entry.op === 'put') length = PUT_FIXED + Buffer.byteLength(entry.chat.title) + Buffer.byteLength(entry.chat.description)
+  else if (entry.op === 'delete') length = 1 + ID_BYTES
+  else length = 1 + 4
+  const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + length)
+  let at = RECORD_HEADER_BYTES
+  if (entry.op === 'put') {
+    const c = entry.chat
+    record[at++] = OP_PUT
+    record[at++] = PRIORITIES.indexOf(c.priority)
+    record[at++] = c.isActive ? 1 : 0
+    at = record.writeDoubleLE(c.createdAt, at)
+    at = record.writeDoubleLE(c.updatedAt, at)
+    at = record.writeUInt32LE(c.version, at)
+    at += record.write(c.id, at, ID_BYTES, 'latin1')
+    at = writeString(record, c.title, at)
+    writeString(record, c.description, at)
+  } else if (entry.op === 'delete') {
+    record[at++] = OP_DELETE
+    record.write(entry.id, at, ID_BYTES, 'latin1')
+  } else {
+    record[at++] = OP_END
+    record.writeUInt32LE(entry.count, at)
+  }
+  record.writeUInt32LE(length, 0)
+  record.writeUInt32LE(crc32(record.subarray(RECORD_HEADER_BYTES)), 4)
+  return record
+}
+
+function writeString (into: Buffer, s: string, at: number): number {
+  const n = into.write(s, at + 4, 'utf8')
+  into.writeUInt32LE(n, at)
+  return at + 4 + n
+}
+
+export type Decoded =
+  | { kind: 'entry', entry: Entry, size: number }
+  /** The bytes end before the record does. */
+  | { kind: 'short' }
+  | { kind: 'damaged', reason: string }
+
+/** Reads the record at `at`, checking its length, CRC and shape. */
+export function decodeRecord (bytes: Buffer, at: number): Decoded {
+  if (bytes.length - at < RECORD_HEADER_BYTES) return { kind: 'short' }
+  const length = bytes.readUInt32LE(at)
+  if (length === 0 || length > MAX_PAYLOAD_BYTES) return { kind: 'damaged', reason: `impossible record length ${length}` }
+  const end = at + RECORD_HEADER_BYTES + length
+  if (end > bytes.length) return { kind: 'short' }
+  const payload = bytes.subarray(at + RECORD_HEADER_BYTES, end)
+  if (crc32(payload) !== bytes.readUInt32LE(at + 4)) return { kind: 'damaged', reason: 'CRC-32 mismatch' }
+  const entry = parsePayload(payload)
+  if (entry === undefined) return { kind: 'damaged', reason: 'a record with a good CRC but an unreadable payload' }
+  return { kind: 'entry', entry, size: RECORD_HEADER_BYTES + length }
+}
+
+function parsePayload (p: Buffer): Entry | undefined {
+  switch (p[0]) {
+    case OP_PUT: return parsePut(p)
+    case OP_DELETE: return p.length === 1 + ID_BYTES ? { op: 'delete', id: p.toString('latin1', 1) } : undefined
+    case OP_END: return p.length === 5 ? { op: 'end', count: p.readUInt32LE(1) } : undefined
+    default: return undefined
+  }
+}
+
+function parsePut (p: Buffer): Entry | undefined {
+  if (p.length < PUT_FIXED) return undefined
+  const priority = PRIORITIES[p[1]!]
+  const active = p[2]!
+  if (priority === undefined || active > 1) return undefined
+  const titleAt = PUT_FIXED - 8
+  const titleBytes = p.readUInt32LE(titleAt)
+  const descriptionAt = titleAt + 4 + titleBytes
+  if (descriptionAt + 4 > p.length) return undefined
+  const descriptionBytes = p.readUInt32LE(descriptionAt)
+  if (descriptionAt + 4 + descriptionBytes !== p.length) return undefined
+  const chat: ChatRecord = {
+    id: p.toString('latin1', 23, 23 + ID_BYTES),
+    title: p.toString('utf8', titleAt + 4, descriptionAt),
+    description: p.toString('utf8', descriptionAt + 4),
+    priority,
+    isActive: active === 1,
+    createdAt: p.readDoubleLE(3),
+    updatedAt: p.readDoubleLE(11),
+    version: p.readUInt32LE(19)
+  }
+  return { op: 'put', chat }
+}

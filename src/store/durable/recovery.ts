@@ -1,0 +1,128 @@
+import { join } from 'node:path'
+import type { ChatRecord } from '../memory/memory-store.js'
+import type { FileOps } from './file-ops.js'
+import { isStoreFile, readManifest, type Manifest } from './manifest.js'
+import { FileKind, HEADER_BYTES, type Entry } from './record-codec.js'
+import { scanFile } from './snapshot.js'
+
+export const REPAIR_COMMAND = 'npm run repair --'
+
+/** Damage recovery will not pass over: the start stops, naming the file and the offset. */
+export class RecoveryError extends Error {
+  override name = 'RecoveryError'
+  constructor (readonly file: string, readonly offset: number | undefined, reason: string, dir: string, repairable = true) {
+    super(`${file}${offset === undefined ? '' : ` at byte offset ${offset}`}: ${reason}. The store did not start. ` +
+      (repairable
+        ? `To keep everything before the damage, run: ${REPAIR_COMMAND} ${dir} (or node dist/store/durable/repair.js ${dir}); it moves the damaged files aside.`
+        : 'Repair cannot rebuild what a missing file held: restore it from a backup.'))
+  }
+}
+
+/** A place where repair cut a file: what came after `offset` is dropped. */
+export interface Cut { file: string, offset: number, reason: string }
+
+export interface Recovered {
+  /** In creation order, as the memory store keeps them. */
+  chats: Map<string, ChatRecord>
+  /** Undefined in a directory that held no store yet. */
+  manifest: Manifest | undefined
+  /** Where the last log's good records end: appends continue there. */
+  logEnd: number
+  snapshotBytes: number
+  /** Bytes of all the logs. */
+  logBytes: number
+  /** Torn tails cut off (at most one, in the last log), and in repair mode every cut. */
+  cuts: Cut[]
+}
+
+export interface RecoverOptions {
+  /** Repair mode: cut every damaged file at its damage and go on, instead of refusing. */
+  repair?: boolean
+  warn?: (message: string) => void
+}
+
+/**
+ * Loads a data directory: the snapshot the manifest names, then its logs in order. A torn last
+ * record of the last log (a crash mid-write) is cut off with a warning, like Redis's
+ * aof-load-truncated; any other damage throws a RecoveryError.
+ */
+export async function recover (ops: FileOps, dir: string, options: RecoverOptions = {}): Promise<Recovered> {
+  const warn = options.warn ?? (() => undefined)
+  ops.mkdir(dir)
+  const manifest = readManifest(ops, dir)
+  const chats = new Map<string, ChatRecord>()
+  const result: Recovered = { chats, manifest, logEnd: HEADER_BYTES, snapshotBytes: 0, logBytes: 0, cuts: [] }
+  if (manifest === undefined) {
+    const strays = ops.list(dir).filter((name) => isStoreFile(name) && !name.endsWith('.tmp'))
+    if (strays.length > 0) throw new RecoveryError(join(dir, 'MANIFEST'), undefined, `is missing but the directory holds data files (${strays.join(', ')})`, dir, false)
+    return result
+  }
+  const apply = (entry: Entry): void => {
+    if (entry.op === 'put') chats.set(entry.chat.id, entry.chat)
+    else if (entry.op === 'delete') chats.delete(entry.id)
+  }
+
+  if (manifest.snapshot !== null) {
+    const path = join(dir, manifest.snapshot)
+    if (!ops.exists(path)) throw new RecoveryError(path, undefined, 'is named by the MANIFEST but missing', dir, false)
+    let ended: number | undefined
+    let puts = 0
+    const scan = await scanFile(ops, path, FileKind.snapshot, (entry) => {
+      if (ended !== undefined) throw new RecoveryError(path, undefined, 'has records after its end record', dir)
+      if (entry.op === 'end') ended = entry.count
+      else if (entry.op === 'put') { puts++; apply(entry) }
+    })
+    let problem = scan.damage
+    if (problem === undefined && ended === undefined) problem = { offset: scan.end, reason: 'the snapshot ends before its end record (it was cut short)', tail: false }
+    if (problem === undefined && ended !== puts) problem = { offset: scan.end, reason: `the end record counts ${ended} chats but the snapshot holds ${puts}`, tail: false }
+    if (problem !== undefined) {
+      if (options.repair !== true) throw new RecoveryError(path, problem.offset, problem.reason, dir)
+      result.cuts.push({ file: path, offset: problem.offset, reason: problem.reason })
+    }
+    result.snapshotBytes = scan.size
+  }
+
+  for (const [i, name] of manifest.logs.entries()) {
+    const path = join(dir, name)
+    const last = i === manifest.logs.length - 1
+    if (!ops.exists(path)) throw new RecoveryError(path, undefined, 'is named by the MANIFEST but missing', dir, false)
+    const scan = await scanFile(ops, path, FileKind.log, apply)
+    let end = scan.size
+    if (scan.damage !== undefined) {
+      const { offset, reason, tail } = scan.damage
+      if (!(last && tail) && options.repair !== true) throw new RecoveryError(path, offset, reason, dir)
+      if (last && tail) {
+        warn(`${path}: ${reason} at byte offset ${offset}, the trace of a crash mid-write; cutting ${scan.size - offset} bytes off the end`)
+      }
+      result.cuts.push({ file: path, offset, reason })
+      end = offset
+      if (last && tail && options.repair !== true) truncate(ops, path, offset)
+    }
+    result.logBytes += end
+    if (last) result.logEnd = end
+  }
+  return result
+}
+
+function truncate (ops: FileOps, path: string, length: number): void {
+  const fd = ops.open(path, 'r+')
+  try {
+    ops.truncate(fd, length)
+    ops.fdatasync(fd)
+  } finally {
+    ops.close(fd)
+  }
+}
+
+/** Removes what no manifest names: files of an interrupted compaction, temp files. */
+export function removeLeftovers (ops: FileOps, dir: string, manifest: Manifest, warn: (message: string) => void = () => undefined): void {
+  const keep = new Set([manifest.snapshot, ...manifest.logs])
+  for (const name of ops.list(dir)) {
+    if (!isStoreFile(name) || keep.has(name)) continue
+    try {
+      ops.unlink(join(dir, name))
+    } catch (err) {
+      warn(`could not remove ${join(dir, name)}: ${(err as Error).message}`)
+    }
+  }
+}

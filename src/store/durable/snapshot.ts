@@ -1,0 +1,152 @@
+import { join } from 'node:path'
+import type { ChatRecord } from '../memory/memory-store.js'
+import { FileKind, HEADER_BYTES, MAX_PAYLOAD_BYTES, RECORD_HEADER_BYTES, checkHeader, decodeRecord, encodeEntry, encodeHeader, type Entry } from './record-codec.js'
+import type { FileOps } from './file-ops.js'
+import { PREALLOCATE_BYTES } from './append-log.js'
+
+const BATCH_BYTES = 1024 * 1024
+const READ_BYTES = 8 * 1024 * 1024
+
+/** Makes an empty log (its header synced to disk, and its name in the directory), open for appending. */
+export function createLog (ops: FileOps, dir: string, name: string): { fd: number, end: number } {
+  const fd = ops.open(join(dir, name), 'w')
+  try {
+    ops.write(fd, encodeHeader(FileKind.log), 0)
+    ops.fdatasync(fd)
+    ops.syncDir(dir)
+  } catch (err) {
+    ops.close(fd)
+    throw err
+  }
+  return { fd, end: HEADER_BYTES }
+}
+
+/**
+ * Writes `chats` as a snapshot called `name`: into a temp file in batches, yielding to the event
+ * loop between them so requests keep being served, then fsync, rename and fsync of the directory.
+ * `aborted` is asked between batches (shutdown). Answers the snapshot's size in bytes.
+ */
+export async function writeSnapshot (ops: FileOps, dir: string, name: string, chats: readonly ChatRecord[], aborted: () => boolean = () => false): Promise<number> {
+  const path = join(dir, name)
+  const temp = `${path}.tmp`
+  const fd = ops.open(temp, 'w')
+  let at = 0
+  try {
+    const put = (b: Buffer): void => { ops.write(fd, b, at); at += b.length }
+    put(encodeHeader(FileKind.snapshot))
+    let batch: Buffer[] = []
+    let batchBytes = 0
+    for (let i = 0; i <= chats.length; i++) {
+      const record = i < chats.length ? encodeEntry({ op: 'put', chat: chats[i]! }) : encodeEntry({ op: 'end', count: chats.length })
+      batch.push(record)
+      batchBytes += record.length
+      if (batchBytes >= BATCH_BYTES || i === chats.length) {
+        put(Buffer.concat(batch, batchBytes))
+        batch = []
+        batchBytes = 0
+        await new Promise((resolve) => setImmediate(resolve))
+        if (aborted()) throw new Error('snapshot aborted: the store is closing')
+      }
+    }
+    ops.fdatasync(fd)
+  } catch (err) {
+    ops.close(fd)
+    try { ops.unlink(temp) } catch { /* the leftover is removed at the next start */ }
+    throw err
+  }
+  ops.close(fd)
+  ops.rename(temp, path)
+  ops.syncDir(dir)
+  return at
+}
+
+export interface Damage {
+  offset: number
+  reason: string
+  /** The damage is the file's last record, cut short or half written: what a crash mid-write leaves. */
+  tail: boolean
+}
+
+export interface Scan {
+  /** Where the last good record ends. */
+  end: number
+  size: number
+  damage?: Damage
+}
+
+/**
+ * Reads a log or a snapshot record by record, calling `onEntry` for each good one, in chunks
+ * read asynchronously so that the event loop (and /health/ready) keeps answering. Stops at the
+ * first damage and says where it is and whether it is a torn last record.
+ */
+export async function scanFile (ops: FileOps, path: string, kind: FileKind, onEntry: (entry: Entry) => void): Promise<Scan> {
+  const fd = ops.open(path, 'r')
+  try {
+    const size = ops.size(fd)
+    const header = Buffer.alloc(HEADER_BYTES)
+    const got = await ops.read(fd, header, 0)
+    const bad = checkHeader(header.subarray(0, got), kind)
+    if (bad !== undefined) return { end: 0, size, damage: { offset: 0, reason: bad, tail: false } }
+    const chunk = Buffer.allocUnsafe(READ_BYTES)
+    let leftover = Buffer.alloc(0)
+    let base = HEADER_BYTES // the file offset of leftover[0]
+    let position = HEADER_BYTES
+    for (;;) {
+      const n = await ops.read(fd, chunk, position)
+      position += n
+      if (n === 0) {
+        if (leftover.every((b) => b === 0)) return { end: base, size }
+        // A length that reaches past the end is a torn write only if no whole record follows it.
+        const tail = !hasRecordAfter(leftover, 1)
+        return { end: base, size, damage: { offset: base, reason: tail ? `the last record is cut short (${leftover.length} bytes of it)` : 'a record length that reaches past the end of the file, with whole records after it', tail } }
+      }
+      const bytes = leftover.length === 0 ? chunk.subarray(0, n) : Buffer.concat([leftover, chunk.subarray(0, n)])
+      let at = 0
+      for (;;) {
+        const decoded = decodeRecord(bytes, at)
+        if (decoded.kind === 'short') break
+        if (decoded.kind === 'damaged') {
+          const offset = base + at
+          // A log is preallocated with zeros: zeros up to the end are where its records stop.
+          if (await zerosFrom(ops, fd, offset, size)) return { end: offset, size }
+          return { end: offset, size, damage: { offset, reason: decoded.reason, tail: await isTornTail(ops, fd, bytes, at, offset, size) } }
+        }
+        onEntry(decoded.entry)
+        at += decoded.size
+      }
+      leftover = Buffer.from(bytes.subarray(at))
+      base += at
+    }
+  } finally {
+    ops.close(fd)
+  }
+}
+
+/**
+ * A damaged record is a torn write, not damage in the middle, when nothing follows it: its
+ * claimed length reaches the end of the file, or only zeros (preallocated space) come after it.
+ */
+async function isTornTail (ops: FileOps, fd: number, bytes: Buffer, at: number, offset: number, size: number): Promise<boolean> {
+  if (bytes.length - at < 4) return false
+  const length = bytes.readUInt32LE(at)
+  if (length === 0 || length > MAX_PAYLOAD_BYTES) return false
+  const claimedEnd = offset + RECORD_HEADER_BYTES + length
+  if (claimedEnd >= size) return !hasRecordAfter(bytes, at + 1)
+  return await zerosFrom(ops, fd, claimedEnd, size)
+}
+
+/** Whether a whole record with a good CRC starts anywhere in `bytes` from `from` on. */
+function hasRecordAfter (bytes: Buffer, from: number): boolean {
+  for (let at = from; at + RECORD_HEADER_BYTES < bytes.length; at++) {
+    if (decodeRecord(bytes, at).kind === 'entry') return true
+  }
+  return false
+}
+
+/** Whether the file holds only zeros from `offset` to its end (looked at only when that is at most a preallocation away). */
+async function zerosFrom (ops: FileOps, fd: number, offset: number, size: number): Promise<boolean> {
+  if (size - offset > 2 * PREALLOCATE_BYTES) return false
+  const rest = Buffer.alloc(size - offset)
+  const n = await ops.read(fd, rest, offset)
+  return n === rest.length && rest.every((b) => b === 0)
+}

@@ -1,0 +1,263 @@
+import { readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import type { Chat } from '../../../src/store/chat-store.js'
+import { FSYNC_MODES } from '../../../src/store/durable/append-log.js'
+import { nodeFileOps, type FileOps } from '../../../src/store/durable/file-ops.js'
+import { allChats, deferred, failureOf, faultyOps, openStore, removeTempDirs, tempDir } from './helpers.js'
+
+afterEach(removeTempDirs)
+
+/** Some of every kind of write; answers what the store should hold after them. */
+async function workload (store: Awaited<ReturnType<typeof openStore>>, n = 30): Promise<Chat[]> {
+  const chats: Chat[] = []
+  for (let i = 0; i < n; i++) chats.push(await store.create({ title: `chat ${i}`, description: 'x'.repeat(i), priority: 'low' }))
+  for (let i = 0; i < n; i += 3) chats[i] = await store.update(chats[i]!.id, { title: `patched ${i}`, isActive: false })
+  for (let i = 1; i < n; i += 3) chats[i] = await store.replace(chats[i]!.id, { title: `replaced ${i}` }, { ifVersion: [1] })
+  for (let i = 2; i < n; i += 3) await store.delete(chats[i]!.id)
+  return chats.filter((_, i) => i % 3 !== 2)
+}
+
+describe('durable store', () => {
+  for (const fsync of FSYNC_MODES) {
+    it(`keeps every change across a close and a reopen (FSYNC=${fsync})`, async () => {
+      const dir = tempDir()
+      const store = await openStore(dir, { fsync })
+      const expected = await workload(store)
+      await store.close()
+      const reopened = await openStore(dir, { fsync })
+      expect(await allChats(reopened)).toEqual(expected)
+      expect(await reopened.count()).toBe(expected.length)
+      expect(reopened.stats()).toMatchObject({ items: expected.length, readOnly: false, recovering: false })
+      await reopened.checkInvariants()
+      await reopened.close()
+    })
+  }
+
+  it('loses nothing acknowledged when the process dies without closing (the records are in the file before the reply)', async () => {
+    const dir = tempDir()
+    const store = await openStore(dir, { fsync: 'no' })
+    const expected = await workload(store)
+    const reopened = await openStore(dir)
+    expect(await allChats(reopened)).toEqual(expected)
+    await reopened.close()
+  })
+
+  it('gives new chats ids after the recovered ones, so creation order survives a restart', async () => {
+    const dir = tempDir()
+    const store = await openStore(dir)
+    await workload(store, 5)
+    await store.close()
+    const reopened = await openStore(dir)
+    const fresh = await reopened.create({ title: 'after restart' })
+    const all = await allChats(reopened)
+    expect(all.at(-1)).toEqual(fresh)
+    expect(all.map((c) => c.id)).toEqual(all.map((c) => c.id).sort())
+    await reopened.close()
+  })
+
+  it('compacts when the log outgrows the snapshot: one snapshot and one log are left, and they load', async () => {
+    const dir = tempDir()
+    const store = await openStore(dir, { compactMinBytes: 4096, compactGrowthPercent: 100 })
+    const expected = await workload(store, 120)
+    await vi.waitFor(() => { expect(store.files.compactions).toBeGreaterThan(0) })
+    await store.compact()
+    const { snapshotBytes, logBytes } = store.files
+    expect(snapshotBytes).toBeGreaterThan(0)
+    expect(logBytes).toBe(16)
+    const files = readdirSync(dir).sort()
+    expect(files).toHaveLength(3)
+    expect(files[0]).toBe('MANIFEST')
+    expect(files[1]).toMatch(/^log-\d+\.aof$/)
+    expect(files[2]).toMatch(/^snapshot-\d+\.snap$/)
+    expect(statSync(join(dir, files[2]!)).size).toBe(snapshotBytes)
+    await store.close()
+    const reopened = await openStore(dir)
+    expect(await allChats(reopened)).toEqual(expected)
+    await reopened.close()
+  })
+
+  it('keeps serving writes during a compaction, and those writes survive', async () => {
+    const dir = tempDir()
+    const store = await openStore(dir)
+    const expected = await workload(store, 60)
+    const compaction = store.compact()
+    const during = await Promise.all(Array.from({ length: 40 }, (_, i) => store.create({ title: `during ${i}` })))
+    await compaction
+    const reopened = await openStore(dir)
+    expect(await allChats(reopened)).toEqual([...expected, ...during])
+    await reopened.checkInvariants()
+    await store.close()
+    await reopened.close()
+  })
+
+  it('with FSYNC=always, answers a write only after fdatasync, and concurrent writers share syncs', async () => {
+    const dir = tempDir()
+    const { ops, faults, counts } = faultyOps()
+    const store = await openStore(dir, { fsync: 'always', ops })
+    const gate = deferred()
+    faults.holdSync = gate.promise
+    let answered = 0
+    const writes = Array.from({ length: 50 }, (_, i) => store.create({ title: `c${i}` }).then((chat) => { answered++; return chat }))
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(answered).toBe(0)
+    expect(store.stats().items).toBe(50)
+    const syncsBefore = counts.syncs
+    delete faults.holdSync
+    gate.resolve()
+    await Promise.all(writes)
+    expect(answered).toBe(50)
+    expect(counts.syncs - syncsBefore).toBeGreaterThan(0)
+    expect(counts.syncs - syncsBefore).toBeLessThanOrEqual(2)
+    await store.close()
+  })
+
+  it('syncs what is left when it closes (FSYNC=no)', async () => {
+    const dir = tempDir()
+    const { ops, counts } = faultyOps()
+    const store = await openStore(dir, { fsync: 'no', ops })
+    await store.create({ title: 'a' })
+    const before = counts.syncs
+    await store.close()
+    expect(counts.syncs).toBe(before + 1)
+  })
+
+  it('answers 503 on every call until recovery ends', async () => {
+    const dir = tempDir()
+    const first = await openStore(dir)
+    await workload(first, 3)
+    await first.close()
+    const { ops, faults } = faultyOps()
+    const gate = deferred()
+    faults.holdRead = gate.promise
+    const { createDurableStore } = await import('../../../src/store/durable/durable-store.js')
+    const store = createDurableStore({ maxItems: 100, maxBytes: 0, lockTimeoutMs: 1000, dataDir: dir, fsync: 'everysec', compactMinBytes: 1 << 20, compactGrowthPercent: 100, ops })
+    expect(store.stats()).toMatchObject({ recovering: true, readOnly: false })
+    expect(store.stats().detail).toMatch(/recovering/)
+    for (const call of [store.get('x'), store.list({ limit: 1 }), store.create({ title: 't' }), store.count()]) {
+      expect(await failureOf(call)).toMatchObject({ status: 503, retryAfter: 1 })
+    }
+    gate.resolve()
+    await store.recovered
+    expect(store.stats()).toMatchObject({ recovering: false, readOnly: false, items: 2 })
+    expect(store.stats().detail).toBeUndefined()
+    await store.close()
+  })
+
+  it('reads an empty directory as an empty store and makes its first files', async () => {
+    const dir = join(tempDir(), 'nested', 'data')
+    const store = await openStore(dir)
+    expect(await store.count()).toBe(0)
+    expect(readdirSync(dir).sort()).toEqual(['MANIFEST', 'log-000001.aof'])
+    await store.close()
+    await store.close()
+  })
+})
+
+describe('durable store on a failing disk', () => {
+  it('refuses a write whose append fails (503, nothing changed), turns read-only, keeps reading, and heals', async () => {
+    const dir = tempDir()
+    const { ops, faults } = faultyOps()
+    const store = await openStore(dir, { ops, retryMs: 10 })
+    const kept = await workload(store, 9)
+    faults.write = 'ENOSPC'
+    const refused = await failureOf(store.create({ title: 'does not fit' }))
+    expect(refused).toMatchObject({ status: 503, kind: 'unavailable', retryAfter: 5 })
+    expect(refused?.message).toMatch(/read-only.*ENOSPC/)
+    expect(store.stats()).toMatchObject({ readOnly: true, items: kept.length })
+    expect(store.stats().detail).toMatch(/ENOSPC/)
+    expect(await failureOf(store.update(kept[0]!.id, { title: 'no' }))).toMatchObject({ status: 503 })
+    expect(await failureOf(store.delete(kept[0]!.id))).toMatchObject({ status: 503 })
+    expect(await allChats(store)).toEqual(kept)
+    expect(await store.get(kept[0]!.id)).toEqual(kept[0])
+
+    delete faults.write
+    await vi.waitFor(() => { expect(store.stats().readOnly).toBe(false) })
+    expect(store.stats().detail).toBeUndefined()
+    const after = await store.create({ title: 'fits again' })
+    await store.close()
+    const reopened = await openStore(dir)
+    expect(await allChats(reopened)).toEqual([...kept, after])
+    await reopened.close()
+  })
+
+  it('with FSYNC=always, refuses the writes whose sync fails and turns read-only until a sync works', async () => {
+    const dir = tempDir()
+    const { ops, faults } = faultyOps()
+    const store = await openStore(dir, { fsync: 'always', ops, retryMs: 10 })
+    const kept = await store.create({ title: 'kept' })
+    faults.sync = 'EIO'
+    const refused = await failureOf(store.create({ title: 'not synced' }))
+    expect(refused).toMatchObject({ status: 503 })
+    expect(refused?.message).toMatch(/syncing the log failed \(EIO\)/)
+    expect(store.stats().readOnly).toBe(true)
+    expect(await store.get(kept.id)).toEqual(kept)
+    delete faults.sync
+    await vi.waitFor(() => { expect(store.stats().readOnly).toBe(false) })
+    await store.create({ title: 'synced' })
+    await store.close()
+  })
+
+  it('with FSYNC=everysec, turns read-only when the background sync fails', async () => {
+    const dir = tempDir()
+    const { ops, faults } = faultyOps()
+    const store = await openStore(dir, { fsync: 'everysec', ops, retryMs: 60_000 })
+    faults.sync = 'EIO'
+    await store.create({ title: 'acknowledged before the sync' })
+    await vi.waitFor(() => { expect(store.stats().readOnly).toBe(true) }, { timeout: 3000 })
+    expect(await failureOf(store.create({ title: 'refused' }))).toMatchObject({ status: 503 })
+    await store.close()
+  })
+
+  it('keeps a store that loads whatever file operation of a compaction dies', async () => {
+    const dir = tempDir()
+    const first = await openStore(dir, { compactMinBytes: 1 << 30 })
+    const expected = await workload(first, 30)
+    await first.compact()
+    expected.push(...await workload(first, 6))
+    await first.close()
+
+    let k = 1
+    for (; ; k++) {
+      const { ops, died } = dyingOps(k)
+      const store = await openStore(dir, { ops, compactMinBytes: 1 << 30, retryMs: 3_600_000 })
+      died.armed = true
+      const done = await store.compact().then(() => true, () => false)
+      // Whatever the crash left, the directory loads, with every acknowledged change.
+      const reopened = await openStore(dir)
+      expect(await allChats(reopened)).toEqual(expected)
+      const extra = await reopened.create({ title: `after crash ${k}` })
+      expected.push(extra)
+      await reopened.close()
+      if (done && !died.dead) break
+      expect(k).toBeLessThan(60)
+    }
+    // Every step of a compaction was a crash point: new log, manifests, snapshot, renames, removals.
+    expect(k).toBeGreaterThan(10)
+  })
+})
+
+/** File operations that all throw from the k-th mutating one on, once armed: a process dying at that point. */
+function dyingOps (k: number): { ops: FileOps, died: { armed: boolean, dead: boolean } } {
+  const died = { armed: false, dead: false }
+  let count = 0
+  const check = (): void => {
+    if (!died.armed) return
+    if (died.dead || ++count >= k) {
+      died.dead = true
+      throw new Error('the process died here')
+    }
+  }
+  const ops: FileOps = {
+    ...nodeFileOps,
+    open: (path, flags) => { check(); return nodeFileOps.open(path, flags) },
+    write: (fd, data, position) => { check(); nodeFileOps.write(fd, data, position) },
+    truncate: (fd, length) => { check(); nodeFileOps.truncate(fd, length) },
+    fdatasync: (fd) => { check(); nodeFileOps.fdatasync(fd) },
+    fdatasyncAsync: async (fd) => { check(); await nodeFileOps.fdatasyncAsync(fd) },
+    rename: (from, to) => { check(); nodeFileOps.rename(from, to) },
+    unlink: (path) => { check(); nodeFileOps.unlink(path) },
+    syncDir: (d) => { check(); nodeFileOps.syncDir(d) }
+  }
+  return { ops, died }
+}
