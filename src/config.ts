@@ -25,6 +25,8 @@ export const ConfigSchema = Type.Object({
   PRESSURE_MAX_RSS_BYTES: Type.Integer({ minimum: 0, default: 0 }),
   // At least 100 ms: a sample with no event-loop measurement in it reads as an infinite delay.
   PRESSURE_SAMPLE_INTERVAL_MS: Type.Integer({ minimum: 100, default: 1000 }),
+  /** Signs list cursors; empty: a random key per process, so cursors do not outlive a restart. */
+  CURSOR_SECRET: Type.String({ default: '' }),
   DATA_DIR: Type.String({ default: '' }),
   FSYNC: Type.Union([Type.Literal('always'), Type.Literal('everysec'), Type.Literal('no')], { default: 'everysec' }),
   /** Compaction starts when the log is at least this big and at least COMPACT_GROWTH_PERCENT of the last snapshot. */

@@ -22,7 +22,9 @@ export default fp<{ config: Config }>(async (app, { config }) => {
     maxItems: config.MAX_ITEMS,
     maxBytes: config.MAX_STORE_BYTES,
     lockTimeoutMs: config.LOCK_TIMEOUT_MS,
-    detectReentrance: config.NODE_ENV !== 'production'
+    detectReentrance: config.NODE_ENV !== 'production',
+    queryLog: app.log,
+    ...(config.CURSOR_SECRET === '' ? {} : { cursorKey: Buffer.from(config.CURSOR_SECRET) })
   }
   let store: ChatStore
   let recovery: Promise<void>

@@ -3,7 +3,7 @@ import { Type } from 'typebox'
 import { etagOf, noneMatchHits, parseIfMatch } from '../etag.js'
 import { notFound } from '../errors.js'
 import { ChatIdParamsSchema, ChatRef, type ChatInputBody } from '../schemas/chat.js'
-import { ListQuerySchema } from '../schemas/list-query.js'
+import { ListQuerySchema, toListQuery } from '../schemas/list-query.js'
 import { problemResponses } from '../schemas/problem.js'
 import type { ChatPatch } from '../store/chat-store.js'
 
@@ -43,7 +43,7 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'listChats',
       summary: 'List chat sessions',
-      description: 'One page of chats in creation order, by `limit` and `offset`. `total` counts every match; `nextCursor` is null on the last page.',
+      description: 'One page of the chats that match every filter, in the `sort` order, by `limit` and `offset` or `cursor`. `total` counts every match; `nextCursor` is a string whenever more items follow and null on the last page.',
       tags,
       querystring: ListQuerySchema,
       response: {
@@ -52,7 +52,7 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (request) => {
-    return await store.list({ limit: request.query.limit, offset: request.query.offset })
+    return await store.list(toListQuery(request.query))
   })
 
   app.get('/chats/:id', {

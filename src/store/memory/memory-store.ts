@@ -3,6 +3,9 @@ import type { Chat, ChatInput, ChatPatch, ChatStore, ListPage, ListQuery, Priori
 import { createIdGenerator, isChatId, type IdGenerator } from '../ids.js'
 import { RwLock } from '../rw-lock.js'
 import { checkDescription, checkTitle, throwIfAny } from '../validate.js'
+import { CursorCodec } from './cursor.js'
+import { ChatIndexes } from './indexes.js'
+import { runQuery } from './query-planner.js'
 
 export interface MemoryStoreOptions {
   maxItems: number
@@ -15,6 +18,12 @@ export interface MemoryStoreOptions {
   ids?: IdGenerator
   /** Durability: told of every change inside the write lock, after every check and before the map changes. */
   journal?: Journal
+  /** Key of the HMAC that signs list cursors; random per store when absent. */
+  cursorKey?: Buffer
+  /** Entries per chunk of the ordered indexes (tests make it small to exercise splits and merges). */
+  indexChunk?: number
+  /** A pino-compatible logger: `list` names its query plan at debug level. */
+  queryLog?: { debug: (obj: object, msg: string) => void }
 }
 
 /** A change as the journal sees it: the whole chat after a write, or the id of a deleted one. */
@@ -38,12 +47,12 @@ export interface ChatRecord {
 }
 
 /**
- * The memory guard's estimate of what one chat costs: a fixed part for the record, its map entry
- * and its id, plus its strings as V8 keeps them (one byte a character when every character is
+ * The memory guard's estimate of what one chat costs: a fixed part for the record, its map entry,
+ * its id and its index entries (full text included), plus its strings as V8 keeps them (one byte a character when every character is
  * Latin-1, two otherwise). Deterministic, so that the same chats always add up to the same figure;
  * calibrated on the measured heap (`scripts/measure-memory.ts`, README "Holding up under load").
  */
-export const RECORD_OVERHEAD_BYTES = 680
+export const RECORD_OVERHEAD_BYTES = 980
 // eslint-disable-next-line no-control-regex
 const TWO_BYTE = /[^\u0000-\u00ff]/
 const stringBytes = (s: string): number => TWO_BYTE.test(s) ? 2 * s.length : s.length
@@ -71,6 +80,9 @@ export function createMemoryStore (options: MemoryStoreOptions): ChatStore {
 export class MemoryChatStore implements ChatStore {
   /** Primary storage. Insertion order is creation order, which is also id order. */
   private chats = new Map<string, ChatRecord>()
+  /** Every query index, updated inside the same write-locked mutation as `chats`. */
+  private indexes: ChatIndexes
+  private readonly cursors: CursorCodec
   private readonly lock: RwLock
   private readonly now: () => number
   private readonly nextId: IdGenerator
@@ -80,6 +92,8 @@ export class MemoryChatStore implements ChatStore {
     this.lock = new RwLock(options.lockTimeoutMs, { detectReentrance: options.detectReentrance ?? false })
     this.now = options.now ?? Date.now
     this.nextId = options.ids ?? createIdGenerator(this.now)
+    this.cursors = new CursorCodec(options.cursorKey)
+    this.indexes = new ChatIndexes(options.indexChunk)
   }
 
   async create (input: ChatInput): Promise<Chat> {
@@ -94,6 +108,7 @@ export class MemoryChatStore implements ChatStore {
       const record: ChatRecord = { id: this.nextId(), ...fields, createdAt: now, updatedAt: now, version: 1 }
       this.options.journal?.append({ op: 'put', chat: record })
       this.chats.set(record.id, record)
+      this.indexes.add(record)
       this.bytes += size
       return toChat(record)
     })
@@ -108,16 +123,11 @@ export class MemoryChatStore implements ChatStore {
 
   async list (query: ListQuery): Promise<ListPage> {
     return await this.lock.withRead(() => {
-      const offset = query.offset ?? 0
-      const items: Chat[] = []
-      let i = 0
-      for (const record of this.chats.values()) {
-        if (i >= offset + query.limit) break
-        if (i >= offset) items.push(toChat(record))
-        i++
-      }
-      const total = this.chats.size
-      return { items, total, limit: query.limit, offset, nextCursor: null }
+      const { records, total, offset, nextCursor, plan } = runQuery(this.indexes, this.cursors, query)
+      this.options.queryLog?.debug({ plan, total }, 'list query plan')
+      const page: ListPage = { items: records.map(toChat), total, limit: query.limit, nextCursor }
+      if (offset !== undefined) page.offset = offset
+      return page
     })
   }
 
@@ -147,6 +157,7 @@ export class MemoryChatStore implements ChatStore {
       const current = this.current(id, options)
       this.options.journal?.append({ op: 'delete', id })
       this.chats.delete(id)
+      this.indexes.remove(current)
       this.bytes -= estimateBytes(current.title, current.description)
     })
   }
@@ -178,6 +189,7 @@ export class MemoryChatStore implements ChatStore {
       if (bytes !== this.bytes) broken.push(`the byte count is ${this.bytes}, the chats add up to ${bytes}`)
       if (this.chats.size > this.options.maxItems) broken.push(`${this.chats.size} chats, over the maximum of ${this.options.maxItems}`)
       if (this.options.maxBytes > 0 && this.bytes > this.options.maxBytes) broken.push(`${this.bytes} bytes, over the budget of ${this.options.maxBytes}`)
+      broken.push(...this.indexes.problems(this.chats))
       if (broken.length > 0) throw new Error(`Store invariants broken: ${broken.join('; ')}`)
     })
   }
@@ -192,6 +204,8 @@ export class MemoryChatStore implements ChatStore {
     this.chats = chats
     this.bytes = 0
     for (const record of chats.values()) this.bytes += estimateBytes(record.title, record.description)
+    this.indexes = new ChatIndexes(this.options.indexChunk)
+    this.indexes.load(chats.values())
   }
 
   /** Runs `fn` with the write lock held over every chat: a consistent cut, for a snapshot. */
@@ -219,6 +233,7 @@ export class MemoryChatStore implements ChatStore {
     const record: ChatRecord = { ...current, ...fields, updatedAt, version: current.version + 1 }
     this.options.journal?.append({ op: 'put', chat: record })
     this.chats.set(record.id, record)
+    this.indexes.replace(current, record)
     this.bytes += after - before
     return toChat(record)
   }

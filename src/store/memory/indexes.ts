@@ -1,0 +1,217 @@
+import type { Priority } from '../chat-store.js'
+import type { ChatRecord } from './memory-store.js'
+import { DEFAULT_CHUNK, OrderedIndex } from './ordered-index.js'
+import { chatTerms, TextIndex } from './text-index.js'
+
+export const PRIORITY_RANK: Readonly<Record<Priority, number>> = { low: 0, medium: 1, high: 2 }
+
+/** Compares two strings by Unicode code point (JS `<` compares UTF-16 code units, which differs past U+D7FF). */
+export function compareCodePoints (a: string, b: string): number {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i)
+    const y = b.charCodeAt(i)
+    if (x !== y) return codePointOrder(x) - codePointOrder(y)
+  }
+  return a.length - b.length
+}
+
+/** Surrogates (U+D800–DFFF, halves of code points past U+FFFF) move above U+E000–FFFF. */
+function codePointOrder (unit: number): number {
+  return unit < 0xd800 ? unit : unit >= 0xe000 ? unit - 0x800 : unit + 0x2000
+}
+
+export function titleKey (title: string): string {
+  return title.toLowerCase()
+}
+
+/**
+ * Every index of the in-memory store, kept in step by `add`, `replace` and `remove` (called
+ * with the store's write lock held). Each chat gets a row ("slot") for its life, and a deleted
+ * chat's row is reused: a record array plus typed columns for the keys the planner reads most,
+ * so that index entries are 4-byte slot numbers.
+ *
+ * - createdAt, updatedAt, title: ordered indexes (ties by id).
+ * - priority: one id-ordered index per priority (priority → ids, and the order `sort=priority` needs).
+ * - isActive: a bit set over the slots (active flag → ids), and counts per (priority, isActive).
+ * - title and description words: the inverted index in `text`.
+ */
+export class ChatIndexes {
+  records: (ChatRecord | undefined)[] = []
+  createdAt = new Float64Array(64)
+  updatedAt = new Float64Array(64)
+  priority = new Uint8Array(64)
+  active = new Uint32Array(2)
+  /** counts[priorityRank * 2 + (isActive ? 1 : 0)] */
+  readonly counts = new Float64Array(6)
+  private readonly free: number[] = []
+  private used = 0
+  private readonly slotOf = new Map<string, number>()
+
+  readonly idOrder = (a: number, b: number): number => {
+    const x = this.records[a]!.id
+    const y = this.records[b]!.id
+    return x < y ? -1 : x > y ? 1 : 0
+  }
+
+  readonly byCreated: OrderedIndex
+  readonly byUpdated: OrderedIndex
+  readonly byTitle: OrderedIndex
+  readonly byPriority: readonly [OrderedIndex, OrderedIndex, OrderedIndex]
+  readonly text = new TextIndex()
+
+  /** `chunk`: the ordered indexes' chunk size. */
+  constructor (chunk = DEFAULT_CHUNK) {
+    this.byCreated = new OrderedIndex((a, b) => this.createdAt[a]! - this.createdAt[b]! || this.idOrder(a, b), chunk)
+    this.byUpdated = new OrderedIndex((a, b) => this.updatedAt[a]! - this.updatedAt[b]! || this.idOrder(a, b), chunk)
+    this.byTitle = new OrderedIndex((a, b) => compareCodePoints(this.titleKeyOf(a), this.titleKeyOf(b)) || this.idOrder(a, b), chunk)
+    this.byPriority = [new OrderedIndex(this.idOrder, chunk), new OrderedIndex(this.idOrder, chunk), new OrderedIndex(this.idOrder, chunk)]
+  }
+
+  get size (): number { return this.byCreated.size }
+
+  add (record: ChatRecord): void {
+    const slot = this.free.pop() ?? this.used++
+    this.slotOf.set(record.id, slot)
+    this.ensureCapacity(slot + 1)
+    this.records[slot] = record
+    this.setColumns(slot, record)
+    this.byCreated.insert(slot)
+    this.byUpdated.insert(slot)
+    this.byTitle.insert(slot)
+    this.byPriority[this.priority[slot]!]!.insert(slot)
+    this.text.add(slot, chatTerms(record.title, record.description))
+  }
+
+  /**
+   * Builds every index at once for chats given in creation order (recovery): each ordered index
+   * sorted in one go instead of one insert at a time. The indexes must be empty.
+   */
+  load (records: Iterable<ChatRecord>): void {
+    if (this.used !== 0) throw new Error('ChatIndexes: load needs empty indexes')
+    for (const record of records) {
+      const slot = this.used++
+      this.slotOf.set(record.id, slot)
+      this.ensureCapacity(slot + 1)
+      this.records[slot] = record
+      this.setColumns(slot, record)
+      this.text.add(slot, chatTerms(record.title, record.description))
+    }
+    const n = this.used
+    const slots = (keep: (slot: number) => boolean = () => true): Int32Array => {
+      const out = new Int32Array(n)
+      let k = 0
+      for (let slot = 0; slot < n; slot++) if (keep(slot)) out[k++] = slot
+      return out.subarray(0, k)
+    }
+    this.byCreated.load(slots().sort(this.byCreated.compare))
+    this.byUpdated.load(slots().sort(this.byUpdated.compare))
+    const titles = this.records.map((r) => titleKey(r!.title))
+    this.byTitle.load(slots().sort((a, b) => compareCodePoints(titles[a]!, titles[b]!) || this.idOrder(a, b)))
+    this.byPriority.forEach((index, p) => { index.load(slots((slot) => this.priority[slot] === p).sort(this.idOrder)) })
+  }
+
+  /** Swaps in the new version of a chat (same id and slot), moving it only in the indexes whose keys changed. */
+  replace (before: ChatRecord, after: ChatRecord): void {
+    const slot = this.slotOf.get(before.id)!
+    const titleChanged = before.title !== after.title
+    const priorityChanged = before.priority !== after.priority
+    if (titleChanged) this.byTitle.remove(slot)
+    if (priorityChanged) this.byPriority[PRIORITY_RANK[before.priority]]!.remove(slot)
+    if (before.updatedAt !== after.updatedAt) this.byUpdated.remove(slot)
+    this.uncount(before)
+    this.records[slot] = after
+    this.setColumns(slot, after)
+    if (before.updatedAt !== after.updatedAt) this.byUpdated.insert(slot)
+    if (priorityChanged) this.byPriority[PRIORITY_RANK[after.priority]]!.insert(slot)
+    if (titleChanged) this.byTitle.insert(slot)
+    if (titleChanged || before.description !== after.description) {
+      this.text.change(slot, chatTerms(before.title, before.description), chatTerms(after.title, after.description))
+    }
+  }
+
+  remove (record: ChatRecord): void {
+    const slot = this.slotOf.get(record.id)!
+    this.slotOf.delete(record.id)
+    this.byCreated.remove(slot)
+    this.byUpdated.remove(slot)
+    this.byTitle.remove(slot)
+    this.byPriority[PRIORITY_RANK[record.priority]]!.remove(slot)
+    this.text.remove(slot, chatTerms(record.title, record.description))
+    this.uncount(record)
+    this.records[slot] = undefined
+    this.free.push(slot)
+  }
+
+  /** What disagrees between the indexes and the store's map of chats (nothing when all agree). For tests. */
+  problems (chats: ReadonlyMap<string, ChatRecord>): string[] {
+    const out: string[] = []
+    if (this.slotOf.size !== chats.size) out.push(`the indexes hold ${this.slotOf.size} chats, the map ${chats.size}`)
+    const counts = new Float64Array(6)
+    for (const [id, r] of chats) {
+      const slot = this.slotOf.get(id)
+      if (slot === undefined || this.records[slot] !== r) {
+        out.push(`chat ${id} is not in its row`)
+        continue
+      }
+      const rank = PRIORITY_RANK[r.priority]
+      counts[rank * 2 + (r.isActive ? 1 : 0)]!++
+      if (this.createdAt[slot] !== r.createdAt || this.updatedAt[slot] !== r.updatedAt || this.priority[slot] !== rank || this.isActive(slot) !== r.isActive) {
+        out.push(`chat ${id}: its columns disagree with its record`)
+      }
+      for (const term of chatTerms(r.title, r.description)) {
+        if (!this.text.match([term]).has(slot)) out.push(`chat ${id} is missing from the text index under "${term}"`)
+      }
+    }
+    if (counts.some((n, i) => n !== this.counts[i])) out.push(`the (priority, isActive) counts are ${this.counts.join()}, the chats make ${counts.join()}`)
+    const ordered: Array<[string, OrderedIndex, number]> = [['createdAt', this.byCreated, chats.size], ['updatedAt', this.byUpdated, chats.size], ['title', this.byTitle, chats.size],
+      ...this.byPriority.map((index, p): [string, OrderedIndex, number] => [`priority ${p}`, index, this.counts[p * 2]! + this.counts[p * 2 + 1]!])]
+    for (const [name, index, size] of ordered) {
+      if (index.size !== size) out.push(`the ${name} index holds ${index.size} entries, not ${size}`)
+      let previous = -1
+      index.walk(0, false, (slot) => {
+        if (this.records[slot] === undefined) out.push(`the ${name} index holds the empty row ${slot}`)
+        else if (previous !== -1 && index.compare(previous, slot) >= 0) out.push(`the ${name} index is out of order at row ${slot}`)
+        previous = slot
+        return true
+      })
+    }
+    return out
+  }
+
+  isActive (slot: number): boolean {
+    return (this.active[slot >>> 5]! & (1 << (slot & 31))) !== 0
+  }
+
+  titleKeyOf (slot: number): string {
+    return titleKey(this.records[slot]!.title)
+  }
+
+  private setColumns (slot: number, r: ChatRecord): void {
+    this.createdAt[slot] = r.createdAt
+    this.updatedAt[slot] = r.updatedAt
+    const rank = PRIORITY_RANK[r.priority]
+    this.priority[slot] = rank
+    if (r.isActive) this.active[slot >>> 5]! |= 1 << (slot & 31)
+    else this.active[slot >>> 5]! &= ~(1 << (slot & 31))
+    this.counts[rank * 2 + (r.isActive ? 1 : 0)]!++
+  }
+
+  private uncount (r: ChatRecord): void {
+    this.counts[PRIORITY_RANK[r.priority] * 2 + (r.isActive ? 1 : 0)]!--
+  }
+
+  private ensureCapacity (n: number): void {
+    if (n <= this.createdAt.length) return
+    const size = Math.max(n, Math.ceil(this.createdAt.length * 1.5))
+    this.createdAt = grow(this.createdAt, new Float64Array(size))
+    this.updatedAt = grow(this.updatedAt, new Float64Array(size))
+    this.priority = grow(this.priority, new Uint8Array(size))
+    this.active = grow(this.active, new Uint32Array(Math.ceil(size / 32)))
+  }
+}
+
+function grow<T extends Float64Array | Uint8Array | Uint32Array> (from: T, to: T): T {
+  to.set(from)
+  return to
+}

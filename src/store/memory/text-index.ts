@@ -1,0 +1,355 @@
+/**
+ * Full-text search over titles and descriptions: an inverted index from words to the slots of
+ * the chats that contain them, with a sorted term dictionary so that a query word finds every
+ * word it starts (binary search for the prefix range).
+ */
+
+const MARKS = /\p{M}/gu
+const SEPARATORS = /[^\p{L}\p{N}]+/u
+
+/** Folds case and accents: NFD, combining marks stripped, lower case (`Café` → `cafe`). */
+export function fold (text: string): string {
+  return text.normalize('NFD').replace(MARKS, '').toLowerCase()
+}
+
+/** The words of a text: folded, split on anything that is not a Unicode letter or digit. */
+export function words (text: string): string[] {
+  const folded = fold(text)
+  // Words cut from the chat's own string share its memory; a folded copy would be kept for them.
+  return (folded === text ? text : folded).split(SEPARATORS).filter((w) => w.length > 0)
+}
+
+/** The distinct words of a chat's searchable text. */
+export function chatTerms (title: string, description: string): Set<string> {
+  const terms = new Set(words(title))
+  for (const w of words(description)) terms.add(w)
+  return terms
+}
+
+/**
+ * The slots of one term: a sorted list (lists intersect by galloping, membership by binary
+ * search), or, once the term is in at least one chat in 32 and in DENSE_MIN chats, a bit set
+ * over the slots: smaller then, O(1) to test, and two of them intersect word by word.
+ */
+const DENSE_MIN = 4096
+
+class Postings {
+  list: Int32Array | null = new Int32Array(4)
+  bits: Uint32Array | null = null
+  size = 0
+
+  add (slot: number, universe: number): void {
+    if (this.bits !== null) {
+      if (slot >>> 5 >= this.bits.length) this.bits = growBits(this.bits, universe)
+      const mask = 1 << (slot & 31)
+      if ((this.bits[slot >>> 5]! & mask) === 0) { this.bits[slot >>> 5]! |= mask; this.size++ }
+      return
+    }
+    let list = this.list!
+    const at = lowerBound(list, this.size, slot)
+    if (at < this.size && list[at] === slot) return
+    if (this.size === list.length) {
+      const grown = new Int32Array(this.size + (this.size >>> 1) + 4)
+      grown.set(list)
+      this.list = list = grown
+    }
+    list.copyWithin(at + 1, at, this.size)
+    list[at] = slot
+    this.size++
+    if (this.size >= DENSE_MIN && this.size * 32 >= universe) this.toBits(universe)
+  }
+
+  remove (slot: number, universe: number): void {
+    if (this.bits !== null) {
+      const mask = 1 << (slot & 31)
+      if (((this.bits[slot >>> 5] ?? 0) & mask) === 0) return
+      this.bits[slot >>> 5]! &= ~mask
+      this.size--
+      if (this.size < DENSE_MIN / 2 || this.size * 128 < universe) this.toList()
+      return
+    }
+    const list = this.list!
+    const at = lowerBound(list, this.size, slot)
+    if (at >= this.size || list[at] !== slot) return
+    list.copyWithin(at, at + 1, this.size)
+    this.size--
+    if (this.size < list.length >>> 2 && list.length > 16) this.list = list.slice(0, this.size + (this.size >>> 1) + 4)
+  }
+
+  set (): SlotSet {
+    return this.bits !== null ? new BitSlots(this.bits, this.size) : new SortedSlots(this.list!.subarray(0, this.size))
+  }
+
+  private toBits (universe: number): void {
+    const bits = new Uint32Array((universe >>> 5) + 1)
+    for (const slot of this.list!.subarray(0, this.size)) bits[slot >>> 5]! |= 1 << (slot & 31)
+    this.bits = bits
+    this.list = null
+  }
+
+  private toList (): void {
+    const list = new Int32Array(this.size + (this.size >>> 1) + 4)
+    let n = 0
+    new BitSlots(this.bits!, this.size).forEach((slot) => { list[n++] = slot })
+    this.list = list
+    this.bits = null
+  }
+}
+
+function growBits (bits: Uint32Array, universe: number): Uint32Array {
+  const grown = new Uint32Array(Math.max((universe >>> 5) + 1, bits.length + (bits.length >>> 1)))
+  grown.set(bits)
+  return grown
+}
+
+export class TextIndex {
+  private readonly postings = new Map<string, Postings>()
+  /**
+   * The term dictionary, sorted by UTF-16 code units so that the words a prefix starts are one
+   * run, in two levels: new terms go into the small sorted `pending` (about 8·√T of them) and
+   * are merged into `sorted` in batches; terms whose last chat went stay in `sorted` until they
+   * are half of it. A new word costs O(√T) amortized, not a splice of the whole dictionary.
+   */
+  private sorted: string[] = []
+  private pending: string[] = []
+  private dead = 0
+  /** One past the highest slot seen: the size a bit set needs. */
+  private universe = 0
+
+  add (slot: number, terms: Iterable<string>): void {
+    if (slot >= this.universe) this.universe = slot + 1
+    for (const term of terms) {
+      let list = this.postings.get(term)
+      if (list === undefined) {
+        list = new Postings()
+        this.postings.set(term, list)
+        this.addTerm(term)
+      }
+      list.add(slot, this.universe)
+    }
+  }
+
+  remove (slot: number, terms: Iterable<string>): void {
+    for (const term of terms) {
+      const list = this.postings.get(term)
+      if (list === undefined) continue
+      list.remove(slot, this.universe)
+      if (list.size === 0) {
+        this.postings.delete(term)
+        const at = termLowerBound(this.pending, term)
+        if (this.pending[at] === term) this.pending.splice(at, 1)
+        else this.dead++
+        if (this.dead > 1024 && this.dead * 2 > this.sorted.length) this.compact()
+      }
+    }
+  }
+
+  /** Moves a slot from one set of terms to another, touching only the terms that differ. */
+  change (slot: number, before: Set<string>, after: Set<string>): void {
+    const gone: string[] = []
+    for (const t of before) if (!after.has(t)) gone.push(t)
+    const added: string[] = []
+    for (const t of after) if (!before.has(t)) added.push(t)
+    this.remove(slot, gone)
+    this.add(slot, added)
+  }
+
+  /**
+   * The slots of the chats in which every query word starts some word. A word that starts one
+   * term answers that term's list without a copy.
+   */
+  match (queryWords: readonly string[]): SlotSet {
+    const sets = queryWords.map((w) => this.prefixUnion(w)).sort((a, b) => a.size - b.size)
+    let result = sets[0] ?? new SortedSlots(new Int32Array(0))
+    for (const set of sets.slice(1)) {
+      if (result.size === 0) break
+      result = result.intersect(set)
+    }
+    return result
+  }
+
+  get termCount (): number { return this.postings.size }
+
+  private addTerm (term: string): void {
+    const at = termLowerBound(this.sorted, term)
+    if (this.sorted[at] === term) {
+      this.dead--
+      return
+    }
+    this.pending.splice(termLowerBound(this.pending, term), 0, term)
+    if (this.pending.length >= Math.max(1024, 8 * Math.sqrt(this.sorted.length))) this.compact()
+  }
+
+  /** Merges the pending terms in and drops the dead ones. */
+  private compact (): void {
+    const fresh = this.pending
+    const merged: string[] = []
+    let i = 0
+    let j = 0
+    while (i < this.sorted.length || j < fresh.length) {
+      const a = this.sorted[i]
+      const b = fresh[j]
+      const term = b === undefined || (a !== undefined && a < b) ? (i++, a!) : (j++, b)
+      if (this.postings.has(term)) merged.push(term)
+    }
+    this.sorted = merged
+    this.pending = []
+    this.dead = 0
+  }
+
+  /** The slots of every term `prefix` starts: one term's own set, a merged sorted list when few, else a bit set. */
+  private prefixUnion (prefix: string): SlotSet {
+    const sets: SlotSet[] = []
+    let n = 0
+    const take = (term: string): void => {
+      const list = this.postings.get(term)
+      if (list === undefined) return
+      const set = list.set()
+      sets.push(set)
+      n += set.size
+    }
+    for (let i = termLowerBound(this.sorted, prefix); i < this.sorted.length; i++) {
+      const term = this.sorted[i]!
+      if (!term.startsWith(prefix)) break
+      take(term)
+    }
+    for (let i = termLowerBound(this.pending, prefix); i < this.pending.length; i++) {
+      const term = this.pending[i]!
+      if (!term.startsWith(prefix)) break
+      take(term)
+    }
+    if (sets.length <= 1) return sets[0] ?? new SortedSlots(new Int32Array(0))
+    if (n < DENSE_MIN && sets.every((s) => s instanceof SortedSlots)) {
+      const all = new Int32Array(n)
+      n = 0
+      for (const set of sets) { all.set(set.slots, n); n += set.size }
+      all.sort()
+      let w = 0
+      for (let r = 0; r < all.length; r++) if (w === 0 || all[r] !== all[w - 1]) all[w++] = all[r]!
+      return new SortedSlots(all.subarray(0, w))
+    }
+    const bits = new Uint32Array((this.universe >>> 5) + 1)
+    for (const set of sets) {
+      if (set instanceof BitSlots) for (let w = 0; w < set.bits.length; w++) bits[w]! |= set.bits[w]!
+      else set.forEach((slot) => { bits[slot >>> 5]! |= 1 << (slot & 31) })
+    }
+    return new BitSlots(bits)
+  }
+}
+
+/** A set of slots, as the text index answers a query. */
+export type SlotSet = SortedSlots | BitSlots
+interface SlotSetShape {
+  readonly size: number
+  has: (slot: number) => boolean
+  /** Calls `visit` with every slot, ascending. */
+  forEach: (visit: (slot: number) => void) => void
+  /** The slots in both sets; call it on the smaller one. */
+  intersect: (other: SlotSet) => SlotSet
+}
+
+export class SortedSlots implements SlotSetShape {
+  constructor (readonly slots: Int32Array) {}
+  get size (): number { return this.slots.length }
+  has (slot: number): boolean { return contains(this.slots, slot) }
+  forEach (visit: (slot: number) => void): void { for (const slot of this.slots) visit(slot) }
+  intersect (other: SlotSet): SlotSet {
+    if (other instanceof SortedSlots) return new SortedSlots(intersect(this.slots, other.slots))
+    return new SortedSlots(this.slots.filter((slot) => other.has(slot)))
+  }
+}
+
+export class BitSlots implements SlotSetShape {
+  readonly size: number
+  /** `size`: the number of bits set, when the caller knows it. */
+  constructor (readonly bits: Uint32Array, size?: number) {
+    if (size === undefined) {
+      size = 0
+      for (const word of bits) size += popCount(word)
+    }
+    this.size = size
+  }
+
+  has (slot: number): boolean { return ((this.bits[slot >>> 5] ?? 0) & (1 << (slot & 31))) !== 0 }
+
+  forEach (visit: (slot: number) => void): void {
+    const { bits } = this
+    for (let w = 0; w < bits.length; w++) {
+      let word = bits[w]!
+      while (word !== 0) {
+        const low = word & -word
+        visit(w * 32 + 31 - Math.clz32(low))
+        word ^= low
+      }
+    }
+  }
+
+  intersect (other: SlotSet): SlotSet {
+    if (other instanceof BitSlots) {
+      const bits = new Uint32Array(Math.min(this.bits.length, other.bits.length))
+      let size = 0
+      for (let w = 0; w < bits.length; w++) {
+        const word = this.bits[w]! & other.bits[w]!
+        if (word !== 0) { bits[w] = word; size += popCount(word) }
+      }
+      return new BitSlots(bits, size)
+    }
+    return other.intersect(this)
+  }
+}
+
+function popCount (word: number): number {
+  let v = word - ((word >>> 1) & 0x55555555)
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333)
+  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24
+}
+
+function termLowerBound (terms: readonly string[], term: string): number {
+  let lo = 0
+  let hi = terms.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (terms[mid]! < term) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+export function lowerBound (slots: Int32Array, size: number, slot: number): number {
+  let lo = 0
+  let hi = size
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (slots[mid]! < slot) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+/** Whether a sorted slot list holds `slot`. */
+export function contains (slots: Int32Array, slot: number): boolean {
+  const at = lowerBound(slots, slots.length, slot)
+  return at < slots.length && slots[at] === slot
+}
+
+/** The slots in both sorted lists; `small` is the shorter one, each of its slots looked up by galloping in `large`. */
+function intersect (small: Int32Array, large: Int32Array): Int32Array {
+  const out = new Int32Array(small.length)
+  let n = 0
+  let from = 0
+  for (const slot of small) {
+    let step = 1
+    let hi = from
+    while (hi < large.length && large[hi]! < slot) { from = hi; hi += step; step *= 2 }
+    let lo = from
+    hi = Math.min(hi, large.length)
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (large[mid]! < slot) lo = mid + 1
+      else hi = mid
+    }
+    from = lo
+    if (lo < large.length && large[lo] === slot) out[n++] = slot
+  }
+  return out.subarray(0, n)
+}

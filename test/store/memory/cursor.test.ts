@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest'
+import { AppError } from '../../../src/errors.js'
+import { CursorCodec, fingerprintOf } from '../../../src/store/memory/cursor.js'
+
+function refusal (fn: () => unknown): AppError {
+  try {
+    fn()
+  } catch (err) {
+    expect(err).toBeInstanceOf(AppError)
+    return err as AppError
+  }
+  throw new Error('expected a refusal')
+}
+
+describe('CursorCodec', () => {
+  const codec = new CursorCodec(Buffer.alloc(32, 7))
+  const fp = fingerprintOf({ s: ['-createdAt'], p: 4 })
+
+  it('gives back the tuple it encoded, for the same filters and sort', () => {
+    const cursor = codec.encode(fp, [1735689600000, 'café', '0193-id'])
+    expect(cursor).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/)
+    expect(codec.decode(cursor, fp)).toEqual([1735689600000, 'café', '0193-id'])
+  })
+
+  it('refuses a cursor made for other filters or another sort', () => {
+    const cursor = codec.encode(fp, [1, 'x'])
+    const err = refusal(() => codec.decode(cursor, fingerprintOf({ s: ['createdAt'], p: 4 })))
+    expect(err.kind).toBe('validation')
+    expect(err.errors?.[0]?.path).toBe('/cursor')
+    expect(err.errors?.[0]?.message).toMatch(/other filters/)
+  })
+
+  it.each([
+    ['a changed payload', (c: string) => `${Buffer.from(JSON.stringify([fp, 2, 'x'])).toString('base64url')}.${c.split('.')[1]!}`],
+    ['a changed signature', (c: string) => `${c.split('.')[0]!}.${'A'.repeat(22)}`],
+    ['no signature', (c: string) => c.split('.')[0]!],
+    ['an extra part', (c: string) => `${c}.x`],
+    ['garbage', () => 'not-a-cursor'],
+    ['another store\'s cursor', () => new CursorCodec(Buffer.alloc(32, 8)).encode(fp, [1, 'x'])]
+  ])('refuses %s', (_, tamper) => {
+    const err = refusal(() => codec.decode(tamper(codec.encode(fp, [1, 'x'])), fp))
+    expect(err.kind).toBe('validation')
+    expect(err.errors?.[0]?.path).toBe('/cursor')
+  })
+
+  it('makes fingerprints that depend on every part of the query', () => {
+    expect(fingerprintOf({ a: 1 })).toBe(fingerprintOf({ a: 1 }))
+    expect(fingerprintOf({ a: 1 })).not.toBe(fingerprintOf({ a: 2 }))
+  })
+})

@@ -1,0 +1,112 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { PRIORITIES, SORT_FIELDS, type Chat, type ChatInput, type ListQuery, type SortKey } from '../../../src/store/chat-store.js'
+import { MemoryChatStore } from '../../../src/store/memory/memory-store.js'
+import { naiveList } from './naive.js'
+
+const BASE = Date.UTC(2025, 0, 1)
+
+/** Words that share prefixes, differ by case and accents, and leave the Basic Multilingual Plane. */
+const WORD = fc.constantFrom('Café', 'cafe', 'CAFÉS', 'Project', 'proj', 'update', 'upd', 'snake_case', 'naïve', 'Straße',
+  '日本語', '𝒳ray', 'ｆｕｌｌ', 'z', 'Z', 'a1', '42', 'éa', 'Ωmega', '\uE000x', 'ǅemal')
+const TEXT = fc.array(WORD, { minLength: 1, maxLength: 3 }).chain((ws) =>
+  fc.constantFrom(' ', '-', ', ', '_').map((sep) => ws.join(sep)))
+const INPUT: fc.Arbitrary<ChatInput> = fc.record({
+  title: TEXT,
+  description: fc.option(TEXT, { nil: undefined }),
+  priority: fc.option(fc.constantFrom(...PRIORITIES), { nil: undefined }),
+  isActive: fc.option(fc.boolean(), { nil: undefined })
+}, { requiredKeys: ['title'] })
+
+type Command =
+  | { kind: 'create', input: ChatInput }
+  | { kind: 'update', pick: number, patch: Partial<ChatInput> }
+  | { kind: 'replace', pick: number, input: ChatInput }
+  | { kind: 'delete', pick: number }
+  | { kind: 'tick', ms: number }
+
+const COMMAND: fc.Arbitrary<Command> = fc.oneof(
+  { weight: 5, arbitrary: INPUT.map((input) => ({ kind: 'create' as const, input })) },
+  { weight: 2, arbitrary: fc.record({ pick: fc.nat(), patch: INPUT.map(({ title, ...rest }) => ({ ...rest, ...(title.length % 2 === 0 ? { title } : {}) })) }).map((c) => ({ kind: 'update' as const, ...c })) },
+  { weight: 1, arbitrary: fc.record({ pick: fc.nat(), input: INPUT }).map((c) => ({ kind: 'replace' as const, ...c })) },
+  { weight: 2, arbitrary: fc.nat().map((pick) => ({ kind: 'delete' as const, pick })) },
+  { weight: 2, arbitrary: fc.integer({ min: 0, max: 2 }).map((ms) => ({ kind: 'tick' as const, ms })) }
+)
+
+const SORT: fc.Arbitrary<SortKey[] | undefined> = fc.option(
+  fc.shuffledSubarray([...SORT_FIELDS], { minLength: 1 }).chain((fields) =>
+    fc.tuple(...fields.map((field) => fc.boolean().map((descending) => ({ field, descending }))))),
+  { nil: undefined })
+
+/** Mostly absent, so that most queries match something. */
+function sometimes<T> (arb: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> {
+  return fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb })
+}
+
+const FILTERS = fc.record({
+  priority: sometimes(fc.subarray([...PRIORITIES], { minLength: 1 })),
+  isActive: sometimes(fc.boolean()),
+  createdFrom: sometimes(fc.integer({ min: -1, max: 30 }).map((d) => BASE + d)),
+  createdTo: sometimes(fc.integer({ min: -1, max: 30 }).map((d) => BASE + d)),
+  q: sometimes(fc.oneof(WORD, fc.constantFrom('caf', 'CAFE', 'proj upd', 'p', 'x', 'snake case', 'nai', 'STRASSE', 'strasse', 'ωm', '𝒳', 'full', 'ü z'))),
+  sort: SORT
+}, { requiredKeys: [] })
+
+const QUERY = fc.record({
+  filters: FILTERS,
+  limit: fc.integer({ min: 1, max: 7 }),
+  offset: sometimes(fc.integer({ min: 0, max: 12 })),
+  /** Limits of the pages after the first, when paging by cursor. */
+  cursorLimits: fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 4 })
+})
+
+function clean<T extends object> (o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T
+}
+
+describe('query engine against a naive filter and sort', () => {
+  it('answers every query as the naive reference does, after any sequence of writes', async () => {
+    await fc.assert(fc.asyncProperty(
+      fc.constantFrom(2, 3, 8, 1024), fc.array(COMMAND, { minLength: 20, maxLength: 100, size: 'max' }), fc.array(QUERY, { minLength: 1, maxLength: 8, size: 'max' }),
+      async (chunk, commands, queries) => {
+        let t = BASE
+        const store = new MemoryChatStore({ maxItems: 10_000, maxBytes: 0, lockTimeoutMs: 60_000, now: () => t, indexChunk: chunk })
+        const model = new Map<string, Chat>()
+        const pick = (n: number): string | undefined => [...model.keys()][n % Math.max(1, model.size)]
+        for (const c of commands) {
+          if (c.kind === 'tick') { t += c.ms; continue }
+          if (c.kind === 'create') { const chat = await store.create(c.input); model.set(chat.id, chat); continue }
+          const id = pick(c.pick)
+          if (id === undefined) continue
+          if (c.kind === 'delete') { await store.delete(id); model.delete(id) }
+          if (c.kind === 'update' && Object.keys(clean(c.patch)).length > 0) model.set(id, await store.update(id, clean(c.patch)))
+          if (c.kind === 'replace') model.set(id, await store.replace(id, c.input))
+        }
+        await store.checkInvariants()
+        for (const { filters, limit, offset, cursorLimits } of queries) {
+          const query: ListQuery = clean({ ...filters, limit, offset })
+          const expected = naiveList(model.values(), query)
+          const page = await store.list(query)
+          const from = offset ?? 0
+          expect(page.items).toEqual(expected.slice(from, from + limit))
+          expect(page.total).toBe(expected.length)
+          expect(page.offset).toBe(from)
+          expect(page.nextCursor === null).toBe(from + limit >= expected.length)
+
+          // Then on by cursor to the end, with changing limits: the rest, in order, once each.
+          const seen = [...page.items]
+          let cursor = page.nextCursor
+          for (let i = 0; cursor !== null; i++) {
+            const next = await store.list(clean({ ...filters, limit: cursorLimits[i % cursorLimits.length]!, cursor }))
+            expect(next.offset).toBeUndefined()
+            expect(next.total).toBe(expected.length)
+            seen.push(...next.items)
+            cursor = next.nextCursor
+            expect(cursor === null).toBe(from + seen.length >= expected.length)
+          }
+          expect(seen.map((c) => c.id)).toEqual(expected.slice(from).map((c) => c.id))
+        }
+      }
+    ), { numRuns: 150 })
+  })
+})

@@ -1,0 +1,117 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { BitSlots, chatTerms, fold, SortedSlots, TextIndex, words, type SlotSet } from '../../../src/store/memory/text-index.js'
+
+const slotsOf = (set: SlotSet): number[] => { const out: number[] = []; set.forEach((s) => out.push(s)); return out }
+
+describe('words', () => {
+  it.each([
+    ['Café', ['cafe']],
+    ['CAFÉ crème', ['cafe', 'creme']],
+    ['snake_case', ['snake', 'case']],
+    ['Project update!', ['project', 'update']],
+    ['  --  ', []],
+    ['naïve Ångström', ['naive', 'angstrom']],
+    ['日本語 text', ['日本語', 'text']],
+    ['v2.0-beta', ['v2', '0', 'beta']],
+    ['İstanbul', ['istanbul']],
+    ['𝒳ray', ['𝒳ray']],
+    ['٣ arabic-indic digit', ['٣', 'arabic', 'indic', 'digit']]
+  ])('splits %j into %j', (text, expected) => {
+    expect(words(text)).toEqual(expected)
+  })
+
+  it('folds case and accents', () => {
+    expect(fold('Ÿ É ß')).toBe('y e ß')
+  })
+
+  it('collects the distinct words of a title and a description', () => {
+    expect([...chatTerms('Café cafe', 'CAFE bar')]).toEqual(['cafe', 'bar'])
+  })
+})
+
+describe('TextIndex', () => {
+  it('finds, for every query, the chats in which each query word starts a word (sparse and dense terms alike)', () => {
+    const VOCAB = ['alpha', 'alps', 'al', 'beta', 'bet', 'gamma', 'g', 'delta']
+    fc.assert(fc.property(
+      fc.array(fc.tuple(fc.nat(7000), fc.subarray(VOCAB, { minLength: 1 })), { minLength: 1, maxLength: 80 }),
+      fc.array(fc.nat(7000), { maxLength: 40 }),
+      fc.array(fc.constantFrom('a', 'al', 'alp', 'alpha', 'b', 'bet', 'g', 'gam', 'd', 'x', 'be', 'delta'), { minLength: 1, maxLength: 3 }),
+      fc.integer({ min: 0, max: 6000 }),
+      (docs, removals, query, denseCount) => {
+        const index = new TextIndex()
+        const model = new Map<number, Set<string>>()
+        // Many chats with "common": dense enough to become a bit set, and sometimes sparse again.
+        for (let slot = 0; slot < denseCount; slot++) {
+          const terms = new Set(['common', ...(slot % 3 === 0 ? ['alpha'] : []), ...(slot % 5 === 0 ? ['gamma'] : [])])
+          index.add(slot, terms)
+          model.set(slot, terms)
+        }
+        for (const [slot, terms] of docs) {
+          const before = model.get(slot)
+          const after = new Set(terms)
+          if (before === undefined) index.add(slot, after)
+          else index.change(slot, before, after)
+          model.set(slot, after)
+        }
+        for (const slot of removals) {
+          const terms = model.get(slot)
+          if (terms !== undefined) { index.remove(slot, terms); model.delete(slot) }
+        }
+        for (let slot = 0; slot < denseCount; slot += 2) {
+          const terms = model.get(slot)
+          if (terms !== undefined) { index.remove(slot, terms); model.delete(slot) }
+        }
+        for (const q of [query, ['common', ...query], ['common']]) {
+          const expected = [...model].filter(([, terms]) => q.every((w) => [...terms].some((t) => t.startsWith(w)))).map(([s]) => s).sort((a, b) => a - b)
+          const set = index.match(q)
+          expect(slotsOf(set)).toEqual(expected)
+          expect(set.size).toBe(expected.length)
+          for (const slot of [0, 1, 6999, ...expected.slice(0, 5)]) expect(set.has(slot)).toBe(expected.includes(slot))
+        }
+        expect(index.termCount).toBe(new Set([...model.values()].flatMap((t) => [...t])).size)
+      }
+    ), { numRuns: 60 })
+  })
+
+  it('keeps a dictionary of thousands of words through adds, removes and re-adds', () => {
+    const index = new TextIndex()
+    const model = new Map<number, string[]>()
+    const put = (slot: number, terms: string[]): void => { index.add(slot, terms); model.set(slot, terms) }
+    const drop = (slot: number): void => { index.remove(slot, model.get(slot)!); model.delete(slot) }
+    for (let i = 0; i < 5000; i++) put(i, [`w${i}`, `k${i % 7}`])
+    for (let i = 0; i < 5000; i += 3) drop(i)
+    for (let i = 0; i < 5000; i += 6) put(i, [`w${i}`, `x${i}`])
+    for (let i = 1; i < 5000; i += 3) drop(i)
+    for (const prefix of ['w', 'w1', 'w12', 'w4999', 'w3', 'x', 'x12', 'k3', 'k', 'z']) {
+      const expected = [...model].filter(([, terms]) => terms.some((t) => t.startsWith(prefix))).map(([s]) => s).sort((a, b) => a - b)
+      expect(slotsOf(index.match([prefix]))).toEqual(expected)
+    }
+    expect(index.termCount).toBe(new Set([...model.values()].flat()).size)
+  })
+
+  it('answers an empty set for a word nothing starts, and for no words', () => {
+    const index = new TextIndex()
+    index.add(0, ['hello'])
+    expect(index.match(['world']).size).toBe(0)
+    expect(index.match([]).size).toBe(0)
+    index.remove(0, ['hello', 'unknown'])
+    expect(index.termCount).toBe(0)
+  })
+})
+
+describe('slot sets', () => {
+  it('intersect across both forms', () => {
+    const bits = new Uint32Array(4)
+    for (const s of [1, 31, 32, 64, 100]) bits[s >>> 5]! |= 1 << (s & 31)
+    const dense = new BitSlots(bits)
+    const other = new BitSlots(new Uint32Array([0xffffffff, 0]))
+    const sorted = new SortedSlots(new Int32Array([0, 31, 100, 200]))
+    expect(dense.size).toBe(5)
+    expect(slotsOf(dense)).toEqual([1, 31, 32, 64, 100])
+    expect(slotsOf(dense.intersect(other))).toEqual([1, 31])
+    expect(slotsOf(dense.intersect(sorted))).toEqual([31, 100])
+    expect(slotsOf(sorted.intersect(dense))).toEqual([31, 100])
+    expect(dense.has(1000)).toBe(false)
+  })
+})
