@@ -1,0 +1,294 @@
+import type { AddressInfo } from 'node:net'
+import type { Result } from 'autocannon'
+import type { FastifyInstance } from 'fastify'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parseLoadArgs, SCENARIOS } from '../../load/args.js'
+import { combineParts, measure, seed, storeSize, supportsFilteredList } from '../../load/bench.js'
+import { startCeiling } from '../../load/ceiling.js'
+import { cpuSecondsOf, freePort, rssMiBOf } from '../../load/processes.js'
+import { areaOf, summarizeProfile, type CpuProfile } from '../../load/profile-summary.js'
+import { bar, barChart, cpuRatio, formatTable, markdownReport, markdownTable, ratioToCeiling, soakText, summarize, verdict, type Row } from '../../load/report.js'
+import { autocannonOptions, ceilingRequests, chatInput, createdId, fillRequests, listPath, scenarioRequests, type Pools } from '../../load/scenarios.js'
+import type { Chat } from '../../src/store/chat-store.js'
+import { build } from '../helper.js'
+
+describe('load runner: arguments', () => {
+  it('defaults to every scenario, 10 s, 50 connections', () => {
+    expect(parseLoadArgs([])).toMatchObject({ duration: 10, connections: 50, scenarios: [...SCENARIOS], peers: false, soak: 0, seed: 10_000, profile: false, env: {} })
+  })
+
+  it('reads duration, connections and a scenario list, in the run order whatever the order given', () => {
+    const options = parseLoadArgs(['--duration', '5', '--connections', '20', '--scenarios', 'delete,get,create', '--peers'])
+    expect(options).toMatchObject({ duration: 5, connections: 20, scenarios: ['get', 'create', 'delete'], peers: true })
+  })
+
+  it('runs only the soak when --soak comes alone, and more when scenarios are named', () => {
+    expect(parseLoadArgs(['--soak', '180']).scenarios).toEqual([])
+    expect(parseLoadArgs(['--soak', '180', '--scenarios', 'get']).scenarios).toEqual(['get'])
+    expect(parseLoadArgs(['--scenarios', 'none']).scenarios).toEqual([])
+  })
+
+  it('takes repeated --env KEY=VALUE pairs', () => {
+    expect(parseLoadArgs(['--env', 'LOG_LEVEL=warn', '--env', 'A=b=c']).env).toEqual({ LOG_LEVEL: 'warn', A: 'b=c' })
+  })
+
+  it('refuses what it cannot use, saying what', () => {
+    expect(() => parseLoadArgs(['--scenarios', 'get,teleport'])).toThrow(/unknown scenario teleport/)
+    expect(() => parseLoadArgs(['--duration', '0'])).toThrow(/--duration must be a number > 0/)
+    expect(() => parseLoadArgs(['--connections', '2.5'])).toThrow(/--connections must be a whole number/)
+    expect(() => parseLoadArgs(['--env', 'novalue'])).toThrow(/KEY=VALUE/)
+    expect(() => parseLoadArgs(['--fast'])).toThrow()
+  })
+})
+
+function row (over: Partial<Row>): Row {
+  return { target: 'service', scenario: 'get', requests: 1000, seconds: 1, rps: 1000, p50: 1, p975: 3, p99: 4.5, errors: 0, non2xx: 0, statusCodes: { 200: 1000 }, ...over }
+}
+
+describe('load runner: figures and report', () => {
+  it('takes the ratio against the mean of the ceiling runs next to it', () => {
+    expect(ratioToCeiling(900, 1000, 800)).toEqual({ ratio: 1, ceilingRps: 900 })
+    expect(ratioToCeiling(500, undefined, 1000)).toEqual({ ratio: 0.5, ceilingRps: 1000 })
+    expect(ratioToCeiling(500)).toBeUndefined()
+    expect(ratioToCeiling(500, 0)).toBeUndefined()
+    expect(cpuRatio(20, 16)).toBeCloseTo(0.8, 10)
+    expect(cpuRatio(undefined, 16)).toBeUndefined()
+    expect(cpuRatio(0, 16)).toBeUndefined()
+  })
+
+  it('summarizes an autocannon result as throughput over its duration, latencies and failures', () => {
+    const result = {
+      requests: { total: 5000 },
+      duration: 2,
+      latency: { p50: 1, p97_5: 7, p99: 11 },
+      errors: 2,
+      non2xx: 3,
+      statusCodeStats: { 200: { count: 4997 }, 404: { count: 3 } }
+    } as unknown as Result
+    expect(summarize(result)).toEqual({ requests: 5000, seconds: 2, rps: 2500, p50: 1, p975: 7, p99: 11, errors: 2, non2xx: 3, statusCodes: { 200: 4997, 404: 3 } })
+  })
+
+  it('judges service rows by ratio, p99, errors and non-2xx, and leaves peers unjudged', () => {
+    expect(verdict(row({ ratio: 0.9 }))).toEqual({ ok: true, misses: [] })
+    expect(verdict(row({ ratio: 0.8, p99: 30, errors: 1, non2xx: 2 }))?.misses).toEqual(['ratio < 0.85', 'p99 ≥ 25 ms', 'errors', 'non-2xx'])
+    expect(verdict(row({ scenario: 'list', ratio: 0.61 }))?.ok).toBe(true)
+    expect(verdict(row({ target: 'json-server', ratio: 0.1 }))).toBeUndefined()
+  })
+
+  it('prints an aligned table with every column', () => {
+    const rows = [row({ ratio: 0.9, cpuUsPerRequest: 21.4, cpuRatio: 0.8 }), row({ scenario: 'create', rps: 12345.6, ratio: 0.5, p99: 40 })]
+    const lines = formatTable(rows).split('\n')
+    expect(lines[0]).toMatch(/^target\s+scenario\s+req\/s\s+p50 ms\s+p97.5 ms\s+p99 ms\s+errors\s+non-2xx\s+ratio to ceiling\s+server CPU µs\/req\s+CPU ratio\s+target met$/)
+    expect(lines[2]).toMatch(/service\s+get\s+1,000\s+1\s+3\s+4.50\s+0\s+0\s+0.90\s+21\s+0.80\s+✓ ≥ 0.85/)
+    expect(lines[3]).toMatch(/service\s+create\s+12,346 .* 0.50\s+–\s+–\s+✗ ratio < 0.70, p99 ≥ 25 ms/)
+    // Right-aligned numbers end in the same column.
+    expect(lines[2]!.indexOf('1,000') + '1,000'.length).toBe(lines[3]!.indexOf('12,346') + '12,346'.length)
+  })
+
+  it('writes the same table as Markdown', () => {
+    const md = markdownTable([row({ ratio: 0.9 })]).split('\n')
+    expect(md[0]).toBe('| target | scenario | req/s | p50 ms | p97.5 ms | p99 ms | errors | non-2xx | ratio to ceiling | server CPU µs/req | CPU ratio | target met |')
+    expect(md[1]).toBe('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|')
+    expect(md[2]).toBe('| service | get | 1,000 | 1 | 3 | 4.50 | 0 | 0 | 0.90 | – | – | ✓ ≥ 0.85 |')
+  })
+
+  it('draws bars in eighths of a cell, the ceiling being the full width', () => {
+    expect(bar(1, 1, 4)).toBe('████')
+    expect(bar(0.5, 1, 4)).toBe('██')
+    expect(bar(1 / 16, 1, 4)).toBe('▎')
+    expect(bar(2, 1, 4)).toBe('████')
+    expect(bar(0, 1, 4)).toBe('')
+    const chart = barChart([row({ ratio: 0.5 }), row({ target: 'json-server', ratio: 0.1 })], 10).split('\n')
+    expect(chart[1]).toBe('service get     │█████     │ 0.50  (target 0.85)')
+    expect(chart[2]).toBe('json-server get │█         │ 0.10')
+    expect(barChart([row({})])).toBe('')
+  })
+
+  it('reports a soak as RSS and store size at start and end', () => {
+    const text = soakText({ seconds: 60, rssStartMiB: 100, rssEndMiB: 104.5, rssSamples: [[0, 100], [60, 104.5]], storeStart: 10_000, storeEnd: 10_020 })
+    expect(text).toContain('RSS 100.0 → 104.5 MiB (+4.5), store 10,000 → 10,020 chats')
+    expect(text.split('\n')).toHaveLength(3)
+  })
+
+  it('puts the command, the machine, the table, the chart and the notes in the Markdown report', () => {
+    const md = markdownReport({
+      startedAt: '2026-11-26T17:00:00.000Z',
+      command: 'npm run load -- --duration 5',
+      machine: '2 cores, Node v20.20.2',
+      options: {},
+      notes: ['a note'],
+      rows: [row({ ratio: 0.9 })],
+      ceilingRuns: [{ scenario: 'get', rps: 1000, cpuUsPerRequest: 17 }, { scenario: 'create', rps: 1200 }]
+    })
+    expect(md).toContain('`npm run load -- --duration 5` on 2 cores, Node v20.20.2')
+    expect(md).toContain('| service | get | 1,000 |')
+    expect(md).toContain('service get │')
+    expect(md).toContain('The ceiling next to each scenario, in req/s: get 1,000 (17 µs CPU/req); create 1,200.')
+    expect(md).toContain('- a note')
+  })
+})
+
+describe('load runner: scenarios', () => {
+  it('asks for the filtered page in each dialect, or a plain page', () => {
+    expect(listPath('service', true)).toBe('/chats?priority=high&isActive=true&sort=-createdAt&limit=20')
+    expect(listPath('service', false)).toBe('/chats?limit=20&offset=100')
+    expect(listPath('json-server', true)).toBe('/chats?priority=high&isActive=true&_sort=createdAt&_order=desc&_limit=20')
+  })
+
+  it('reads a created id from Location, or from the body when there is none', () => {
+    expect(createdId('', { location: '/chats/abc' })).toBe('abc')
+    expect(createdId('{"id":"xyz"}', {})).toBe('xyz')
+    expect(createdId('{"id":7}', {})).toBe('7')
+    expect(createdId('not json', {})).toBeUndefined()
+  })
+
+  it('makes valid, varied chats', () => {
+    const inputs = Array.from({ length: 12 }, (_, n) => chatInput(n))
+    expect(new Set(inputs.map((c) => c.priority))).toEqual(new Set(['low', 'medium', 'high']))
+    expect(new Set(inputs.map((c) => c.isActive))).toEqual(new Set([true, false]))
+    for (const c of inputs) expect(c.title.length).toBeLessThanOrEqual(200)
+  })
+
+  it('deletes what creates made, and counts a delete with nothing left', () => {
+    const pools: Pools = { seedIds: ['s1'], created: ['c1', 'c2'], dry: 0 }
+    const [del] = scenarioRequests('delete', { dialect: 'service', pools, filteredList: false })
+    const setup = del!.setupRequest as (r: object) => { path: string }
+    expect([setup({}).path, setup({}).path, setup({}).path]).toEqual(['/chats/c2', '/chats/c1', '/chats/pool-ran-dry'])
+    expect(pools.dry).toBe(1)
+  })
+
+  it('mixes 80% reads with 20% writes, deletes only taking chats made for them', () => {
+    const pools: Pools = { seedIds: ['s1', 's2'], created: [], dry: 0 }
+    const [mixed] = scenarioRequests('mixed', { dialect: 'service', pools, filteredList: false })
+    const setup = mixed!.setupRequest as (r: object) => { method: string, path: string }
+    const counts: Record<string, number> = {}
+    for (let i = 0; i < 20_000; i++) {
+      if (i % 10 === 0) pools.created.push(`c${i}`)
+      const req = setup({})
+      counts[req.method] = (counts[req.method] ?? 0) + 1
+    }
+    const share = (m: string): number => (counts[m] ?? 0) / 20_000
+    expect(share('GET')).toBeGreaterThan(0.77)
+    expect(share('GET')).toBeLessThan(0.83)
+    expect(share('PATCH') + share('PUT') + share('POST') + share('DELETE')).toBeCloseTo(1 - share('GET'), 5)
+    expect(share('DELETE')).toBeGreaterThan(0)
+    expect(pools.dry).toBe(0)
+  })
+
+  it('reads instead of deleting in the mixed workload when no chat is left to delete', () => {
+    const pools: Pools = { seedIds: ['s1'], created: [], dry: 0 }
+    const [mixed] = scenarioRequests('mixed', { dialect: 'service', pools, filteredList: false })
+    const setup = mixed!.setupRequest as (r: object) => { method: string }
+    const methods = new Set(Array.from({ length: 2000 }, () => setup({}).method))
+    expect(methods.has('DELETE')).toBe(false)
+    expect(pools.dry).toBeGreaterThan(0)
+  })
+})
+
+describe('load runner: profile summary', () => {
+  it('sums self time by function and by area', () => {
+    const profile: CpuProfile = {
+      nodes: [
+        { id: 1, callFrame: { functionName: '(root)', url: '', lineNumber: -1 }, children: [2, 3] },
+        { id: 2, callFrame: { functionName: 'send', url: 'file:///app/node_modules/fastify/lib/reply.js', lineNumber: 9 } },
+        { id: 3, callFrame: { functionName: 'toChat', url: 'file:///app/dist/store/memory/memory-store.js', lineNumber: 13 } }
+      ],
+      samples: [2, 3, 2, 2],
+      timeDeltas: [1000, 1000, 1000, 1000]
+    }
+    const summary = summarizeProfile(profile)
+    expect(summary.totalMs).toBe(4)
+    expect(summary.areas).toEqual([{ name: 'fastify', ms: 3, share: 0.75 }, { name: 'dist/store/memory/memory-store.js', ms: 1, share: 0.25 }])
+    expect(summary.functions[0]).toEqual({ name: 'send node_modules/fastify/lib/reply.js:10', ms: 3, share: 0.75 })
+    expect(areaOf('node:internal/http', 'x')).toBe('node internals')
+    expect(areaOf('', '(garbage collector)')).toBe('(garbage collector)')
+    expect(areaOf('file:///x/node_modules/@fastify/swagger/index.js', 'f')).toBe('@fastify/swagger')
+  })
+})
+
+describe('load runner: processes', () => {
+  it('finds a free port and reads its own RSS and CPU time from /proc', async () => {
+    const port = await freePort()
+    expect(port).toBeGreaterThan(0)
+    expect(rssMiBOf(process.pid)).toBeGreaterThan(1)
+    expect(cpuSecondsOf(process.pid)).toBeGreaterThan(0)
+    expect(rssMiBOf(-1)).toBeUndefined()
+    expect(cpuSecondsOf(-1)).toBeUndefined()
+  })
+})
+
+/** A very short real run: the service on a socket, seeded over HTTP, one scenario, the ceiling. No timings checked. */
+describe('load runner: smoke run', () => {
+  let app: FastifyInstance
+  let url: string
+  let chats: Chat[]
+
+  beforeAll(async () => {
+    app = await build()
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+    chats = await seed(url, 40, 5, false)
+  })
+  afterAll(async () => { await app.close() })
+
+  it('seeds the chats it was asked for', async () => {
+    expect(chats).toHaveLength(40)
+    expect(new Set(chats.map((c) => c.id)).size).toBe(40)
+    expect(await storeSize(url)).toBe(40)
+  })
+
+  it('runs get by id with no error and no non-2xx', async () => {
+    const pools: Pools = { seedIds: chats.map((c) => c.id), created: [], dry: 0 }
+    const result = await measure(autocannonOptions(url, 'smoke get', scenarioRequests('get', { dialect: 'service', pools, filteredList: false }), { duration: 1, connections: 4 }), false)
+    const summary = summarize(result)
+    expect(summary.requests).toBeGreaterThan(0)
+    expect(summary.errors).toBe(0)
+    expect(summary.non2xx).toBe(0)
+    expect(Object.keys(summary.statusCodes)).toEqual(['200'])
+  })
+
+  it('combines runs made in slices into one figure', async () => {
+    const pools: Pools = { seedIds: chats.map((c) => c.id), created: [], dry: 0 }
+    const options = { ...autocannonOptions(url, 'smoke slice', scenarioRequests('get', { dialect: 'service', pools, filteredList: false }), { amount: 20, connections: 2 }), skipAggregateResult: true }
+    const parts = [{ result: await measure(options, false), cpuSeconds: 0.01 }, { result: await measure(options, false), cpuSeconds: 0.03 }]
+    const { summary } = combineParts(parts, { url, connections: 2 })
+    expect(summary.requests).toBe(40)
+    expect(summary.statusCodes).toEqual({ 200: 40 })
+    expect(summary.seconds).toBeCloseTo(parts[0]!.result.duration + parts[1]!.result.duration, 5)
+    expect(summary.cpuUsPerRequest).toBeCloseTo(1000, 5)
+  })
+
+  it('creates, then deletes exactly what it created', async () => {
+    const pools: Pools = { seedIds: chats.map((c) => c.id), created: [], dry: 0 }
+    const measured = summarize(await measure(autocannonOptions(url, 'smoke create', scenarioRequests('create', { dialect: 'service', pools, filteredList: false }), { amount: 10, connections: 2 }), false))
+    expect(measured.statusCodes).toEqual({ 201: 10 })
+    expect(pools.created).toHaveLength(10)
+    const created = summarize(await measure(autocannonOptions(url, 'smoke fill', fillRequests(pools), { amount: 30, connections: 3 }), false))
+    expect(created.statusCodes).toEqual({ 201: 30 })
+    expect(pools.created).toHaveLength(40)
+    const deleted = summarize(await measure(autocannonOptions(url, 'smoke delete', scenarioRequests('delete', { dialect: 'service', pools, filteredList: false }), { amount: 40, connections: 3 }), false))
+    expect(deleted.statusCodes).toEqual({ 204: 40 })
+    expect(pools.dry).toBe(0)
+    expect(await storeSize(url)).toBe(40)
+  })
+
+  it('tells whether the list takes a query: 200 yes, 400 no', async () => {
+    expect(await supportsFilteredList(url, '/chats?limit=5')).toBe(true)
+    expect(await supportsFilteredList(url, '/chats?no-such-parameter=1')).toBe(false)
+  })
+
+  it('serves the same chats from the ceiling, through the same schema', async () => {
+    const ceiling = await startCeiling(chats, 0)
+    try {
+      const res = await fetch(`${ceiling.url}/chats/${chats[0]!.id}`)
+      expect(res.status).toBe(200)
+      expect(await res.json()).toEqual(chats[0])
+      expect((await fetch(`${ceiling.url}/chats/unknown`)).status).toBe(404)
+      const result = summarize(await measure(autocannonOptions(ceiling.url, 'smoke ceiling', ceilingRequests(chats.map((c) => c.id)), { duration: 1, connections: 2 }), false))
+      expect(result.non2xx).toBe(0)
+      expect(result.requests).toBeGreaterThan(0)
+    } finally {
+      await ceiling.close()
+    }
+  })
+})

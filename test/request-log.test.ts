@@ -1,0 +1,79 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { afterEach, describe, expect, it } from 'vitest'
+import { buildApp } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
+import { RequestLogController, SLOW_REQUEST_MS } from '../src/request-log.js'
+
+type Line = Record<string, unknown>
+const capture = (lines: Line[]) => ({ write: (line: string) => { lines.push(JSON.parse(line) as Line) } })
+
+/** The per-request log: one line when the answer is sent, at info for failed or slow answers, at debug for the rest. */
+describe('request logging', () => {
+  let app: FastifyInstance | undefined
+  afterEach(async () => { await app?.close() })
+
+  async function appLoggingTo (lines: Line[], level: string): Promise<FastifyInstance> {
+    const config = loadConfig({}, { NODE_ENV: 'test' })
+    return await buildApp({ config, logger: { level, stream: capture(lines) } })
+  }
+
+  it('writes one "request completed" line a request at debug, with method, URL, status, time and request id', async () => {
+    const lines: Line[] = []
+    app = await appLoggingTo(lines, 'debug')
+    const res = await app.inject({ method: 'POST', url: '/chats', headers: { 'x-request-id': 'log-1' }, payload: { title: 'Logged' } })
+    expect(res.statusCode).toBe(201)
+    const about = lines.filter((l) => l.reqId === 'log-1')
+    expect(about).toHaveLength(1)
+    expect(about[0]).toMatchObject({ level: 20, msg: 'request completed', method: 'POST', url: '/chats', statusCode: 201, reqId: 'log-1' })
+    expect(typeof about[0]!.responseTime).toBe('number')
+    expect(lines.some((l) => l.msg === 'incoming request')).toBe(false)
+  })
+
+  it('leaves quick successes out at info, and logs refused requests with their status', async () => {
+    const lines: Line[] = []
+    app = await appLoggingTo(lines, 'info')
+    expect((await app.inject({ method: 'POST', url: '/chats', headers: { 'x-request-id': 'log-2' }, payload: { title: 'Quiet' } })).statusCode).toBe(201)
+    expect((await app.inject({ method: 'GET', url: '/chats/nope', headers: { 'x-request-id': 'log-3' } })).statusCode).toBe(404)
+    expect(lines.filter((l) => l.reqId === 'log-2')).toEqual([])
+    expect(lines.filter((l) => l.reqId === 'log-3' && l.msg === 'request completed')).toEqual([
+      expect.objectContaining({ level: 30, method: 'GET', url: '/chats/nope', statusCode: 404 })
+    ])
+  })
+
+  it('writes nothing a request above info', async () => {
+    const lines: Line[] = []
+    app = await appLoggingTo(lines, 'warn')
+    await app.inject({ method: 'GET', url: '/chats/nope' })
+    expect(lines).toEqual([])
+  })
+
+  describe('outside the service', () => {
+    const controller = new RequestLogController()
+    function plainApp (lines: Line[]): FastifyInstance {
+      const plain = Fastify({ logController: controller, logger: { level: 'info', stream: capture(lines) } })
+      plain.get('/slow', async () => { await sleep(SLOW_REQUEST_MS + 20); return { ok: true } })
+      plain.get('/errored', async (request, reply) => {
+        controller.requestCompleted(new Error('socket gone'), request, reply)
+        return { ok: true }
+      })
+      return plain
+    }
+
+    it('logs a slow success at info', async () => {
+      const lines: Line[] = []
+      app = plainApp(lines)
+      expect((await app.inject({ method: 'GET', url: '/slow' })).statusCode).toBe(200)
+      const line = lines.find((l) => l.msg === 'request completed')
+      expect(line).toMatchObject({ level: 30, url: '/slow', statusCode: 200 })
+      expect(line!.responseTime).toBeGreaterThanOrEqual(SLOW_REQUEST_MS)
+    })
+
+    it('logs a failed answer at error, with the error', async () => {
+      const lines: Line[] = []
+      app = plainApp(lines)
+      await app.inject({ method: 'GET', url: '/errored' })
+      expect(lines.find((l) => l.msg === 'request errored')).toMatchObject({ level: 50, method: 'GET', url: '/errored', err: { message: 'socket gone' } })
+    })
+  })
+})
