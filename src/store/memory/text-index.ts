@@ -12,17 +12,53 @@ export function fold (text: string): string {
   return text.normalize('NFD').replace(MARKS, '').toLowerCase()
 }
 
+// eslint-disable-next-line no-control-regex
+const ASCII = /^[\u0000-\u007f]*$/
+
 /** The words of a text: folded, split on anything that is not a Unicode letter or digit. */
 export function words (text: string): string[] {
-  const folded = fold(text)
+  const out: string[] = []
+  forEachWord(text, (w) => { out.push(w) })
+  return out
+}
+
+/**
+ * Calls `visit` with each word of a text, in order, as `words` gives them. ASCII text (most of
+ * it) takes a fast path: there folding is lower-casing, and the letters and digits are a-z, 0-9.
+ */
+export function forEachWord (text: string, visit: (word: string) => void): void {
+  if (!ASCII.test(text)) {
+    for (const w of unicodeWords(text)) visit(w)
+    return
+  }
+  const lower = text.toLowerCase()
   // Words cut from the chat's own string share its memory; a folded copy would be kept for them.
+  const from = lower === text ? text : lower
+  let start = -1
+  for (let i = 0; i < from.length; i++) {
+    const c = from.charCodeAt(i)
+    if ((c >= 97 && c <= 122) || (c >= 48 && c <= 57)) {
+      if (start < 0) start = i
+    } else if (start >= 0) {
+      visit(from.slice(start, i))
+      start = -1
+    }
+  }
+  if (start >= 0) visit(from.slice(start))
+}
+
+/** `words` for any text: NFD-folded, split with the Unicode classes. */
+export function unicodeWords (text: string): string[] {
+  const folded = fold(text)
   return (folded === text ? text : folded).split(SEPARATORS).filter((w) => w.length > 0)
 }
 
 /** The distinct words of a chat's searchable text. */
 export function chatTerms (title: string, description: string): Set<string> {
-  const terms = new Set(words(title))
-  for (const w of words(description)) terms.add(w)
+  const terms = new Set<string>()
+  const add = (w: string): void => { terms.add(w) }
+  forEachWord(title, add)
+  forEachWord(description, add)
   return terms
 }
 
@@ -56,6 +92,24 @@ class Postings {
     list.copyWithin(at + 1, at, this.size)
     list[at] = slot
     this.size++
+    if (this.size >= DENSE_MIN && this.size * 32 >= universe) this.toBits(universe)
+  }
+
+  /** `add` for a slot above every slot the list holds, or equal to the last one (a bulk build in slot order). */
+  append (slot: number, universe: number): void {
+    if (this.bits !== null) {
+      const mask = 1 << (slot & 31)
+      if ((this.bits[slot >>> 5]! & mask) === 0) { this.bits[slot >>> 5]! |= mask; this.size++ }
+      return
+    }
+    let list = this.list!
+    if (this.size > 0 && list[this.size - 1] === slot) return
+    if (this.size === list.length) {
+      const grown = new Int32Array(this.size + (this.size >>> 1) + 4)
+      grown.set(list)
+      this.list = list = grown
+    }
+    list[this.size++] = slot
     if (this.size >= DENSE_MIN && this.size * 32 >= universe) this.toBits(universe)
   }
 
@@ -127,6 +181,35 @@ export class TextIndex {
       }
       list.add(slot, this.universe)
     }
+  }
+
+  /**
+   * Fills an empty index from the chats in slots 0 to n - 1 (holes allowed) at once: each slot
+   * appended to its terms' lists in ascending order, the dictionary sorted once at the end.
+   */
+  load (chats: ArrayLike<{ readonly title: string, readonly description: string } | undefined>, n: number): void {
+    if (this.postings.size !== 0) throw new Error('TextIndex: load needs an empty index')
+    const postings = this.postings
+    this.universe = n
+    let slot = 0
+    const visit = (term: string): void => {
+      let list = postings.get(term)
+      if (list === undefined) {
+        list = new Postings()
+        postings.set(term, list)
+      }
+      list.append(slot, n)
+    }
+    for (; slot < n; slot++) {
+      const chat = chats[slot]
+      if (chat === undefined) continue
+      forEachWord(chat.title, visit)
+      forEachWord(chat.description, visit)
+    }
+    // The default sort compares by UTF-16 code units, as `<` does.
+    this.sorted = [...postings.keys()].sort()
+    this.pending = []
+    this.dead = 0
   }
 
   remove (slot: number, terms: Iterable<string>): void {
