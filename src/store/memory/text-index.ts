@@ -70,8 +70,10 @@ export function chatTerms (title: string, description: string): Set<string> {
 const DENSE_MIN = 4096
 
 class Postings {
-  list: Int32Array | null = new Int32Array(4)
+  /** Neither a list nor bits: at most one slot, `one` (most words of a large store are in one chat, and a typed array each costs). */
+  list: Int32Array | null = null
   bits: Uint32Array | null = null
+  one = 0
   size = 0
 
   add (slot: number, universe: number): void {
@@ -81,6 +83,7 @@ class Postings {
       if ((this.bits[slot >>> 5]! & mask) === 0) { this.bits[slot >>> 5]! |= mask; this.size++ }
       return
     }
+    if (this.single(slot)) return
     let list = this.list!
     const at = lowerBound(list, this.size, slot)
     if (at < this.size && list[at] === slot) return
@@ -102,8 +105,9 @@ class Postings {
       if ((this.bits[slot >>> 5]! & mask) === 0) { this.bits[slot >>> 5]! |= mask; this.size++ }
       return
     }
+    if (this.single(slot)) return
     let list = this.list!
-    if (this.size > 0 && list[this.size - 1] === slot) return
+    if (list[this.size - 1] === slot) return
     if (this.size === list.length) {
       const grown = new Int32Array(this.size + (this.size >>> 1) + 4)
       grown.set(list)
@@ -122,7 +126,11 @@ class Postings {
       if (this.size < DENSE_MIN / 2 || this.size * 128 < universe) this.toList()
       return
     }
-    const list = this.list!
+    const list = this.list
+    if (list === null) {
+      if (this.size === 1 && this.one === slot) this.size = 0
+      return
+    }
     const at = lowerBound(list, this.size, slot)
     if (at >= this.size || list[at] !== slot) return
     list.copyWithin(at, at + 1, this.size)
@@ -131,7 +139,26 @@ class Postings {
   }
 
   set (): SlotSet {
-    return this.bits !== null ? new BitSlots(this.bits, this.size) : new SortedSlots(this.list!.subarray(0, this.size))
+    if (this.bits !== null) return new BitSlots(this.bits, this.size)
+    if (this.list === null) return new SortedSlots(this.size === 0 ? new Int32Array(0) : Int32Array.of(this.one))
+    return new SortedSlots(this.list.subarray(0, this.size))
+  }
+
+  /**
+   * For a term without a list: takes `slot` as its one slot and answers true when that is all
+   * there is to do (it was empty, or holds `slot`); else makes the list of its slot, for `slot` to join.
+   */
+  private single (slot: number): boolean {
+    if (this.list !== null) return false
+    if (this.size === 0) {
+      this.one = slot
+      this.size = 1
+      return true
+    }
+    if (this.one === slot) return true
+    this.list = new Int32Array(4)
+    this.list[0] = this.one
+    return false
   }
 
   private toBits (universe: number): void {
