@@ -18,17 +18,18 @@ const ASCII = /^[\u0000-\u007f]*$/
 /** The words of a text: folded, split on anything that is not a Unicode letter or digit. */
 export function words (text: string): string[] {
   const out: string[] = []
-  forEachWord(text, (w) => { out.push(w) })
+  forEachWord(text, (from, start, end) => { out.push(start === 0 && end === from.length ? from : from.slice(start, end)) })
   return out
 }
 
 /**
- * Calls `visit` with each word of a text, in order, as `words` gives them. ASCII text (most of
- * it) takes a fast path: there folding is lower-casing, and the letters and digits are a-z, 0-9.
+ * Calls `visit` with each word of a text, in order, as `words` gives them: the word is
+ * `from.slice(start, end)`, left for `visit` to cut when it needs it. ASCII text (most of it)
+ * takes a fast path: there folding is lower-casing, and the letters and digits are a-z, 0-9.
  */
-export function forEachWord (text: string, visit: (word: string) => void): void {
+export function forEachWord (text: string, visit: (from: string, start: number, end: number) => void): void {
   if (!ASCII.test(text)) {
-    for (const w of unicodeWords(text)) visit(w)
+    for (const w of unicodeWords(text)) visit(w, 0, w.length)
     return
   }
   const lower = text.toLowerCase()
@@ -40,11 +41,11 @@ export function forEachWord (text: string, visit: (word: string) => void): void 
     if ((c >= 97 && c <= 122) || (c >= 48 && c <= 57)) {
       if (start < 0) start = i
     } else if (start >= 0) {
-      visit(from.slice(start, i))
+      visit(from, start, i)
       start = -1
     }
   }
-  if (start >= 0) visit(from.slice(start))
+  if (start >= 0) visit(from, start, from.length)
 }
 
 /** `words` for any text: NFD-folded, split with the Unicode classes. */
@@ -56,7 +57,7 @@ export function unicodeWords (text: string): string[] {
 /** The distinct words of a chat's searchable text. */
 export function chatTerms (title: string, description: string): Set<string> {
   const terms = new Set<string>()
-  const add = (w: string): void => { terms.add(w) }
+  const add = (from: string, start: number, end: number): void => { terms.add(start === 0 && end === from.length ? from : from.slice(start, end)) }
   forEachWord(title, add)
   forEachWord(description, add)
   return terms
@@ -212,20 +213,44 @@ export class TextIndex {
 
   /**
    * Fills an empty index from the chats in slots 0 to n - 1 (holes allowed) at once: each slot
-   * appended to its terms' lists in ascending order, the dictionary sorted once at the end.
+   * appended to its terms' lists in ascending order, the dictionary sorted once at the end. Words
+   * are looked up where they lie in the text, in a hash table of their own, so that only a new
+   * term is cut out as a string (a chat's words are mostly known ones).
    */
   load (chats: ArrayLike<{ readonly title: string, readonly description: string } | undefined>, n: number): void {
     if (this.postings.size !== 0) throw new Error('TextIndex: load needs an empty index')
-    const postings = this.postings
     this.universe = n
+    const terms: string[] = []
+    const hashes: number[] = []
+    const lists: Postings[] = []
+    let mask = 4095
+    let table = new Int32Array(mask + 1).fill(-1)
     let slot = 0
-    const visit = (term: string): void => {
-      let list = postings.get(term)
-      if (list === undefined) {
-        list = new Postings()
-        postings.set(term, list)
+    const visit = (from: string, start: number, end: number): void => {
+      let hash = 0x811c9dc5
+      for (let i = start; i < end; i++) hash = Math.imul(hash ^ from.charCodeAt(i), 0x01000193)
+      let at = hash & mask
+      for (let id = table[at]!; id !== -1; at = (at + 1) & mask, id = table[at]!) {
+        if (hashes[id] === hash && sameWord(terms[id]!, from, start, end)) {
+          lists[id]!.append(slot, n)
+          return
+        }
       }
+      const list = new Postings()
       list.append(slot, n)
+      table[at] = terms.length
+      terms.push(start === 0 && end === from.length ? from : from.slice(start, end))
+      hashes.push(hash)
+      lists.push(list)
+      if (terms.length * 2 > mask) {
+        mask = mask * 2 + 1
+        table = new Int32Array(mask + 1).fill(-1)
+        for (let id = 0; id < hashes.length; id++) {
+          let free = hashes[id]! & mask
+          while (table[free] !== -1) free = (free + 1) & mask
+          table[free] = id
+        }
+      }
     }
     for (; slot < n; slot++) {
       const chat = chats[slot]
@@ -233,8 +258,9 @@ export class TextIndex {
       forEachWord(chat.title, visit)
       forEachWord(chat.description, visit)
     }
+    for (let id = 0; id < terms.length; id++) this.postings.set(terms[id]!, lists[id]!)
     // The default sort compares by UTF-16 code units, as `<` does.
-    this.sorted = [...postings.keys()].sort()
+    this.sorted = terms.sort()
     this.pending = []
     this.dead = 0
   }
@@ -412,6 +438,13 @@ function popCount (word: number): number {
   let v = word - ((word >>> 1) & 0x55555555)
   v = (v & 0x33333333) + ((v >>> 2) & 0x33333333)
   return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24
+}
+
+/** Whether `term` is `from.slice(start, end)`, without cutting it. */
+function sameWord (term: string, from: string, start: number, end: number): boolean {
+  if (term.length !== end - start) return false
+  for (let i = 0; i < term.length; i++) if (term.charCodeAt(i) !== from.charCodeAt(start + i)) return false
+  return true
 }
 
 function termLowerBound (terms: readonly string[], term: string): number {
