@@ -106,6 +106,16 @@ describe('TextIndex', () => {
     ), { numRuns: 80 })
   })
 
+  it('builds in one go a dictionary of thousands of words, each found again after its table grew', () => {
+    const chats = Array.from({ length: 6000 }, (_, i) => ({ title: `Chat W${i} w${i % 1500}`, description: i % 2 === 0 ? `note ${i % 7}` : '' }))
+    const one = new TextIndex()
+    chats.forEach((c, slot) => { one.add(slot, chatTerms(c.title, c.description)) })
+    const bulk = new TextIndex()
+    bulk.load(chats, chats.length)
+    expect(bulk.termCount).toBe(one.termCount)
+    for (const q of ['w1', 'w12', 'w1499', 'w5999', 'chat', 'note', 'n', 'w4']) expect(slotsOf(bulk.match([q]))).toEqual(slotsOf(one.match([q])))
+  })
+
   it('keeps a dictionary of thousands of words through adds, removes and re-adds', () => {
     const index = new TextIndex()
     const model = new Map<number, string[]>()
