@@ -24,28 +24,41 @@ export function words (text: string): string[] {
 
 /**
  * Calls `visit` with each word of a text, in order, as `words` gives them: the word is
- * `from.slice(start, end)`, left for `visit` to cut when it needs it. ASCII text (most of it)
- * takes a fast path: there folding is lower-casing, and the letters and digits are a-z, 0-9.
+ * `from.slice(start, end)`, left for `visit` to cut when it needs it, and `hash` is its
+ * `wordHash`. ASCII text (most of it) takes a fast path: there folding is lower-casing, and the
+ * letters and digits are a-z, 0-9.
  */
-export function forEachWord (text: string, visit: (from: string, start: number, end: number) => void): void {
+export function forEachWord (text: string, visit: (from: string, start: number, end: number, hash: number) => void): void {
   if (!ASCII.test(text)) {
-    for (const w of unicodeWords(text)) visit(w, 0, w.length)
+    for (const w of unicodeWords(text)) visit(w, 0, w.length, wordHash(w, 0, w.length))
     return
   }
   const lower = text.toLowerCase()
   // Words cut from the chat's own string share its memory; a folded copy would be kept for them.
   const from = lower === text ? text : lower
   let start = -1
+  let hash = 0
   for (let i = 0; i < from.length; i++) {
     const c = from.charCodeAt(i)
     if ((c >= 97 && c <= 122) || (c >= 48 && c <= 57)) {
-      if (start < 0) start = i
+      if (start < 0) { start = i; hash = FNV_OFFSET }
+      hash = Math.imul(hash ^ c, FNV_PRIME)
     } else if (start >= 0) {
-      visit(from, start, i)
+      visit(from, start, i, hash)
       start = -1
     }
   }
-  if (start >= 0) visit(from, start, from.length)
+  if (start >= 0) visit(from, start, from.length, hash)
+}
+
+const FNV_OFFSET = 0x811c9dc5
+const FNV_PRIME = 0x01000193
+
+/** FNV-1a over the code units of `from` from `start` to `end`. */
+export function wordHash (from: string, start: number, end: number): number {
+  let hash = FNV_OFFSET
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ from.charCodeAt(i), FNV_PRIME)
+  return hash
 }
 
 /** `words` for any text: NFD-folded, split with the Unicode classes. */
@@ -226,9 +239,7 @@ export class TextIndex {
     let mask = 4095
     let table = new Int32Array(mask + 1).fill(-1)
     let slot = 0
-    const visit = (from: string, start: number, end: number): void => {
-      let hash = 0x811c9dc5
-      for (let i = start; i < end; i++) hash = Math.imul(hash ^ from.charCodeAt(i), 0x01000193)
+    const visit = (from: string, start: number, end: number, hash: number): void => {
       let at = hash & mask
       for (let id = table[at]!; id !== -1; at = (at + 1) & mask, id = table[at]!) {
         if (hashes[id] === hash && sameWord(terms[id]!, from, start, end)) {
