@@ -112,6 +112,13 @@ class Postings {
     if (this.size >= DENSE_MIN && this.size * 32 >= universe) this.toBits(universe)
   }
 
+  /** Makes room, in an empty list, for the `count` slots a bulk build will append: a list of that size, or bits when that many would be dense. */
+  reserve (count: number, universe: number): void {
+    if (count <= 1) return
+    if (count >= DENSE_MIN && count * 32 >= universe) this.bits = new Uint32Array((universe >>> 5) + 1)
+    else this.list = new Int32Array(count)
+  }
+
   /** `add` for a slot above every slot the list holds, or equal to the last one (a bulk build in slot order). */
   append (slot: number, universe: number): void {
     if (this.bits !== null) {
@@ -239,35 +246,57 @@ export class TextIndex {
     let mask = 4095
     let table = new Int32Array(mask + 1).fill(-1)
     let slot = 0
+    // Each slot's distinct terms, one after another, slot by slot: the lists are then made at their final size and filled in one pass.
+    const counts: number[] = []
+    const lastSlot: number[] = []
+    let occurrences = new Int32Array(1 << 16)
+    let k = 0
     const visit = (from: string, start: number, end: number, hash: number): void => {
       let at = hash & mask
-      for (let id = table[at]!; id !== -1; at = (at + 1) & mask, id = table[at]!) {
-        if (hashes[id] === hash && sameWord(terms[id]!, from, start, end)) {
-          lists[id]!.append(slot, n)
-          return
+      let id = table[at]!
+      for (; id !== -1; at = (at + 1) & mask, id = table[at]!) {
+        if (hashes[id] === hash && sameWord(terms[id]!, from, start, end)) break
+      }
+      if (id === -1) {
+        id = terms.length
+        table[at] = id
+        terms.push(start === 0 && end === from.length ? from : from.slice(start, end))
+        hashes.push(hash)
+        lists.push(new Postings())
+        counts.push(0)
+        lastSlot.push(-1)
+        if (terms.length * 2 > mask) {
+          mask = mask * 2 + 1
+          table = new Int32Array(mask + 1).fill(-1)
+          for (let t = 0; t < hashes.length; t++) {
+            let free = hashes[t]! & mask
+            while (table[free] !== -1) free = (free + 1) & mask
+            table[free] = t
+          }
         }
       }
-      const list = new Postings()
-      list.append(slot, n)
-      table[at] = terms.length
-      terms.push(start === 0 && end === from.length ? from : from.slice(start, end))
-      hashes.push(hash)
-      lists.push(list)
-      if (terms.length * 2 > mask) {
-        mask = mask * 2 + 1
-        table = new Int32Array(mask + 1).fill(-1)
-        for (let id = 0; id < hashes.length; id++) {
-          let free = hashes[id]! & mask
-          while (table[free] !== -1) free = (free + 1) & mask
-          table[free] = id
-        }
+      if (lastSlot[id] === slot) return
+      lastSlot[id] = slot
+      counts[id]!++
+      if (k === occurrences.length) {
+        const grown = new Int32Array(k * 2)
+        grown.set(occurrences)
+        occurrences = grown
       }
+      occurrences[k++] = id
     }
+    const ends = new Int32Array(n)
     for (; slot < n; slot++) {
       const chat = chats[slot]
-      if (chat === undefined) continue
-      forEachWord(chat.title, visit)
-      forEachWord(chat.description, visit)
+      if (chat !== undefined) {
+        forEachWord(chat.title, visit)
+        forEachWord(chat.description, visit)
+      }
+      ends[slot] = k
+    }
+    for (let id = 0; id < lists.length; id++) lists[id]!.reserve(counts[id]!, n)
+    for (let from = 0, s = 0; s < n; s++) {
+      for (const end = ends[s]!; from < end; from++) lists[occurrences[from]!]!.append(s, n)
     }
     for (let id = 0; id < terms.length; id++) this.postings.set(terms[id]!, lists[id]!)
     // The default sort compares by UTF-16 code units, as `<` does.
