@@ -1,20 +1,42 @@
 /**
  * What recovery's `restore` costs now that it rebuilds the query indexes: times `restore` of a map
- * of chats. Run: `node --import tsx load/restore-bench.ts [chats]` (default 100,000).
+ * of chats. Run: `node --import tsx load/restore-bench.ts [chats] [short|long]` (default 100,000,
+ * short). `short`: titles and descriptions of a few words from a small vocabulary; `long`: about
+ * 40-character titles (ending in the chat's number) and 125-character descriptions, of words drawn
+ * from a vocabulary of 5,000, strings flat as recovery decodes them.
  */
 import { performance } from 'node:perf_hooks'
 import { MemoryChatStore, type ChatRecord } from '../src/store/memory/memory-store.js'
 
 const n = Number(process.argv[2] ?? 100_000)
+const payload = process.argv[3] ?? 'short'
 const WORDS = ['project', 'update', 'meeting', 'launch', 'review', 'customer', 'design', 'budget', 'weekly', 'sync']
+let seed = 42
+const random = (k: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % k }
+const VOCABULARY = Array.from({ length: 5000 }, () => Array.from({ length: 3 + random(7) }, () => String.fromCharCode(97 + random(26))).join(''))
+const sentence = (length: number): string => {
+  const words: string[] = []
+  for (let chars = -1; chars < length;) { const w = VOCABULARY[random(VOCABULARY.length)]!; words.push(w); chars += w.length + 1 }
+  return words.join(' ')
+}
+/** A flat copy, as strings decoded from a file are (built ones are ropes until first read). */
+const flat = (s: string): string => Buffer.from(s).toString()
+
+function texts (i: number): { title: string, description: string } {
+  if (payload === 'long') {
+    const title = `${sentence(32)} ${i}`
+    return { title: flat(title[0]!.toUpperCase() + title.slice(1)), description: flat(sentence(125)) }
+  }
+  return { title: `Title ${WORDS[i % 10]!} ${i % 997}`, description: `${WORDS[(i * 7) % 10]!} ${WORDS[(i * 3) % 10]!} text ${i % 5003}` }
+}
+
 const chats = new Map<string, ChatRecord>()
 for (let i = 0; i < n; i++) {
   const id = `0190${String(i).padStart(32, '0')}`
   const t = Date.UTC(2025, 0, 1) + i
   chats.set(id, {
     id,
-    title: `Title ${WORDS[i % 10]!} ${i % 997}`,
-    description: `${WORDS[(i * 7) % 10]!} ${WORDS[(i * 3) % 10]!} text ${i % 5003}`,
+    ...texts(i),
     priority: (['low', 'medium', 'high'] as const)[i % 3]!,
     isActive: i % 4 !== 0,
     createdAt: t,
@@ -25,4 +47,4 @@ for (let i = 0; i < n; i++) {
 const store = new MemoryChatStore({ maxItems: n, maxBytes: 0, lockTimeoutMs: 1000 })
 const started = performance.now()
 store.restore(chats)
-process.stdout.write(`restore of ${n.toLocaleString('en')} chats: ${((performance.now() - started) / 1000).toFixed(2)} s\n`)
+process.stdout.write(`restore of ${n.toLocaleString('en')} chats (${payload} texts): ${((performance.now() - started) / 1000).toFixed(2)} s\n`)

@@ -77,9 +77,10 @@ export interface Scan {
 /**
  * Reads a log or a snapshot record by record, calling `onEntry` for each good one, in chunks
  * read asynchronously so that the event loop (and /health/ready) keeps answering. Stops at the
- * first damage and says where it is and whether it is a torn last record.
+ * first damage and says where it is and whether it is a torn last record. `readBytes`: the
+ * size of a read (tests make it small, to cut records between reads).
  */
-export async function scanFile (ops: FileOps, path: string, kind: FileKind, onEntry: (entry: Entry) => void): Promise<Scan> {
+export async function scanFile (ops: FileOps, path: string, kind: FileKind, onEntry: (entry: Entry) => void, readBytes = READ_BYTES): Promise<Scan> {
   const fd = ops.open(path, 'r')
   try {
     const size = ops.size(fd)
@@ -87,20 +88,22 @@ export async function scanFile (ops: FileOps, path: string, kind: FileKind, onEn
     const got = await ops.read(fd, header, 0)
     const bad = checkHeader(header.subarray(0, got), kind)
     if (bad !== undefined) return { end: 0, size, damage: { offset: 0, reason: bad, tail: false } }
-    const chunk = Buffer.allocUnsafe(READ_BYTES)
-    let leftover = Buffer.alloc(0)
-    let base = HEADER_BYTES // the file offset of leftover[0]
+    // What a read leaves of a record it cuts (less than the largest record) moves to the front, and the next read goes after it.
+    const buffer = Buffer.allocUnsafe(readBytes + RECORD_HEADER_BYTES + MAX_PAYLOAD_BYTES)
+    let kept = 0
+    let base = HEADER_BYTES // the file offset of buffer[0]
     let position = HEADER_BYTES
     for (;;) {
-      const n = await ops.read(fd, chunk, position)
+      const n = await ops.read(fd, buffer.subarray(kept, kept + readBytes), position)
       position += n
       if (n === 0) {
+        const leftover = buffer.subarray(0, kept)
         if (leftover.every((b) => b === 0)) return { end: base, size }
         // A length that reaches past the end is a torn write only if no whole record follows it.
         const tail = !hasRecordAfter(leftover, 1)
         return { end: base, size, damage: { offset: base, reason: tail ? `the last record is cut short (${leftover.length} bytes of it)` : 'a record length that reaches past the end of the file, with whole records after it', tail } }
       }
-      const bytes = leftover.length === 0 ? chunk.subarray(0, n) : Buffer.concat([leftover, chunk.subarray(0, n)])
+      const bytes = buffer.subarray(0, kept + n)
       let at = 0
       for (;;) {
         const decoded = decodeRecord(bytes, at)
@@ -114,7 +117,7 @@ export async function scanFile (ops: FileOps, path: string, kind: FileKind, onEn
         onEntry(decoded.entry)
         at += decoded.size
       }
-      leftover = Buffer.from(bytes.subarray(at))
+      kept = bytes.copy(buffer, 0, at)
       base += at
     }
   } finally {

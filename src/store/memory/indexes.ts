@@ -85,30 +85,46 @@ export class ChatIndexes {
 
   /**
    * Builds every index at once for chats given in creation order (recovery): each ordered index
-   * sorted in one go instead of one insert at a time. The indexes must be empty.
+   * sorted in one go instead of one insert at a time, the text index filled in slot order. The
+   * indexes must be empty. Slots follow the order given, so when the ids ascend (as the store's
+   * map keeps them) a tie between keys is broken by the slot numbers, and the priority indexes,
+   * ordered by id alone, need no sort; a key already in order (createdAt) needs none either.
    */
-  load (records: Iterable<ChatRecord>): void {
+  load (records: Iterable<ChatRecord>, count = 0): void {
     if (this.used !== 0) throw new Error('ChatIndexes: load needs empty indexes')
+    this.ensureCapacity(count)
+    const titles: string[] = []
+    let idsAscend = true
+    let previousId = ''
     for (const record of records) {
       const slot = this.used++
       this.slotOf.set(record.id, slot)
       this.ensureCapacity(slot + 1)
       this.records[slot] = record
       this.setColumns(slot, record)
-      this.text.add(slot, chatTerms(record.title, record.description))
+      titles.push(titleKey(record.title))
+      if (record.id <= previousId) idsAscend = false
+      previousId = record.id
     }
+    this.text.load(this.records, this.used)
     const n = this.used
-    const slots = (keep: (slot: number) => boolean = () => true): Int32Array => {
-      const out = new Int32Array(n)
-      let k = 0
-      for (let slot = 0; slot < n; slot++) if (keep(slot)) out[k++] = slot
-      return out.subarray(0, k)
+    const ties = idsAscend ? (a: number, b: number): number => a - b : this.idOrder
+    const byKey = (key: Float64Array): Int32Array => {
+      const slots = allSlots(n)
+      let sorted = true
+      for (let slot = 1; slot < n && sorted; slot++) sorted = key[slot - 1]! < key[slot]! || (key[slot - 1] === key[slot] && ties(slot - 1, slot) < 0)
+      return sorted ? slots : slots.sort((a, b) => key[a]! - key[b]! || ties(a, b))
     }
-    this.byCreated.load(slots().sort(this.byCreated.compare))
-    this.byUpdated.load(slots().sort(this.byUpdated.compare))
-    const titles = this.records.map((r) => titleKey(r!.title))
-    this.byTitle.load(slots().sort((a, b) => compareCodePoints(titles[a]!, titles[b]!) || this.idOrder(a, b)))
-    this.byPriority.forEach((index, p) => { index.load(slots((slot) => this.priority[slot] === p).sort(this.idOrder)) })
+    this.byCreated.load(byKey(this.createdAt))
+    this.byUpdated.load(byKey(this.updatedAt))
+    this.byTitle.load(sortByTitle(titles, ties))
+    const priority = this.priority
+    this.byPriority.forEach((index, p) => {
+      const slots = new Int32Array(this.counts[p * 2]! + this.counts[p * 2 + 1]!)
+      let k = 0
+      for (let slot = 0; slot < n; slot++) if (priority[slot] === p) slots[k++] = slot
+      index.load(idsAscend ? slots : slots.sort(this.idOrder))
+    })
   }
 
   /** Swaps in the new version of a chat (same id and slot), moving it only in the indexes whose keys changed. */
@@ -209,6 +225,44 @@ export class ChatIndexes {
     this.priority = grow(this.priority, new Uint8Array(size))
     this.active = grow(this.active, new Uint32Array(Math.ceil(size / 32)))
   }
+}
+
+function allSlots (n: number): Int32Array {
+  const slots = new Int32Array(n)
+  for (let slot = 0; slot < n; slot++) slots[slot] = slot
+  return slots
+}
+
+/** Code units at or above it sort differently by code point (surrogates), or do not fit the 7 bits of a prefix. */
+// eslint-disable-next-line no-control-regex
+const NOT_ASCII = /[^\u0000-\u007f]/
+
+/**
+ * The slots ordered by their title keys (code point order, then `ties`). Each key's first seven
+ * characters, 7 bits each, make a number that orders as the keys do: a short key is padded with
+ * 0, and a character from 127 up counts as 127 and ends the number (the rest padded), since past
+ * it the units no longer order as the keys do (a surrogate pair is two). Equal numbers only mean
+ * "compare the strings"; most comparisons are one subtraction. Without surrogates, natively.
+ */
+function sortByTitle (keys: readonly string[], ties: (a: number, b: number) => number): Int32Array {
+  const n = keys.length
+  const prefix = new Float64Array(n)
+  let surrogates = false
+  for (let slot = 0; slot < n; slot++) {
+    const key = keys[slot]!
+    let p = 0
+    let i = 0
+    for (; i < 7 && i < key.length; i++) {
+      const c = key.charCodeAt(i)
+      p = p * 128 + Math.min(c, 127)
+      if (c >= 127) { i++; break }
+    }
+    for (; i < 7; i++) p *= 128
+    prefix[slot] = p
+    if (!surrogates && NOT_ASCII.test(key)) surrogates = /[\ud800-\udfff]/.test(key)
+  }
+  const compare = surrogates ? compareCodePoints : (a: string, b: string): number => a < b ? -1 : a > b ? 1 : 0
+  return allSlots(n).sort((a, b) => prefix[a]! - prefix[b]! || compare(keys[a]!, keys[b]!) || ties(a, b))
 }
 
 function grow<T extends Float64Array | Uint8Array | Uint32Array> (from: T, to: T): T {

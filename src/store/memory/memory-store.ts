@@ -205,7 +205,7 @@ export class MemoryChatStore implements ChatStore {
     this.bytes = 0
     for (const record of chats.values()) this.bytes += estimateBytes(record.title, record.description)
     this.indexes = new ChatIndexes(this.options.indexChunk)
-    this.indexes.load(chats.values())
+    this.indexes.load(chats.values(), chats.size)
   }
 
   /** Runs `fn` with the write lock held over every chat: a consistent cut, for a snapshot. */

@@ -12,17 +12,67 @@ export function fold (text: string): string {
   return text.normalize('NFD').replace(MARKS, '').toLowerCase()
 }
 
+// eslint-disable-next-line no-control-regex
+const ASCII = /^[\u0000-\u007f]*$/
+
 /** The words of a text: folded, split on anything that is not a Unicode letter or digit. */
 export function words (text: string): string[] {
-  const folded = fold(text)
+  const out: string[] = []
+  forEachWord(text, (from, start, end) => { out.push(start === 0 && end === from.length ? from : from.slice(start, end)) })
+  return out
+}
+
+/**
+ * Calls `visit` with each word of a text, in order, as `words` gives them: the word is
+ * `from.slice(start, end)`, left for `visit` to cut when it needs it, and `hash` is its
+ * `wordHash`. ASCII text (most of it) takes a fast path: there folding is lower-casing, and the
+ * letters and digits are a-z, 0-9.
+ */
+export function forEachWord (text: string, visit: (from: string, start: number, end: number, hash: number) => void): void {
+  if (!ASCII.test(text)) {
+    for (const w of unicodeWords(text)) visit(w, 0, w.length, wordHash(w, 0, w.length))
+    return
+  }
+  const lower = text.toLowerCase()
   // Words cut from the chat's own string share its memory; a folded copy would be kept for them.
+  const from = lower === text ? text : lower
+  let start = -1
+  let hash = 0
+  for (let i = 0; i < from.length; i++) {
+    const c = from.charCodeAt(i)
+    if ((c >= 97 && c <= 122) || (c >= 48 && c <= 57)) {
+      if (start < 0) { start = i; hash = FNV_OFFSET }
+      hash = Math.imul(hash ^ c, FNV_PRIME)
+    } else if (start >= 0) {
+      visit(from, start, i, hash)
+      start = -1
+    }
+  }
+  if (start >= 0) visit(from, start, from.length, hash)
+}
+
+const FNV_OFFSET = 0x811c9dc5
+const FNV_PRIME = 0x01000193
+
+/** FNV-1a over the code units of `from` from `start` to `end`. */
+export function wordHash (from: string, start: number, end: number): number {
+  let hash = FNV_OFFSET
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ from.charCodeAt(i), FNV_PRIME)
+  return hash
+}
+
+/** `words` for any text: NFD-folded, split with the Unicode classes. */
+export function unicodeWords (text: string): string[] {
+  const folded = fold(text)
   return (folded === text ? text : folded).split(SEPARATORS).filter((w) => w.length > 0)
 }
 
 /** The distinct words of a chat's searchable text. */
 export function chatTerms (title: string, description: string): Set<string> {
-  const terms = new Set(words(title))
-  for (const w of words(description)) terms.add(w)
+  const terms = new Set<string>()
+  const add = (from: string, start: number, end: number): void => { terms.add(start === 0 && end === from.length ? from : from.slice(start, end)) }
+  forEachWord(title, add)
+  forEachWord(description, add)
   return terms
 }
 
@@ -34,8 +84,10 @@ export function chatTerms (title: string, description: string): Set<string> {
 const DENSE_MIN = 4096
 
 class Postings {
-  list: Int32Array | null = new Int32Array(4)
+  /** Neither a list nor bits: at most one slot, `one` (most words of a large store are in one chat, and a typed array each costs). */
+  list: Int32Array | null = null
   bits: Uint32Array | null = null
+  one = 0
   size = 0
 
   add (slot: number, universe: number): void {
@@ -45,6 +97,7 @@ class Postings {
       if ((this.bits[slot >>> 5]! & mask) === 0) { this.bits[slot >>> 5]! |= mask; this.size++ }
       return
     }
+    if (this.single(slot)) return
     let list = this.list!
     const at = lowerBound(list, this.size, slot)
     if (at < this.size && list[at] === slot) return
@@ -59,6 +112,32 @@ class Postings {
     if (this.size >= DENSE_MIN && this.size * 32 >= universe) this.toBits(universe)
   }
 
+  /** Makes room, in an empty list, for the `count` slots a bulk build will append: a list of that size, or bits when that many would be dense. */
+  reserve (count: number, universe: number): void {
+    if (count <= 1) return
+    if (count >= DENSE_MIN && count * 32 >= universe) this.bits = new Uint32Array((universe >>> 5) + 1)
+    else this.list = new Int32Array(count)
+  }
+
+  /** `add` for a slot above every slot the list holds, or equal to the last one (a bulk build in slot order). */
+  append (slot: number, universe: number): void {
+    if (this.bits !== null) {
+      const mask = 1 << (slot & 31)
+      if ((this.bits[slot >>> 5]! & mask) === 0) { this.bits[slot >>> 5]! |= mask; this.size++ }
+      return
+    }
+    if (this.single(slot)) return
+    let list = this.list!
+    if (list[this.size - 1] === slot) return
+    if (this.size === list.length) {
+      const grown = new Int32Array(this.size + (this.size >>> 1) + 4)
+      grown.set(list)
+      this.list = list = grown
+    }
+    list[this.size++] = slot
+    if (this.size >= DENSE_MIN && this.size * 32 >= universe) this.toBits(universe)
+  }
+
   remove (slot: number, universe: number): void {
     if (this.bits !== null) {
       const mask = 1 << (slot & 31)
@@ -68,7 +147,11 @@ class Postings {
       if (this.size < DENSE_MIN / 2 || this.size * 128 < universe) this.toList()
       return
     }
-    const list = this.list!
+    const list = this.list
+    if (list === null) {
+      if (this.size === 1 && this.one === slot) this.size = 0
+      return
+    }
     const at = lowerBound(list, this.size, slot)
     if (at >= this.size || list[at] !== slot) return
     list.copyWithin(at, at + 1, this.size)
@@ -77,7 +160,26 @@ class Postings {
   }
 
   set (): SlotSet {
-    return this.bits !== null ? new BitSlots(this.bits, this.size) : new SortedSlots(this.list!.subarray(0, this.size))
+    if (this.bits !== null) return new BitSlots(this.bits, this.size)
+    if (this.list === null) return new SortedSlots(this.size === 0 ? new Int32Array(0) : Int32Array.of(this.one))
+    return new SortedSlots(this.list.subarray(0, this.size))
+  }
+
+  /**
+   * For a term without a list: takes `slot` as its one slot and answers true when that is all
+   * there is to do (it was empty, or holds `slot`); else makes the list of its slot, for `slot` to join.
+   */
+  private single (slot: number): boolean {
+    if (this.list !== null) return false
+    if (this.size === 0) {
+      this.one = slot
+      this.size = 1
+      return true
+    }
+    if (this.one === slot) return true
+    this.list = new Int32Array(4)
+    this.list[0] = this.one
+    return false
   }
 
   private toBits (universe: number): void {
@@ -127,6 +229,80 @@ export class TextIndex {
       }
       list.add(slot, this.universe)
     }
+  }
+
+  /**
+   * Fills an empty index from the chats in slots 0 to n - 1 (holes allowed) at once: each slot
+   * appended to its terms' lists in ascending order, the dictionary sorted once at the end. Words
+   * are looked up where they lie in the text, in a hash table of their own, so that only a new
+   * term is cut out as a string (a chat's words are mostly known ones).
+   */
+  load (chats: ArrayLike<{ readonly title: string, readonly description: string } | undefined>, n: number): void {
+    if (this.postings.size !== 0) throw new Error('TextIndex: load needs an empty index')
+    this.universe = n
+    const terms: string[] = []
+    const hashes: number[] = []
+    const lists: Postings[] = []
+    let mask = 4095
+    let table = new Int32Array(mask + 1).fill(-1)
+    let slot = 0
+    // Each slot's distinct terms, one after another, slot by slot: the lists are then made at their final size and filled in one pass.
+    const counts: number[] = []
+    const lastSlot: number[] = []
+    let occurrences = new Int32Array(1 << 16)
+    let k = 0
+    const visit = (from: string, start: number, end: number, hash: number): void => {
+      let at = hash & mask
+      let id = table[at]!
+      for (; id !== -1; at = (at + 1) & mask, id = table[at]!) {
+        if (hashes[id] === hash && sameWord(terms[id]!, from, start, end)) break
+      }
+      if (id === -1) {
+        id = terms.length
+        table[at] = id
+        terms.push(start === 0 && end === from.length ? from : from.slice(start, end))
+        hashes.push(hash)
+        lists.push(new Postings())
+        counts.push(0)
+        lastSlot.push(-1)
+        if (terms.length * 2 > mask) {
+          mask = mask * 2 + 1
+          table = new Int32Array(mask + 1).fill(-1)
+          for (let t = 0; t < hashes.length; t++) {
+            let free = hashes[t]! & mask
+            while (table[free] !== -1) free = (free + 1) & mask
+            table[free] = t
+          }
+        }
+      }
+      if (lastSlot[id] === slot) return
+      lastSlot[id] = slot
+      counts[id]!++
+      if (k === occurrences.length) {
+        const grown = new Int32Array(k * 2)
+        grown.set(occurrences)
+        occurrences = grown
+      }
+      occurrences[k++] = id
+    }
+    const ends = new Int32Array(n)
+    for (; slot < n; slot++) {
+      const chat = chats[slot]
+      if (chat !== undefined) {
+        forEachWord(chat.title, visit)
+        forEachWord(chat.description, visit)
+      }
+      ends[slot] = k
+    }
+    for (let id = 0; id < lists.length; id++) lists[id]!.reserve(counts[id]!, n)
+    for (let from = 0, s = 0; s < n; s++) {
+      for (const end = ends[s]!; from < end; from++) lists[occurrences[from]!]!.append(s, n)
+    }
+    for (let id = 0; id < terms.length; id++) this.postings.set(terms[id]!, lists[id]!)
+    // The default sort compares by UTF-16 code units, as `<` does.
+    this.sorted = terms.sort()
+    this.pending = []
+    this.dead = 0
   }
 
   remove (slot: number, terms: Iterable<string>): void {
@@ -302,6 +478,13 @@ function popCount (word: number): number {
   let v = word - ((word >>> 1) & 0x55555555)
   v = (v & 0x33333333) + ((v >>> 2) & 0x33333333)
   return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24
+}
+
+/** Whether `term` is `from.slice(start, end)`, without cutting it. */
+function sameWord (term: string, from: string, start: number, end: number): boolean {
+  if (term.length !== end - start) return false
+  for (let i = 0; i < term.length; i++) if (term.charCodeAt(i) !== from.charCodeAt(start + i)) return false
+  return true
 }
 
 function termLowerBound (terms: readonly string[], term: string): number {

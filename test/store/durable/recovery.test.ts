@@ -4,8 +4,9 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { Chat } from '../../../src/store/chat-store.js'
 import { nodeFileOps } from '../../../src/store/durable/file-ops.js'
 import { readManifest, ManifestError } from '../../../src/store/durable/manifest.js'
-import { encodeEntry, HEADER_BYTES } from '../../../src/store/durable/record-codec.js'
+import { encodeEntry, FileKind, HEADER_BYTES, type Entry } from '../../../src/store/durable/record-codec.js'
 import { recover, RecoveryError } from '../../../src/store/durable/recovery.js'
+import { scanFile } from '../../../src/store/durable/snapshot.js'
 import { main, repair } from '../../../src/store/durable/repair.js'
 import { allChats, openStore, removeTempDirs, tempDir } from './helpers.js'
 
@@ -95,6 +96,24 @@ describe('recovery', () => {
     appendFileSync(log, Buffer.alloc(4096))
     const found = await recover(nodeFileOps, dir)
     expect(found.chats.size).toBe(chats.length)
+  })
+
+  it('reads the same records, and finds the same damage, whatever the size of its reads', async () => {
+    const { log, chats } = await storeWith(12)
+    const scan = async (readBytes?: number): Promise<{ entries: Entry[], end: number, damage: unknown }> => {
+      const entries: Entry[] = []
+      const { end, damage } = await scanFile(nodeFileOps, log, FileKind.log, (e) => entries.push(e), readBytes)
+      return { entries, end, damage }
+    }
+    const whole = await scan()
+    expect(whole.entries).toHaveLength(12)
+    for (const readBytes of [1, 7, 64, recordSize(chats[0]!)]) expect(await scan(readBytes)).toEqual(whole)
+    const cut = HEADER_BYTES + 5 * recordSize(chats[0]!) + 9
+    writeFileSync(log, readFileSync(log).subarray(0, cut))
+    const torn = await scan()
+    expect(torn.entries).toHaveLength(5)
+    expect(torn.damage).toMatchObject({ offset: cut - 9, tail: true })
+    for (const readBytes of [1, 7, 64]) expect(await scan(readBytes)).toEqual(torn)
   })
 
   it('refuses to start on a flipped byte in the middle of a log, naming the file, the offset and the repair command', async () => {

@@ -83,6 +83,10 @@ describe('query engine against a naive filter and sort', () => {
           if (c.kind === 'replace') model.set(id, await store.replace(id, c.input))
         }
         await store.checkInvariants()
+        // Recovery's bulk build from the same chats must answer exactly as the store built write by write.
+        const restored = new MemoryChatStore({ maxItems: 10_000, maxBytes: 0, lockTimeoutMs: 60_000, indexChunk: chunk })
+        restored.restore(await store.withAll((chats) => new Map(chats)))
+        await restored.checkInvariants()
         for (const { filters, limit, offset, cursorLimits } of queries) {
           const query: ListQuery = clean({ ...filters, limit, offset })
           const expected = naiveList(model.values(), query)
@@ -92,6 +96,9 @@ describe('query engine against a naive filter and sort', () => {
           expect(page.total).toBe(expected.length)
           expect(page.offset).toBe(from)
           expect(page.nextCursor === null).toBe(from + limit >= expected.length)
+          const again = await restored.list(query)
+          expect(again.items).toEqual(page.items)
+          expect(again.total).toBe(page.total)
 
           // Then on by cursor to the end, with changing limits: the rest, in order, once each.
           const seen = [...page.items]

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { BitSlots, chatTerms, fold, SortedSlots, TextIndex, words, type SlotSet } from '../../../src/store/memory/text-index.js'
+import { BitSlots, chatTerms, fold, forEachWord, SortedSlots, TextIndex, unicodeWords, wordHash, words, type SlotSet } from '../../../src/store/memory/text-index.js'
 
 const slotsOf = (set: SlotSet): number[] => { const out: number[] = []; set.forEach((s) => out.push(s)); return out }
 
@@ -19,6 +19,15 @@ describe('words', () => {
     ['٣ arabic-indic digit', ['٣', 'arabic', 'indic', 'digit']]
   ])('splits %j into %j', (text, expected) => {
     expect(words(text)).toEqual(expected)
+  })
+
+  it('gives, on the ASCII fast path, the words the Unicode path gives', () => {
+    const ascii = fc.string({ unit: fc.integer({ min: 0, max: 0x7f }).map((c) => String.fromCharCode(c)), maxLength: 40 })
+    const mixed = fc.string({ unit: fc.constantFrom('a', 'Z', '9', ' ', '-', '_', 'é', 'É', 'ß', 'İ', '日', '𝒳', '\u0301', '٣', '\t'), maxLength: 20 })
+    fc.assert(fc.property(fc.oneof(ascii, mixed, fc.string({ maxLength: 20 })), (text) => {
+      expect(words(text)).toEqual(unicodeWords(text))
+      forEachWord(text, (from, start, end, hash) => { expect(hash).toBe(wordHash(from.slice(start, end), 0, end - start)) })
+    }), { numRuns: 2000 })
   })
 
   it('folds case and accents', () => {
@@ -72,6 +81,40 @@ describe('TextIndex', () => {
         expect(index.termCount).toBe(new Set([...model.values()].flatMap((t) => [...t])).size)
       }
     ), { numRuns: 60 })
+  })
+
+  it('builds in one go (recovery) the index that adding one chat at a time builds, then takes writes as usual', () => {
+    const TEXT = fc.array(fc.constantFrom('Alpha', 'alps', 'al', 'Café', 'cafe', 'naïve', 'beta', 'b2', 'common', '日本', '𝒳ray', 'snake_case'), { maxLength: 4 }).map((ws) => ws.join(' '))
+    fc.assert(fc.property(
+      fc.array(fc.option(fc.record({ title: TEXT, description: TEXT }), { nil: undefined }), { maxLength: 60 }),
+      fc.integer({ min: 0, max: 5000 }),
+      fc.array(fc.constantFrom('a', 'al', 'alp', 'cafe', 'b', 'common', 'naive', '日', '𝒳', 'snake', 'case', 'x'), { minLength: 1, maxLength: 2 }),
+      (given, dense, query) => {
+        const chats = [...Array.from({ length: dense }, (_, i) => ({ title: 'common', description: i % 3 === 0 ? 'alpha' : '' })), ...given]
+        const one = new TextIndex()
+        chats.forEach((c, slot) => { if (c !== undefined) one.add(slot, chatTerms(c.title, c.description)) })
+        const bulk = new TextIndex()
+        bulk.load(chats, chats.length)
+        expect(bulk.termCount).toBe(one.termCount)
+        for (const q of [query, ['common', ...query], ['alp']]) expect(slotsOf(bulk.match(q))).toEqual(slotsOf(one.match(q)))
+        const next = chats.length + 1
+        bulk.add(next, new Set(['xylophone', 'alpine']))
+        bulk.remove(0, chatTerms(chats[0]?.title ?? '', chats[0]?.description ?? ''))
+        expect(slotsOf(bulk.match(['xy']))).toEqual([next])
+        expect(slotsOf(bulk.match(['alpin']))).toEqual([next])
+        expect(bulk.match(['alp']).has(0)).toBe(false)
+      }
+    ), { numRuns: 80 })
+  })
+
+  it('builds in one go a dictionary of thousands of words, each found again after its table grew', () => {
+    const chats = Array.from({ length: 6000 }, (_, i) => ({ title: `Chat W${i} w${i % 1500}`, description: i % 2 === 0 ? `note ${i % 7}` : '' }))
+    const one = new TextIndex()
+    chats.forEach((c, slot) => { one.add(slot, chatTerms(c.title, c.description)) })
+    const bulk = new TextIndex()
+    bulk.load(chats, chats.length)
+    expect(bulk.termCount).toBe(one.termCount)
+    for (const q of ['w1', 'w12', 'w1499', 'w5999', 'chat', 'note', 'n', 'w4']) expect(slotsOf(bulk.match([q]))).toEqual(slotsOf(one.match([q])))
   })
 
   it('keeps a dictionary of thousands of words through adds, removes and re-adds', () => {
