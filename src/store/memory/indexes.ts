@@ -64,7 +64,7 @@ export class ChatIndexes {
   constructor (chunk = DEFAULT_CHUNK) {
     this.byCreated = new OrderedIndex((a, b) => this.createdAt[a]! - this.createdAt[b]! || this.idOrder(a, b), chunk)
     this.byUpdated = new OrderedIndex((a, b) => this.updatedAt[a]! - this.updatedAt[b]! || this.idOrder(a, b), chunk)
-    this.byTitle = new OrderedIndex((a, b) => compareCodePoints(this.titleKeyOf(a), this.titleKeyOf(b)) || this.idOrder(a, b), chunk)
+    this.byTitle = new OrderedIndex((a, b) => this.titleOrder(a, b) || this.idOrder(a, b), chunk)
     this.byPriority = [new OrderedIndex(this.idOrder, chunk), new OrderedIndex(this.idOrder, chunk), new OrderedIndex(this.idOrder, chunk)]
   }
 
@@ -197,6 +197,13 @@ export class ChatIndexes {
 
   isActive (slot: number): boolean {
     return (this.active[slot >>> 5]! & (1 << (slot & 31))) !== 0
+  }
+
+  /** Equal titles (many chats share one) compare without lower-casing both for each comparison. */
+  titleOrder (a: number, b: number): number {
+    const x = this.records[a]!.title
+    const y = this.records[b]!.title
+    return x === y ? 0 : compareCodePoints(titleKey(x), titleKey(y))
   }
 
   titleKeyOf (slot: number): string {

@@ -1,6 +1,7 @@
 import { AppError, notFound, type FieldError } from '../../errors.js'
 import type { Chat, ChatInput, ChatPatch, ChatStore, ListPage, ListQuery, Priority, StoreStats, WriteOptions } from '../chat-store.js'
 import { createIdGenerator, isChatId, type IdGenerator } from '../ids.js'
+import { isoTime } from '../iso-time.js'
 import { RwLock } from '../rw-lock.js'
 import { checkDescription, checkTitle, throwIfAny } from '../validate.js'
 import { CursorCodec } from './cursor.js'
@@ -67,8 +68,8 @@ function toChat (r: ChatRecord): Chat {
     description: r.description,
     priority: r.priority,
     isActive: r.isActive,
-    createdAt: new Date(r.createdAt).toISOString(),
-    updatedAt: new Date(r.updatedAt).toISOString(),
+    createdAt: isoTime(r.createdAt),
+    updatedAt: isoTime(r.updatedAt),
     version: r.version
   }
 }
