@@ -45,7 +45,8 @@ export function registerErrorHandlers (app: FastifyInstance, options: { notFound
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const problem = toAppError(err)
     if (problem.status >= 500 && problem.kind === 'internal') request.log.error({ err }, 'unhandled error')
-    else request.log.info({ problem: problem.kind, detail: problem.message }, 'request refused')
+    // The request log's completion line already says the status at info; the why is for debugging.
+    else request.log.debug({ problem: problem.kind, detail: problem.message }, 'request refused')
     return sendProblem(reply, problem)
   })
   app.setNotFoundHandler({ preHandler: options.notFoundPreHandler }, (request: FastifyRequest, reply: FastifyReply) => {
