@@ -10,7 +10,9 @@
  * 3. The cost of one append inside the write lock.
  * `node --import tsx load/durability-bench.ts [throughput|recovery|append]` runs one part.
  *
- * Options (environment): BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_CONNECTIONS (50), BENCH_CHATS (1000000).
+ * Options (environment): BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_CONNECTIONS (50), BENCH_CHATS (1000000),
+ * BENCH_TEXTS (short: `Chat number 123` and one fixed sentence; long: about 40-character titles
+ * and 125-character descriptions of words drawn from a vocabulary of 5,000, as `restore-bench.ts long`).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -23,12 +25,15 @@ import { createDurableStore } from '../src/store/durable/durable-store.js'
 import { nodeFileOps } from '../src/store/durable/file-ops.js'
 import { logName, snapshotName, writeManifest } from '../src/store/durable/manifest.js'
 import { encodeEntry } from '../src/store/durable/record-codec.js'
+import { encodeIndexImage } from '../src/store/durable/index-codec.js'
+import { MemoryChatStore } from '../src/store/memory/memory-store.js'
 import { createLog, writeSnapshot } from '../src/store/durable/snapshot.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const CHATS = Number(process.env.BENCH_CHATS ?? 1_000_000)
+const TEXTS = process.env.BENCH_TEXTS ?? 'short'
 const PORT = 3917
 const root = new URL('..', import.meta.url).pathname
 
@@ -118,6 +123,21 @@ async function throughput (): Promise<void> {
   console.log(`| FSYNC=always | ${median(rps.always).toFixed(0)} | ${median(ratios.always).toFixed(2)} |`)
 }
 
+let seed = 42
+const random = (k: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % k }
+const VOCABULARY = Array.from({ length: 5000 }, () => Array.from({ length: 3 + random(7) }, () => String.fromCharCode(97 + random(26))).join(''))
+const sentence = (length: number): string => {
+  const words: string[] = []
+  for (let chars = -1; chars < length;) { const w = VOCABULARY[random(VOCABULARY.length)]!; words.push(w); chars += w.length + 1 }
+  return words.join(' ')
+}
+
+function texts (i: number): { title: string, description: string } {
+  if (TEXTS !== 'long') return { title: `Chat number ${i}`, description: 'Some notes about this chat, a sentence or two long, as chats usually have.' }
+  const title = `${sentence(32)} ${i}`
+  return { title: title[0]!.toUpperCase() + title.slice(1), description: sentence(125) }
+}
+
 function fakeChats (n: number): ChatRecord[] {
   const start = Date.UTC(2026, 0, 1)
   const chats: ChatRecord[] = new Array<ChatRecord>(n)
@@ -125,8 +145,7 @@ function fakeChats (n: number): ChatRecord[] {
     const hex = i.toString(16).padStart(12, '0')
     chats[i] = {
       id: `01a20000-0000-7000-8000-${hex}`,
-      title: `Chat number ${i}`,
-      description: 'Some notes about this chat, a sentence or two long, as chats usually have.',
+      ...texts(i),
       priority: (['low', 'medium', 'high'] as const)[i % 3]!,
       isActive: i % 2 === 0,
       createdAt: start + i,
@@ -147,15 +166,31 @@ async function timeRecovery (dir: string): Promise<{ ms: number, items: number }
   return { ms, items }
 }
 
+/** A data directory holding `chats` as a snapshot (with the indexes a compaction saves beside them when `index`) and an empty log. */
+async function snapshotDir (chats: ChatRecord[], index: Buffer[] | undefined): Promise<{ dir: string, bytes: number }> {
+  const ops = nodeFileOps
+  const dir = temp()
+  const bytes = await writeSnapshot(ops, dir, snapshotName(1), chats, undefined, index)
+  ops.close(createLog(ops, dir, logName(2)).fd)
+  writeManifest(ops, dir, { version: 1, snapshot: snapshotName(1), logs: [logName(2)], next: 3 })
+  return { dir, bytes }
+}
+
+/** The index image a compaction would save for `chats`. */
+async function indexImage (chats: ChatRecord[]): Promise<Buffer[]> {
+  const store = new MemoryChatStore({ maxItems: chats.length, maxBytes: 0, lockTimeoutMs: 1000 })
+  store.restore(new Map(chats.map((chat) => [chat.id, chat])))
+  const image = await store.withAll((_all, image) => image())
+  return (await encodeIndexImage(image, chats))!
+}
+
 /** Writes the data directories recovery is timed on; the chats are dropped after, so that the timed recoveries do not carry them in the heap. */
-async function recoveryFiles (): Promise<{ fromSnapshot: string, bytes: number, fromLog: string, at: number }> {
+async function recoveryFiles (): Promise<{ fromSnapshot: string, bytes: number, fromPlainSnapshot: string, plainBytes: number, fromLog: string, at: number }> {
   const chats = fakeChats(CHATS)
   const ops = nodeFileOps
 
-  const fromSnapshot = temp()
-  const bytes = await writeSnapshot(ops, fromSnapshot, snapshotName(1), chats)
-  ops.close(createLog(ops, fromSnapshot, logName(2)).fd)
-  writeManifest(ops, fromSnapshot, { version: 1, snapshot: snapshotName(1), logs: [logName(2)], next: 3 })
+  const { dir: fromSnapshot, bytes } = await snapshotDir(chats, await indexImage(chats))
+  const { dir: fromPlainSnapshot, bytes: plainBytes } = await snapshotDir(chats, undefined)
 
   const fromLog = temp()
   const log = createLog(ops, fromLog, logName(1))
@@ -168,14 +203,15 @@ async function recoveryFiles (): Promise<{ fromSnapshot: string, bytes: number, 
   ops.fdatasync(log.fd)
   ops.close(log.fd)
   writeManifest(ops, fromLog, { version: 1, snapshot: null, logs: [logName(1)], next: 2 })
-  return { fromSnapshot, bytes, fromLog, at }
+  return { fromSnapshot, bytes, fromPlainSnapshot, plainBytes, fromLog, at }
 }
 
 async function recovery (): Promise<void> {
-  const { fromSnapshot, bytes, fromLog, at } = await recoveryFiles()
-  console.log(`\nRecovery of ${CHATS.toLocaleString('en')} chats (median of 3, in-process, files in the page cache):`)
+  const { fromSnapshot, bytes, fromPlainSnapshot, plainBytes, fromLog, at } = await recoveryFiles()
+  console.log(`\nRecovery of ${CHATS.toLocaleString('en')} chats, ${TEXTS} texts (median of 3, in-process, files in the page cache):`)
   console.log('| from | file size | time |\n|---|---|---|')
-  for (const [name, dir, size] of [['a snapshot', fromSnapshot, bytes], ['a log of creates', fromLog, at]] as const) {
+  const sources = [['a snapshot with its saved indexes', fromSnapshot, bytes], ['a snapshot without saved indexes (built again)', fromPlainSnapshot, plainBytes], ['a log of creates', fromLog, at]] as const
+  for (const [name, dir, size] of sources) {
     const runs: number[] = []
     for (let i = 0; i < 3; i++) {
       const { ms, items } = await timeRecovery(dir)
@@ -184,8 +220,16 @@ async function recovery (): Promise<void> {
     }
     console.log(`| ${name} | ${(size / 1024 / 1024).toFixed(0)} MiB | ${(median(runs) / 1000).toFixed(2)} s |`)
   }
-  const { ms, notReady } = await serverStart(fromSnapshot)
-  console.log(`| the built server, from spawn to /health/ready 200 (a snapshot) | ${(bytes / 1024 / 1024).toFixed(0)} MiB | ${(ms / 1000).toFixed(2)} s (${notReady} answers of 503 meanwhile) |`)
+  const starts: number[] = []
+  let notReadys = 0
+  for (let i = 0; i < 3; i++) {
+    const { ms, notReady } = await serverStart(fromSnapshot)
+    starts.push(ms)
+    notReadys += notReady
+  }
+  const empty = await serverStart(temp())
+  console.log(`| the built server, from spawn to /health/ready 200 (a snapshot with its saved indexes) | ${(bytes / 1024 / 1024).toFixed(0)} MiB | ${(median(starts) / 1000).toFixed(2)} s (runs ${starts.map((ms) => (ms / 1000).toFixed(2)).join(', ')}; ${notReadys} answers of 503 meanwhile) |`)
+  console.log(`| the built server on an empty directory | | ${(empty.ms / 1000).toFixed(2)} s |`)
 }
 
 /** Spawns the server on a data directory and times it until /health/ready answers 200, counting the 503s before. */

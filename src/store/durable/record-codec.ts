@@ -9,10 +9,16 @@ import { PRIORITIES } from '../chat-store.js'
  *   P (put): priority (u8), isActive (u8), createdAt and updatedAt (f64 LE, epoch ms), version
  *            (u32 LE), the id (36 ASCII bytes), then title and description (each u32 LE length + UTF-8)
  *   D (delete): the id (36 bytes)
+ *   I (snapshots, after the puts): a piece of the saved query indexes (`index-codec.ts`), the
+ *            pieces in order making one image
  *   E (a snapshot's last record): the number of chats in it (u32 LE)
  * A put carries the whole chat after the change, so replaying a record twice gives the same store.
+ * Version 2 added the I records; a version 1 file (no I records) reads as before, and its
+ * snapshot's indexes are built from the chats.
  */
-export const FORMAT_VERSION = 1
+export const FORMAT_VERSION = 2
+/** The oldest version this build reads. */
+export const OLDEST_VERSION = 1
 export const HEADER_BYTES = 16
 export const RECORD_HEADER_BYTES = 8
 /** Far above any chat the API accepts; a larger length can only be damage. */
@@ -25,8 +31,13 @@ export type FileKind = typeof FileKind[keyof typeof FileKind]
 const OP_PUT = 0x50 // 'P'
 const OP_DELETE = 0x44 // 'D'
 const OP_END = 0x45 // 'E': a snapshot's last record, carrying its count
+const OP_INDEX = 0x49 // 'I': a piece of a snapshot's saved indexes
 
-export type Entry = Change | { op: 'end', count: number }
+/** The most bytes of the index image one I record carries. */
+export const INDEX_PIECE_BYTES = MAX_PAYLOAD_BYTES - 1
+
+/** `bytes` of an index piece read back is a view into the reader's buffer: copy it before the next read. */
+export type Entry = Change | { op: 'end', count: number } | { op: 'index', bytes: Buffer }
 
 export function encodeHeader (kind: FileKind): Buffer {
   const header = Buffer.alloc(HEADER_BYTES)
@@ -41,7 +52,7 @@ export function checkHeader (bytes: Buffer, kind: FileKind): string | undefined 
   if (bytes.length < HEADER_BYTES) return 'the file is shorter than its header'
   if (!bytes.subarray(0, 8).equals(MAGIC)) return 'not a chat-store file (bad magic)'
   const version = bytes.readUInt16LE(8)
-  if (version !== FORMAT_VERSION) return `format version ${version}; this build reads version ${FORMAT_VERSION}`
+  if (version < OLDEST_VERSION || version > FORMAT_VERSION) return `format version ${version}; this build reads versions ${OLDEST_VERSION} to ${FORMAT_VERSION}`
   if (bytes.readUInt16LE(10) !== kind) return `not a ${kind === FileKind.log ? 'log' : 'snapshot'} file`
   return undefined
 }
@@ -53,6 +64,7 @@ export function encodeEntry (entry: Entry): Buffer {
   let length: number
   if (entry.op === 'put') length = PUT_FIXED + Buffer.byteLength(entry.chat.title) + Buffer.byteLength(entry.chat.description)
   else if (entry.op === 'delete') length = 1 + ID_BYTES
+  else if (entry.op === 'index') length = 1 + entry.bytes.length
   else length = 1 + 4
   const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + length)
   let at = RECORD_HEADER_BYTES
@@ -70,6 +82,9 @@ export function encodeEntry (entry: Entry): Buffer {
   } else if (entry.op === 'delete') {
     record[at++] = OP_DELETE
     record.write(entry.id, at, ID_BYTES, 'latin1')
+  } else if (entry.op === 'index') {
+    record[at++] = OP_INDEX
+    entry.bytes.copy(record, at)
   } else {
     record[at++] = OP_END
     record.writeUInt32LE(entry.count, at)
@@ -110,6 +125,7 @@ function parsePayload (p: Buffer): Entry | undefined {
     case OP_PUT: return parsePut(p)
     case OP_DELETE: return p.length === 1 + ID_BYTES ? { op: 'delete', id: p.toString('latin1', 1) } : undefined
     case OP_END: return p.length === 5 ? { op: 'end', count: p.readUInt32LE(1) } : undefined
+    case OP_INDEX: return p.length > 1 ? { op: 'index', bytes: p.subarray(1) } : undefined
     default: return undefined
   }
 }
