@@ -1,11 +1,14 @@
 /**
  * What recovery's `restore` costs now that it rebuilds the query indexes: times `restore` of a map
- * of chats. Run: `node --import tsx load/restore-bench.ts [chats] [short|long]` (default 100,000,
- * short). `short`: titles and descriptions of a few words from a small vocabulary; `long`: about
- * 40-character titles (ending in the chat's number) and 125-character descriptions, of words drawn
- * from a vocabulary of 5,000, strings flat as recovery decodes them.
+ * of chats. Run: `node --import tsx load/restore-bench.ts [chats] [short|long] [image]` (default
+ * 100,000, short). `short`: titles and descriptions of a few words from a small vocabulary; `long`:
+ * about 40-character titles (ending in the chat's number) and 125-character descriptions, of words
+ * drawn from a vocabulary of 5,000, strings flat as recovery decodes them. `image`: also times what
+ * a snapshot that saved its indexes costs instead: the copy taken in the write lock, its encoding,
+ * and at recovery its decoding and `restoreImage`.
  */
 import { performance } from 'node:perf_hooks'
+import { decodeIndexImage, encodeIndexImage } from '../src/store/durable/index-codec.js'
 import { MemoryChatStore, type ChatRecord } from '../src/store/memory/memory-store.js'
 
 const n = Number(process.argv[2] ?? 100_000)
@@ -45,6 +48,21 @@ for (let i = 0; i < n; i++) {
   })
 }
 const store = new MemoryChatStore({ maxItems: n, maxBytes: 0, lockTimeoutMs: 1000 })
-const started = performance.now()
+const seconds = (from: number): string => `${((performance.now() - from) / 1000).toFixed(2)} s`
+let started = performance.now()
 store.restore(chats)
-process.stdout.write(`restore of ${n.toLocaleString('en')} chats (${payload} texts): ${((performance.now() - started) / 1000).toFixed(2)} s\n`)
+process.stdout.write(`restore of ${n.toLocaleString('en')} chats (${payload} texts): ${seconds(started)}\n`)
+
+if (process.argv[4] === 'image') {
+  const ordered = [...chats.values()]
+  started = performance.now()
+  const capture = await store.withAll((_all, image) => image())
+  process.stdout.write(`  the indexes copied in the write lock: ${seconds(started)}\n`)
+  started = performance.now()
+  const blob = Buffer.concat((await encodeIndexImage(capture, ordered))!)
+  process.stdout.write(`  encoded (off the lock, in steps): ${seconds(started)}, ${(blob.length / 1024 / 1024).toFixed(0)} MiB\n`)
+  const again = new MemoryChatStore({ maxItems: n, maxBytes: 0, lockTimeoutMs: 1000 })
+  started = performance.now()
+  again.restoreImage(chats, decodeIndexImage(blob, ordered), [])
+  process.stdout.write(`  decodeIndexImage + restoreImage: ${seconds(started)}\n`)
+}

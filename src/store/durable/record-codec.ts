@@ -111,45 +111,81 @@ export function decodeRecord (bytes: Buffer, at: number): Decoded {
   if (bytes.length - at < RECORD_HEADER_BYTES) return { kind: 'short' }
   const length = bytes.readUInt32LE(at)
   if (length === 0 || length > MAX_PAYLOAD_BYTES) return { kind: 'damaged', reason: `impossible record length ${length}` }
-  const end = at + RECORD_HEADER_BYTES + length
+  const start = at + RECORD_HEADER_BYTES
+  const end = start + length
   if (end > bytes.length) return { kind: 'short' }
-  const payload = bytes.subarray(at + RECORD_HEADER_BYTES, end)
-  if (crc32(payload) !== bytes.readUInt32LE(at + 4)) return { kind: 'damaged', reason: 'CRC-32 mismatch' }
-  const entry = parsePayload(payload)
+  if (crc32Of(bytes, start, end) !== bytes.readUInt32LE(at + 4)) return { kind: 'damaged', reason: 'CRC-32 mismatch' }
+  const entry = parsePayload(bytes, start, end)
   if (entry === undefined) return { kind: 'damaged', reason: 'a record with a good CRC but an unreadable payload' }
   return { kind: 'entry', entry, size: RECORD_HEADER_BYTES + length }
 }
 
-function parsePayload (p: Buffer): Entry | undefined {
-  switch (p[0]) {
-    case OP_PUT: return parsePut(p)
-    case OP_DELETE: return p.length === 1 + ID_BYTES ? { op: 'delete', id: p.toString('latin1', 1) } : undefined
-    case OP_END: return p.length === 5 ? { op: 'end', count: p.readUInt32LE(1) } : undefined
-    case OP_INDEX: return p.length > 1 ? { op: 'index', bytes: p.subarray(1) } : undefined
+/** The payload is `b[p .. end]`, read in place (recovery decodes a million of them: no view each). */
+function parsePayload (b: Buffer, p: number, end: number): Entry | undefined {
+  const length = end - p
+  switch (b[p]) {
+    case OP_PUT: return parsePut(b, p, end)
+    case OP_DELETE: return length === 1 + ID_BYTES ? { op: 'delete', id: b.toString('latin1', p + 1, end) } : undefined
+    case OP_END: return length === 5 ? { op: 'end', count: b.readUInt32LE(p + 1) } : undefined
+    case OP_INDEX: return length > 1 ? { op: 'index', bytes: b.subarray(p + 1, end) } : undefined
     default: return undefined
   }
 }
 
-function parsePut (p: Buffer): Entry | undefined {
-  if (p.length < PUT_FIXED) return undefined
-  const priority = PRIORITIES[p[1]!]
-  const active = p[2]!
+function parsePut (b: Buffer, p: number, end: number): Entry | undefined {
+  if (end - p < PUT_FIXED) return undefined
+  const priority = PRIORITIES[b[p + 1]!]
+  const active = b[p + 2]!
   if (priority === undefined || active > 1) return undefined
-  const titleAt = PUT_FIXED - 8
-  const titleBytes = p.readUInt32LE(titleAt)
+  const titleAt = p + PUT_FIXED - 8
+  const titleBytes = b.readUInt32LE(titleAt)
   const descriptionAt = titleAt + 4 + titleBytes
-  if (descriptionAt + 4 > p.length) return undefined
-  const descriptionBytes = p.readUInt32LE(descriptionAt)
-  if (descriptionAt + 4 + descriptionBytes !== p.length) return undefined
+  if (descriptionAt + 4 > end) return undefined
+  const descriptionBytes = b.readUInt32LE(descriptionAt)
+  if (descriptionAt + 4 + descriptionBytes !== end) return undefined
   const chat: ChatRecord = {
-    id: p.toString('latin1', 23, 23 + ID_BYTES),
-    title: p.toString('utf8', titleAt + 4, descriptionAt),
-    description: p.toString('utf8', descriptionAt + 4),
+    id: b.toString('latin1', p + 23, p + 23 + ID_BYTES),
+    title: b.toString('utf8', titleAt + 4, descriptionAt),
+    description: b.toString('utf8', descriptionAt + 4, end),
     priority,
     isActive: active === 1,
-    createdAt: p.readDoubleLE(3),
-    updatedAt: p.readDoubleLE(11),
-    version: p.readUInt32LE(19)
+    createdAt: b.readDoubleLE(p + 3),
+    updatedAt: b.readDoubleLE(p + 11),
+    version: b.readUInt32LE(p + 19)
   }
   return { op: 'put', chat }
+}
+
+/** CRC-32 (IEEE, as zlib's) tables for slicing by 8: table t at [t * 256, t * 256 + 256). */
+const CRC_TABLE = ((): Int32Array => {
+  const table = new Int32Array(8 * 256)
+  for (let n = 0; n < 256; n++) {
+    let c = n
+    for (let k = 0; k < 8; k++) c = (c & 1) !== 0 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
+    table[n] = c
+  }
+  for (let t = 1; t < 8; t++) {
+    for (let n = 0; n < 256; n++) {
+      const previous = table[(t - 1) * 256 + n]!
+      table[t * 256 + n] = (previous >>> 8) ^ table[previous & 0xff]!
+    }
+  }
+  return table
+})()
+
+/**
+ * zlib's CRC-32 of `b[from .. to]`, computed in place: for records of a few hundred bytes the
+ * call into zlib and the view it needs cost more than the sum itself.
+ */
+export function crc32Of (b: Uint8Array, from: number, to: number): number {
+  const t = CRC_TABLE
+  let c = -1
+  let i = from
+  for (; i + 8 <= to; i += 8) {
+    const x = c ^ (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24))
+    c = t[1792 + (x & 0xff)]! ^ t[1536 + ((x >>> 8) & 0xff)]! ^ t[1280 + ((x >>> 16) & 0xff)]! ^ t[1024 + (x >>> 24)]! ^
+      t[768 + b[i + 4]!]! ^ t[512 + b[i + 5]!]! ^ t[256 + b[i + 6]!]! ^ t[b[i + 7]!]!
+  }
+  for (; i < to; i++) c = t[(c ^ b[i]!) & 0xff]! ^ (c >>> 8)
+  return (c ^ -1) >>> 0
 }

@@ -1,6 +1,6 @@
 import { crc32 } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
-import { checkHeader, decodeRecord, encodeEntry, encodeHeader, FileKind, HEADER_BYTES, MAX_PAYLOAD_BYTES, type Entry } from '../../../src/store/durable/record-codec.js'
+import { checkHeader, crc32Of, decodeRecord, encodeEntry, encodeHeader, FileKind, HEADER_BYTES, MAX_PAYLOAD_BYTES, type Entry } from '../../../src/store/durable/record-codec.js'
 
 const chat = { id: '01a2189f-0888-75e0-a32f-e67fcc63d27b', title: 'Ünïcode "quoted" 🎉', description: 'line\nbreak', priority: 'high' as const, isActive: false, createdAt: 1, updatedAt: 2, version: 3 }
 
@@ -30,6 +30,13 @@ describe('record codec', () => {
       at += d.size
     }
     expect(read).toEqual(entries)
+  })
+
+  it('sums CRC-32 in place as zlib does, at any offset and length', () => {
+    const bytes = Buffer.from(Array.from({ length: 600 }, (_, i) => (i * 7919 + (i >> 3)) & 0xff))
+    for (const [from, to] of [[0, 0], [0, 1], [3, 10], [5, 600], [1, 17], [0, 599], [100, 357]] as const) {
+      expect(crc32Of(bytes, from, to)).toBe(crc32(bytes.subarray(from, to)))
+    }
   })
 
   it('tells a record cut short from a damaged one', () => {
