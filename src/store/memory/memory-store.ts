@@ -5,6 +5,7 @@ import { isoTime } from '../iso-time.js'
 import { RwLock } from '../rw-lock.js'
 import { checkDescription, checkTitle, throwIfAny } from '../validate.js'
 import { CursorCodec } from './cursor.js'
+import { withTail } from './image-tail.js'
 import { ChatIndexes, type IndexCapture, type IndexImage } from './indexes.js'
 import { runQuery } from './query-planner.js'
 
@@ -212,22 +213,12 @@ export class MemoryChatStore implements ChatStore {
   /**
    * Recovery's load from a snapshot that saved its indexes: the store takes `chats` (the snapshot's
    * chats with `tail`, the changes logged after it, applied) as its own, and its indexes from
-   * `image` (the snapshot's chats in their slots) with `tail` applied one change at a time. Throws
+   * `image` (the snapshot's chats in their slots) with `tail` merged in (`withTail`). Throws
    * when the image does not hold together, changing nothing: `restore` is then the way.
    */
   restoreImage (chats: Map<string, ChatRecord>, image: IndexImage, tail: Iterable<Change>): void {
     const indexes = new ChatIndexes(this.options.indexChunk)
-    indexes.loadImage(image)
-    for (const change of tail) {
-      if (change.op === 'put') {
-        const before = indexes.get(change.chat.id)
-        if (before === undefined) indexes.add(change.chat)
-        else indexes.replace(before, change.chat)
-      } else {
-        const before = indexes.get(change.id)
-        if (before !== undefined) indexes.remove(before)
-      }
-    }
+    indexes.loadImage(withTail(image, tail))
     if (indexes.size !== chats.size) throw new Error(`the saved indexes with the log applied hold ${indexes.size} chats, the store ${chats.size}`)
     this.chats = chats
     this.bytes = 0

@@ -357,12 +357,12 @@ export class TextIndex {
       if (end <= from || (previous !== undefined && !(previous < term))) throw new Error(`TextIndex: the image's term ${t} is empty or out of order`)
       const list = new Postings()
       if (dense[t] === 1) {
-        if (end - from > words) throw new Error(`TextIndex: the image's bits of "${term}" reach past the slots`)
-        const bits = new Uint32Array(words)
+        // A bit set that grew past the slots (by half at a time) has only zeros there.
+        const bits = new Uint32Array(Math.max(words, end - from))
         let size = 0
         for (let w = 0; from < end; from++, w++) {
           const word = data[from]! >>> 0
-          if (filled !== undefined && (word & ~filled[w]!) !== 0) throw new Error(`TextIndex: the image's bits of "${term}" name an empty slot`)
+          if ((w >= words && word !== 0) || (filled !== undefined && (word & ~(filled[w] ?? 0)) !== 0)) throw new Error(`TextIndex: the image's bits of "${term}" name an empty slot`)
           bits[w] = word
           size += popCount(word)
         }
