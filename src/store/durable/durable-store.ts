@@ -237,8 +237,11 @@ export class DurableChatStore implements ChatStore {
         return { chats: [...all.values()], image: image() }
       })
       switched = !heal
-      const index = await encodeIndexImage(image, chats)
-      if (index === undefined) this.logger.warn({ chats: chats.length }, 'the indexes do not match the chats in order; the snapshot is written without them')
+      const index = await encodeIndexImage(image, chats).catch((err: unknown) => {
+        this.logger.warn({ err }, 'the indexes could not be encoded')
+        return undefined
+      })
+      if (index === undefined) this.logger.warn({ chats: chats.length }, 'the snapshot is written without its indexes: the next start builds them')
       const bytes = await writeSnapshot(this.ops, dir, snapshot, chats, () => this.state === 'closed', index)
       this.manifest = { version: 1, snapshot, logs: [newLog], next: n + 1 }
       writeManifest(this.ops, dir, this.manifest)
