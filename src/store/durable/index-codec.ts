@@ -47,45 +47,126 @@ const padding = (bytes: number): number => (4 - (bytes & 3)) & 3
  * does not add up; whether its slots hold together with the chats, `ChatIndexes.loadImage` checks.
  */
 export function decodeIndexImage (blob: Buffer, chats: readonly ChatRecord[]): IndexImage {
-  if (blob.byteOffset % 4 !== 0) blob = Buffer.from(blob) // Int32Array views need 4-byte alignment
-  if (blob.length < HEADER_WORDS * 4) throw new Error('the saved index image is shorter than its header')
-  const word = (i: number): number => blob.readUInt32LE(i * 4)
-  if (word(0) !== LAYOUT) throw new Error(`the saved index image has layout ${word(0)}, not ${LAYOUT}`)
-  const used = word(1)
-  const n = word(2)
-  const termCount = word(6)
-  const termBytes = word(8)
-  const sizes = [n, n, n, n, word(3), word(4), word(5), termCount, termCount, word(7)]
-  const total = HEADER_WORDS * 4 + sizes.reduce((a, b) => a + b, 0) * 4 + termCount + padding(termCount) + termBytes + padding(termBytes)
-  if (total !== blob.length) throw new Error(`the saved index image is ${blob.length} bytes, its header adds up to ${total}`)
-  if (n !== chats.length) throw new Error(`the saved index image is for ${n} chats, the snapshot holds ${chats.length}`)
-  let at = blob.byteOffset + HEADER_WORDS * 4
-  const [slotOf, byCreated, byUpdated, byTitle, p0, p1, p2, termEnds, ends, data] = sizes.map((size) => {
-    const array = new Int32Array(blob.buffer, at, size)
-    at += size * 4
-    return array
-  }) as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array]
-  const dense = new Uint8Array(blob.buffer, at, termCount)
-  at += termCount + padding(termCount)
-  const joined = blob.toString('utf8', at - blob.byteOffset, at - blob.byteOffset + termBytes)
-  if (joined.length !== (termCount === 0 ? 0 : termEnds[termCount - 1])) throw new Error('the saved index image\'s terms do not add up')
-  // Arrays filled one by one: a large `new Array(n)` would be a slow dictionary-mode array.
-  const terms: string[] = []
-  for (let t = 0, from = 0; t < termCount; t++) {
-    const end = termEnds[t]!
-    if (end < from) throw new Error('the saved index image\'s terms do not add up')
-    terms.push(joined.slice(from, end))
-    from = end
+  const reader = new IndexImageReader()
+  reader.add(blob)
+  return reader.decode(chats)
+}
+
+/**
+ * Gathers an image's pieces as the snapshot's records bring them: straight into one buffer for
+ * the postings (the text index keeps it, its lists views of it) and one for the rest (dropped once
+ * loaded), both allocated once the header says their sizes. Never throws while gathering (it
+ * runs inside the file's scan): a piece that does not fit is remembered, and `decode` throws.
+ */
+export class IndexImageReader {
+  private header = Buffer.alloc(HEADER_WORDS * 4)
+  private got = 0
+  private sizes: number[] = []
+  private rest: Buffer | undefined
+  private data = new Int32Array(0)
+  private dataStart = 0
+  private total = 0
+  private problem: string | undefined
+
+  add (piece: Buffer): void {
+    if (this.problem !== undefined) return
+    let from = 0
+    if (this.got < this.header.length) {
+      from = piece.copy(this.header, this.got, 0, this.header.length - this.got)
+      this.got += from
+      if (this.got < this.header.length) return
+      if (!this.layout()) return
+      this.header.copy(this.rest!, 0)
+    }
+    const n = piece.length - from
+    if (this.got + n > this.total) {
+      this.problem = `the saved index image is longer than its header says (${this.total} bytes)`
+      return
+    }
+    // The part before the postings, the postings, the part after.
+    const dataEnd = this.dataStart + this.data.byteLength
+    const dataBytes = Buffer.from(this.data.buffer, this.data.byteOffset, this.data.byteLength)
+    for (let at = this.got, i = from; i < piece.length;) {
+      let next: number
+      if (at < this.dataStart) {
+        next = Math.min(piece.length, i + this.dataStart - at)
+        piece.copy(this.rest!, at, i, next)
+      } else if (at < dataEnd) {
+        next = Math.min(piece.length, i + dataEnd - at)
+        piece.copy(dataBytes, at - this.dataStart, i, next)
+      } else {
+        next = piece.length
+        piece.copy(this.rest!, at - this.data.byteLength, i, next)
+      }
+      at += next - i
+      i = next
+    }
+    this.got += n
   }
-  const records: (ChatRecord | undefined)[] = []
-  for (let slot = 0; slot < used; slot++) records.push(undefined)
-  for (let i = 0; i < n; i++) {
-    const slot = slotOf[i]!
-    if (!(slot >= 0 && slot < used) || records[slot] !== undefined) throw new Error(`the saved index image puts chat ${i} in slot ${slot}`)
-    records[slot] = chats[i]
+
+  decode (chats: readonly ChatRecord[]): IndexImage {
+    if (this.problem === undefined && this.got < this.total) this.problem = `the saved index image is ${this.got} bytes, its header adds up to ${this.total}`
+    if (this.problem === undefined && this.got < this.header.length) this.problem = 'the saved index image is shorter than its header'
+    if (this.problem !== undefined) throw new Error(this.problem)
+    const blob = this.rest!
+    const [n, , , , p0, p1, p2, termCount] = this.sizes as [number, number, number, number, number, number, number, number, number, number]
+    const used = this.header.readUInt32LE(4)
+    const termBytes = this.header.readUInt32LE(32)
+    if (n !== chats.length) throw new Error(`the saved index image is for ${n} chats, the snapshot holds ${chats.length}`)
+    let at = HEADER_WORDS * 4
+    const view = (size: number): Int32Array => {
+      const array = new Int32Array(blob.buffer, blob.byteOffset + at, size)
+      at += size * 4
+      return array
+    }
+    const [slotOf, byCreated, byUpdated, byTitle, q0, q1, q2, termEnds, ends] = [n, n, n, n, p0, p1, p2, termCount, termCount].map(view) as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array]
+    const dense = new Uint8Array(blob.buffer, blob.byteOffset + at, termCount)
+    at += termCount + padding(termCount)
+    const joined = blob.toString('utf8', at, at + termBytes)
+    if (joined.length !== (termCount === 0 ? 0 : termEnds[termCount - 1])) throw new Error('the saved index image\'s terms do not add up')
+    // Arrays filled one by one: a large `new Array(n)` would be a slow dictionary-mode array.
+    const terms: string[] = []
+    for (let t = 0, from = 0; t < termCount; t++) {
+      const end = termEnds[t]!
+      if (end < from) throw new Error('the saved index image\'s terms do not add up')
+      terms.push(joined.slice(from, end))
+      from = end
+    }
+    const records: (ChatRecord | undefined)[] = []
+    for (let slot = 0; slot < used; slot++) records.push(undefined)
+    for (let i = 0; i < n; i++) {
+      const slot = slotOf[i]!
+      if (!(slot >= 0 && slot < used) || records[slot] !== undefined) throw new Error(`the saved index image puts chat ${i} in slot ${slot}`)
+      records[slot] = chats[i]
+    }
+    return { used, records, byCreated, byUpdated, byTitle, byPriority: [q0, q1, q2], text: { terms, ends, dense, data: this.data } }
   }
-  // The postings get a buffer of their own (lists are views of it), so that the rest of the image can go once loaded.
-  return { used, records, byCreated, byUpdated, byTitle, byPriority: [p0, p1, p2], text: { terms, ends, dense, data: data.slice() } }
+
+  /** Reads the header's sizes and allocates the buffers; false when the header cannot be. */
+  private layout (): boolean {
+    const word = (i: number): number => this.header.readUInt32LE(i * 4)
+    if (word(0) !== LAYOUT) {
+      this.problem = `the saved index image has layout ${word(0)}, not ${LAYOUT}`
+      return false
+    }
+    const n = word(2)
+    const termCount = word(6)
+    const termBytes = word(8)
+    this.sizes = [n, n, n, n, word(3), word(4), word(5), termCount, termCount, word(7)]
+    const before = HEADER_WORDS * 4 + this.sizes.slice(0, 9).reduce((a, b) => a + b, 0) * 4
+    this.total = before + word(7) * 4 + termCount + padding(termCount) + termBytes + padding(termBytes)
+    if (this.total > 2 ** 31) {
+      this.problem = `the saved index image's header adds up to ${this.total} bytes`
+      return false
+    }
+    this.dataStart = before
+    this.data = new Int32Array(word(7))
+    this.rest = Buffer.allocUnsafeSlow(this.total - this.data.byteLength)
+    return true
+  }
+
+  /** Whether any piece came. */
+  get started (): boolean { return this.got > 0 || this.problem !== undefined }
 }
 
 function bytesOf (array: Int32Array): Buffer {

@@ -4,7 +4,7 @@ import type { Change, ChatRecord } from '../memory/memory-store.js'
 import type { FileOps } from './file-ops.js'
 import { isStoreFile, readManifest, type Manifest } from './manifest.js'
 import { FileKind, HEADER_BYTES, type Entry } from './record-codec.js'
-import { decodeIndexImage } from './index-codec.js'
+import { IndexImageReader } from './index-codec.js'
 import { scanFile } from './snapshot.js'
 
 export const REPAIR_COMMAND = 'npm run repair --'
@@ -80,12 +80,12 @@ export async function recover (ops: FileOps, dir: string, options: RecoverOption
     if (!ops.exists(path)) throw new RecoveryError(path, undefined, 'is named by the MANIFEST but missing', dir, false)
     let ended: number | undefined
     const puts: ChatRecord[] = []
-    const pieces: Buffer[] = []
+    const pieces = new IndexImageReader()
     const scan = await scanFile(ops, path, FileKind.snapshot, (entry) => {
       if (ended !== undefined) throw new RecoveryError(path, undefined, 'has records after its end record', dir)
       if (entry.op === 'end') ended = entry.count
       else if (entry.op === 'put') { puts.push(entry.chat); apply(entry) }
-      else if (entry.op === 'index') pieces.push(Buffer.from(entry.bytes))
+      else if (entry.op === 'index') pieces.add(entry.bytes)
     })
     let problem = scan.damage
     if (problem === undefined && ended === undefined) problem = { offset: scan.end, reason: 'the snapshot ends before its end record (it was cut short)', tail: false }
@@ -93,9 +93,9 @@ export async function recover (ops: FileOps, dir: string, options: RecoverOption
     if (problem !== undefined) {
       if (options.repair !== true) throw new RecoveryError(path, problem.offset, problem.reason, dir)
       result.cuts.push({ file: path, offset: problem.offset, reason: problem.reason })
-    } else if (pieces.length > 0 && puts.length === chats.size) {
+    } else if (pieces.started && puts.length === chats.size) {
       try {
-        result.image = decodeIndexImage(joinPieces(pieces), puts)
+        result.image = pieces.decode(puts)
       } catch (err) {
         warn(`${path}: its saved indexes are not usable (${(err as Error).message}); they are built from the chats instead`)
       }
@@ -138,14 +138,6 @@ export async function recover (ops: FileOps, dir: string, options: RecoverOption
     result.tail = []
   }
   return result
-}
-
-/** The index pieces as one buffer of its own (so that its arrays are aligned). */
-function joinPieces (pieces: readonly Buffer[]): Buffer {
-  const blob = Buffer.allocUnsafeSlow(pieces.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const piece of pieces) at += piece.copy(blob, at)
-  return blob
 }
 
 function truncate (ops: FileOps, path: string, length: number): void {
