@@ -8,12 +8,15 @@
  * 2. Recovery: the time for the durable store to load 1,000,000 chats, from a snapshot and from a
  *    log of creates, and for the built server to be ready on them.
  * 3. The cost of one append inside the write lock.
- * `node --import tsx load/durability-bench.ts [throughput|recovery|append]` runs one part.
+ * `node --import tsx load/durability-bench.ts [throughput|recovery|append]` runs one part (`recover-once <dir>`:
+ * one timed recovery, as JSON; the recovery part runs each of its recoveries so, in a fresh process).
  *
- * Options (environment): BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_CONNECTIONS (50), BENCH_CHATS (1000000).
+ * Options (environment): BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_CONNECTIONS (50), BENCH_CHATS (1000000),
+ * BENCH_TEXTS (short: `Chat number 123` and one fixed sentence; long: about 40-character titles
+ * and 125-character descriptions of words drawn from a vocabulary of 5,000, as `restore-bench.ts long`).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
@@ -23,12 +26,15 @@ import { createDurableStore } from '../src/store/durable/durable-store.js'
 import { nodeFileOps } from '../src/store/durable/file-ops.js'
 import { logName, snapshotName, writeManifest } from '../src/store/durable/manifest.js'
 import { encodeEntry } from '../src/store/durable/record-codec.js'
+import { encodeIndexImage } from '../src/store/durable/index-codec.js'
+import { MemoryChatStore } from '../src/store/memory/memory-store.js'
 import { createLog, writeSnapshot } from '../src/store/durable/snapshot.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const CHATS = Number(process.env.BENCH_CHATS ?? 1_000_000)
+const TEXTS = process.env.BENCH_TEXTS ?? 'short'
 const PORT = 3917
 const root = new URL('..', import.meta.url).pathname
 
@@ -118,6 +124,21 @@ async function throughput (): Promise<void> {
   console.log(`| FSYNC=always | ${median(rps.always).toFixed(0)} | ${median(ratios.always).toFixed(2)} |`)
 }
 
+let seed = 42
+const random = (k: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % k }
+const VOCABULARY = Array.from({ length: 5000 }, () => Array.from({ length: 3 + random(7) }, () => String.fromCharCode(97 + random(26))).join(''))
+const sentence = (length: number): string => {
+  const words: string[] = []
+  for (let chars = -1; chars < length;) { const w = VOCABULARY[random(VOCABULARY.length)]!; words.push(w); chars += w.length + 1 }
+  return words.join(' ')
+}
+
+function texts (i: number): { title: string, description: string } {
+  if (TEXTS !== 'long') return { title: `Chat number ${i}`, description: 'Some notes about this chat, a sentence or two long, as chats usually have.' }
+  const title = `${sentence(32)} ${i}`
+  return { title: title[0]!.toUpperCase() + title.slice(1), description: sentence(125) }
+}
+
 function fakeChats (n: number): ChatRecord[] {
   const start = Date.UTC(2026, 0, 1)
   const chats: ChatRecord[] = new Array<ChatRecord>(n)
@@ -125,8 +146,7 @@ function fakeChats (n: number): ChatRecord[] {
     const hex = i.toString(16).padStart(12, '0')
     chats[i] = {
       id: `01a20000-0000-7000-8000-${hex}`,
-      title: `Chat number ${i}`,
-      description: 'Some notes about this chat, a sentence or two long, as chats usually have.',
+      ...texts(i),
       priority: (['low', 'medium', 'high'] as const)[i % 3]!,
       isActive: i % 2 === 0,
       createdAt: start + i,
@@ -137,25 +157,54 @@ function fakeChats (n: number): ChatRecord[] {
   return chats
 }
 
-async function timeRecovery (dir: string): Promise<{ ms: number, items: number }> {
+/** Recovers `dir` in this process, answering the wall and CPU (all threads, GC included) milliseconds it took. */
+async function recoverHere (dir: string): Promise<{ ms: number, cpuMs: number, items: number }> {
+  const cpu = process.cpuUsage()
   const started = performance.now()
   const store = createDurableStore({ maxItems: 100_000_000, maxBytes: 0, lockTimeoutMs: 1000, dataDir: dir, fsync: 'everysec', compactMinBytes: 1 << 30, compactGrowthPercent: 100 })
   await store.recovered
   const ms = performance.now() - started
+  const used = process.cpuUsage(cpu)
   const items = store.stats().items
   await store.close()
-  return { ms, items }
+  return { ms, cpuMs: (used.user + used.system) / 1000, items }
+}
+
+/** Times a recovery in a fresh process (`recover-once <dir>`), so that no run inherits another's heap. */
+async function timeRecovery (dir: string): Promise<{ ms: number, cpuMs: number, items: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'load/durability-bench.ts', 'recover-once', dir], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
+  const code = await new Promise((resolve) => child.once('exit', resolve))
+  if (code !== 0) throw new Error(`recover-once exited with ${String(code)}`)
+  return JSON.parse(out) as { ms: number, cpuMs: number, items: number }
+}
+
+/** A data directory holding `chats` as a snapshot (with the indexes a compaction saves beside them when `index`) and an empty log. */
+async function snapshotDir (chats: ChatRecord[], index: Buffer[] | undefined): Promise<{ dir: string, bytes: number }> {
+  const ops = nodeFileOps
+  const dir = temp()
+  const bytes = await writeSnapshot(ops, dir, snapshotName(1), chats, undefined, index)
+  ops.close(createLog(ops, dir, logName(2)).fd)
+  writeManifest(ops, dir, { version: 1, snapshot: snapshotName(1), logs: [logName(2)], next: 3 })
+  return { dir, bytes }
+}
+
+/** The index image a compaction would save for `chats`. */
+async function indexImage (chats: ChatRecord[]): Promise<Buffer[]> {
+  const store = new MemoryChatStore({ maxItems: chats.length, maxBytes: 0, lockTimeoutMs: 1000 })
+  store.restore(new Map(chats.map((chat) => [chat.id, chat])))
+  const image = await store.withAll((_all, image) => image())
+  return (await encodeIndexImage(image, chats))!
 }
 
 /** Writes the data directories recovery is timed on; the chats are dropped after, so that the timed recoveries do not carry them in the heap. */
-async function recoveryFiles (): Promise<{ fromSnapshot: string, bytes: number, fromLog: string, at: number }> {
+async function recoveryFiles (): Promise<{ fromSnapshot: string, bytes: number, fromPlainSnapshot: string, plainBytes: number, fromLog: string, at: number }> {
   const chats = fakeChats(CHATS)
   const ops = nodeFileOps
 
-  const fromSnapshot = temp()
-  const bytes = await writeSnapshot(ops, fromSnapshot, snapshotName(1), chats)
-  ops.close(createLog(ops, fromSnapshot, logName(2)).fd)
-  writeManifest(ops, fromSnapshot, { version: 1, snapshot: snapshotName(1), logs: [logName(2)], next: 3 })
+  const { dir: fromSnapshot, bytes } = await snapshotDir(chats, await indexImage(chats))
+  const { dir: fromPlainSnapshot, bytes: plainBytes } = await snapshotDir(chats, undefined)
 
   const fromLog = temp()
   const log = createLog(ops, fromLog, logName(1))
@@ -168,28 +217,53 @@ async function recoveryFiles (): Promise<{ fromSnapshot: string, bytes: number, 
   ops.fdatasync(log.fd)
   ops.close(log.fd)
   writeManifest(ops, fromLog, { version: 1, snapshot: null, logs: [logName(1)], next: 2 })
-  return { fromSnapshot, bytes, fromLog, at }
+  return { fromSnapshot, bytes, fromPlainSnapshot, plainBytes, fromLog, at }
 }
 
 async function recovery (): Promise<void> {
-  const { fromSnapshot, bytes, fromLog, at } = await recoveryFiles()
-  console.log(`\nRecovery of ${CHATS.toLocaleString('en')} chats (median of 3, in-process, files in the page cache):`)
-  console.log('| from | file size | time |\n|---|---|---|')
-  for (const [name, dir, size] of [['a snapshot', fromSnapshot, bytes], ['a log of creates', fromLog, at]] as const) {
+  const { fromSnapshot, bytes, fromPlainSnapshot, plainBytes, fromLog, at } = await recoveryFiles()
+  console.log(`\nRecovery of ${CHATS.toLocaleString('en')} chats, ${TEXTS} texts (median of 3, each in a fresh process, files in the page cache; CPU: all of the process's threads):`)
+  console.log('| from | file size | time | CPU |\n|---|---|---|---|')
+  const sources = [['a snapshot with its saved indexes', fromSnapshot, bytes], ['a snapshot without saved indexes (built again)', fromPlainSnapshot, plainBytes], ['a log of creates', fromLog, at]] as const
+  for (const [name, dir, size] of sources) {
     const runs: number[] = []
+    const cpus: number[] = []
     for (let i = 0; i < 3; i++) {
-      const { ms, items } = await timeRecovery(dir)
+      const { ms, cpuMs, items } = await timeRecovery(dir)
       if (items !== CHATS) throw new Error(`recovered ${items} chats, not ${CHATS}`)
       runs.push(ms)
+      cpus.push(cpuMs)
     }
-    console.log(`| ${name} | ${(size / 1024 / 1024).toFixed(0)} MiB | ${(median(runs) / 1000).toFixed(2)} s |`)
+    console.log(`| ${name} | ${(size / 1024 / 1024).toFixed(0)} MiB | ${(median(runs) / 1000).toFixed(2)} s (${runs.map(s2).join(', ')}) | ${(median(cpus) / 1000).toFixed(2)} s |`)
   }
-  const { ms, notReady } = await serverStart(fromSnapshot)
-  console.log(`| the built server, from spawn to /health/ready 200 (a snapshot) | ${(bytes / 1024 / 1024).toFixed(0)} MiB | ${(ms / 1000).toFixed(2)} s (${notReady} answers of 503 meanwhile) |`)
+  const starts: number[] = []
+  const cpus: number[] = []
+  let notReadys = 0
+  for (let i = 0; i < 3; i++) {
+    const { ms, cpuMs, notReady } = await serverStart(fromSnapshot)
+    starts.push(ms)
+    cpus.push(cpuMs)
+    notReadys += notReady
+  }
+  const empty = await serverStart(temp())
+  console.log(`| the built server, from spawn to /health/ready 200 (a snapshot with its saved indexes; ${notReadys} answers of 503 meanwhile) | ${(bytes / 1024 / 1024).toFixed(0)} MiB | ${(median(starts) / 1000).toFixed(2)} s (${starts.map(s2).join(', ')}) | ${(median(cpus) / 1000).toFixed(2)} s |`)
+  console.log(`| the built server on an empty directory | | ${s2(empty.ms)} s | ${s2(empty.cpuMs)} s |`)
+}
+
+const s2 = (ms: number): string => (ms / 1000).toFixed(2)
+
+/** The CPU a process has used so far (user and system, all threads), from /proc; 0 where there is none. */
+function cpuOf (pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 1000 / 100 // utime and stime, in clock ticks of 1/100 s
+  } catch {
+    return 0
+  }
 }
 
 /** Spawns the server on a data directory and times it until /health/ready answers 200, counting the 503s before. */
-async function serverStart (dir: string): Promise<{ ms: number, notReady: number }> {
+async function serverStart (dir: string): Promise<{ ms: number, cpuMs: number, notReady: number }> {
   const started = performance.now()
   const env = { ...process.env, NODE_ENV: 'production' as const, LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(PORT), MAX_ITEMS: '100000000', MAX_STORE_BYTES: '0', DATA_DIR: dir }
   const child = spawn(process.execPath, ['dist/server.js'], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] })
@@ -197,7 +271,7 @@ async function serverStart (dir: string): Promise<{ ms: number, notReady: number
   try {
     for (;;) {
       const status = await fetch(`http://127.0.0.1:${PORT}/health/ready`).then((r) => r.status, () => 0)
-      if (status === 200) return { ms: performance.now() - started, notReady }
+      if (status === 200) return { ms: performance.now() - started, cpuMs: cpuOf(child.pid), notReady }
       if (status === 503) notReady++
       if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}`)
       await new Promise((resolve) => setTimeout(resolve, 20))
@@ -226,6 +300,7 @@ function appendCost (): void {
 
 try {
   const only = process.argv[2]
+  if (only === 'recover-once') process.stdout.write(JSON.stringify(await recoverHere(process.argv[3]!)))
   if (only === undefined || only === 'throughput') await throughput()
   if (only === undefined || only === 'recovery') await recovery()
   if (only === undefined || only === 'append') appendCost()

@@ -6,6 +6,7 @@ import { AppendLog, readOnlyError, type FsyncMode } from './append-log.js'
 import { nodeFileOps, type FileOps } from './file-ops.js'
 import { logName, snapshotName, writeManifest, type Manifest } from './manifest.js'
 import { recover, removeLeftovers } from './recovery.js'
+import { encodeIndexImage } from './index-codec.js'
 import { createLog, writeSnapshot } from './snapshot.js'
 
 export interface DurableStoreOptions extends Omit<MemoryStoreOptions, 'journal'> {
@@ -167,14 +168,23 @@ export class DurableChatStore implements ChatStore {
         end = found.logEnd
       }
       removeLeftovers(this.ops, dir, this.manifest, (message) => { this.logger.warn({ dataDir: dir }, message) })
-      this.memory.restore(found.chats)
+      let indexes: 'loaded' | 'built' = 'built'
+      if (found.image !== undefined) {
+        try {
+          this.memory.restoreImage(found.chats, found.image, found.tail)
+          indexes = 'loaded'
+        } catch (err) {
+          this.logger.warn({ dataDir: dir, err }, 'the snapshot\'s saved indexes do not fit its chats; building them instead')
+        }
+      }
+      if (indexes === 'built') this.memory.restore(found.chats)
       this.snapshotBytes = found.snapshotBytes
       this.log = new AppendLog(this.ops, fsync, fd, end, {
         onAppend: () => { this.maybeCompact() },
         onFault: (fault) => { this.onFault(fault) }
       })
       this.state = 'ready'
-      this.logger.info({ dataDir: dir, fsync, chats: found.chats.size, ms: Math.round(performance.now() - started) }, 'store recovered')
+      this.logger.info({ dataDir: dir, fsync, chats: found.chats.size, indexes, ms: Math.round(performance.now() - started) }, 'store recovered')
       this.maybeCompact()
     } catch (err) {
       if (this.state !== 'closed') this.state = 'failed'
@@ -222,12 +232,17 @@ export class DurableChatStore implements ChatStore {
         this.manifest = { ...this.manifest, logs: [...previous.logs, newLog] }
         writeManifest(this.ops, dir, this.manifest)
       }
-      const chats = await this.memory.withAll((all) => {
+      const { chats, image } = await this.memory.withAll((all, image) => {
         if (!heal) log.switchTo(file.fd, file.end)
-        return [...all.values()]
+        return { chats: [...all.values()], image: image() }
       })
       switched = !heal
-      const bytes = await writeSnapshot(this.ops, dir, snapshot, chats, () => this.state === 'closed')
+      const index = await encodeIndexImage(image, chats).catch((err: unknown) => {
+        this.logger.warn({ err }, 'the indexes could not be encoded')
+        return undefined
+      })
+      if (index === undefined) this.logger.warn({ chats: chats.length }, 'the snapshot is written without its indexes: the next start builds them')
+      const bytes = await writeSnapshot(this.ops, dir, snapshot, chats, () => this.state === 'closed', index)
       this.manifest = { version: 1, snapshot, logs: [newLog], next: n + 1 }
       writeManifest(this.ops, dir, this.manifest)
       if (heal) {

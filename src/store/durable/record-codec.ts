@@ -9,10 +9,16 @@ import { PRIORITIES } from '../chat-store.js'
  *   P (put): priority (u8), isActive (u8), createdAt and updatedAt (f64 LE, epoch ms), version
  *            (u32 LE), the id (36 ASCII bytes), then title and description (each u32 LE length + UTF-8)
  *   D (delete): the id (36 bytes)
+ *   I (snapshots, after the puts): a piece of the saved query indexes (`index-codec.ts`), the
+ *            pieces in order making one image
  *   E (a snapshot's last record): the number of chats in it (u32 LE)
  * A put carries the whole chat after the change, so replaying a record twice gives the same store.
+ * Version 2 added the I records; a version 1 file (no I records) reads as before, and its
+ * snapshot's indexes are built from the chats.
  */
-export const FORMAT_VERSION = 1
+export const FORMAT_VERSION = 2
+/** The oldest version this build reads. */
+export const OLDEST_VERSION = 1
 export const HEADER_BYTES = 16
 export const RECORD_HEADER_BYTES = 8
 /** Far above any chat the API accepts; a larger length can only be damage. */
@@ -25,8 +31,13 @@ export type FileKind = typeof FileKind[keyof typeof FileKind]
 const OP_PUT = 0x50 // 'P'
 const OP_DELETE = 0x44 // 'D'
 const OP_END = 0x45 // 'E': a snapshot's last record, carrying its count
+const OP_INDEX = 0x49 // 'I': a piece of a snapshot's saved indexes
 
-export type Entry = Change | { op: 'end', count: number }
+/** The most bytes of the index image one I record carries. */
+export const INDEX_PIECE_BYTES = MAX_PAYLOAD_BYTES - 1
+
+/** `bytes` of an index piece read back is a view into the reader's buffer: copy it before the next read. */
+export type Entry = Change | { op: 'end', count: number } | { op: 'index', bytes: Buffer }
 
 export function encodeHeader (kind: FileKind): Buffer {
   const header = Buffer.alloc(HEADER_BYTES)
@@ -41,7 +52,7 @@ export function checkHeader (bytes: Buffer, kind: FileKind): string | undefined 
   if (bytes.length < HEADER_BYTES) return 'the file is shorter than its header'
   if (!bytes.subarray(0, 8).equals(MAGIC)) return 'not a chat-store file (bad magic)'
   const version = bytes.readUInt16LE(8)
-  if (version !== FORMAT_VERSION) return `format version ${version}; this build reads version ${FORMAT_VERSION}`
+  if (version < OLDEST_VERSION || version > FORMAT_VERSION) return `format version ${version}; this build reads versions ${OLDEST_VERSION} to ${FORMAT_VERSION}`
   if (bytes.readUInt16LE(10) !== kind) return `not a ${kind === FileKind.log ? 'log' : 'snapshot'} file`
   return undefined
 }
@@ -53,6 +64,7 @@ export function encodeEntry (entry: Entry): Buffer {
   let length: number
   if (entry.op === 'put') length = PUT_FIXED + Buffer.byteLength(entry.chat.title) + Buffer.byteLength(entry.chat.description)
   else if (entry.op === 'delete') length = 1 + ID_BYTES
+  else if (entry.op === 'index') length = 1 + entry.bytes.length
   else length = 1 + 4
   const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + length)
   let at = RECORD_HEADER_BYTES
@@ -70,6 +82,9 @@ export function encodeEntry (entry: Entry): Buffer {
   } else if (entry.op === 'delete') {
     record[at++] = OP_DELETE
     record.write(entry.id, at, ID_BYTES, 'latin1')
+  } else if (entry.op === 'index') {
+    record[at++] = OP_INDEX
+    entry.bytes.copy(record, at)
   } else {
     record[at++] = OP_END
     record.writeUInt32LE(entry.count, at)
@@ -96,44 +111,81 @@ export function decodeRecord (bytes: Buffer, at: number): Decoded {
   if (bytes.length - at < RECORD_HEADER_BYTES) return { kind: 'short' }
   const length = bytes.readUInt32LE(at)
   if (length === 0 || length > MAX_PAYLOAD_BYTES) return { kind: 'damaged', reason: `impossible record length ${length}` }
-  const end = at + RECORD_HEADER_BYTES + length
+  const start = at + RECORD_HEADER_BYTES
+  const end = start + length
   if (end > bytes.length) return { kind: 'short' }
-  const payload = bytes.subarray(at + RECORD_HEADER_BYTES, end)
-  if (crc32(payload) !== bytes.readUInt32LE(at + 4)) return { kind: 'damaged', reason: 'CRC-32 mismatch' }
-  const entry = parsePayload(payload)
+  if (crc32Of(bytes, start, end) !== bytes.readUInt32LE(at + 4)) return { kind: 'damaged', reason: 'CRC-32 mismatch' }
+  const entry = parsePayload(bytes, start, end)
   if (entry === undefined) return { kind: 'damaged', reason: 'a record with a good CRC but an unreadable payload' }
   return { kind: 'entry', entry, size: RECORD_HEADER_BYTES + length }
 }
 
-function parsePayload (p: Buffer): Entry | undefined {
-  switch (p[0]) {
-    case OP_PUT: return parsePut(p)
-    case OP_DELETE: return p.length === 1 + ID_BYTES ? { op: 'delete', id: p.toString('latin1', 1) } : undefined
-    case OP_END: return p.length === 5 ? { op: 'end', count: p.readUInt32LE(1) } : undefined
+/** The payload is `b[p .. end]`, read in place (recovery decodes a million of them: no view each). */
+function parsePayload (b: Buffer, p: number, end: number): Entry | undefined {
+  const length = end - p
+  switch (b[p]) {
+    case OP_PUT: return parsePut(b, p, end)
+    case OP_DELETE: return length === 1 + ID_BYTES ? { op: 'delete', id: b.toString('latin1', p + 1, end) } : undefined
+    case OP_END: return length === 5 ? { op: 'end', count: b.readUInt32LE(p + 1) } : undefined
+    case OP_INDEX: return length > 1 ? { op: 'index', bytes: b.subarray(p + 1, end) } : undefined
     default: return undefined
   }
 }
 
-function parsePut (p: Buffer): Entry | undefined {
-  if (p.length < PUT_FIXED) return undefined
-  const priority = PRIORITIES[p[1]!]
-  const active = p[2]!
+function parsePut (b: Buffer, p: number, end: number): Entry | undefined {
+  if (end - p < PUT_FIXED) return undefined
+  const priority = PRIORITIES[b[p + 1]!]
+  const active = b[p + 2]!
   if (priority === undefined || active > 1) return undefined
-  const titleAt = PUT_FIXED - 8
-  const titleBytes = p.readUInt32LE(titleAt)
+  const titleAt = p + PUT_FIXED - 8
+  const titleBytes = b.readUInt32LE(titleAt)
   const descriptionAt = titleAt + 4 + titleBytes
-  if (descriptionAt + 4 > p.length) return undefined
-  const descriptionBytes = p.readUInt32LE(descriptionAt)
-  if (descriptionAt + 4 + descriptionBytes !== p.length) return undefined
+  if (descriptionAt + 4 > end) return undefined
+  const descriptionBytes = b.readUInt32LE(descriptionAt)
+  if (descriptionAt + 4 + descriptionBytes !== end) return undefined
   const chat: ChatRecord = {
-    id: p.toString('latin1', 23, 23 + ID_BYTES),
-    title: p.toString('utf8', titleAt + 4, descriptionAt),
-    description: p.toString('utf8', descriptionAt + 4),
+    id: b.toString('latin1', p + 23, p + 23 + ID_BYTES),
+    title: b.toString('utf8', titleAt + 4, descriptionAt),
+    description: b.toString('utf8', descriptionAt + 4, end),
     priority,
     isActive: active === 1,
-    createdAt: p.readDoubleLE(3),
-    updatedAt: p.readDoubleLE(11),
-    version: p.readUInt32LE(19)
+    createdAt: b.readDoubleLE(p + 3),
+    updatedAt: b.readDoubleLE(p + 11),
+    version: b.readUInt32LE(p + 19)
   }
   return { op: 'put', chat }
+}
+
+/** CRC-32 (IEEE, as zlib's) tables for slicing by 8: table t at [t * 256, t * 256 + 256). */
+const CRC_TABLE = ((): Int32Array => {
+  const table = new Int32Array(8 * 256)
+  for (let n = 0; n < 256; n++) {
+    let c = n
+    for (let k = 0; k < 8; k++) c = (c & 1) !== 0 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
+    table[n] = c
+  }
+  for (let t = 1; t < 8; t++) {
+    for (let n = 0; n < 256; n++) {
+      const previous = table[(t - 1) * 256 + n]!
+      table[t * 256 + n] = (previous >>> 8) ^ table[previous & 0xff]!
+    }
+  }
+  return table
+})()
+
+/**
+ * zlib's CRC-32 of `b[from .. to]`, computed in place: for records of a few hundred bytes the
+ * call into zlib and the view it needs cost more than the sum itself.
+ */
+export function crc32Of (b: Uint8Array, from: number, to: number): number {
+  const t = CRC_TABLE
+  let c = -1
+  let i = from
+  for (; i + 8 <= to; i += 8) {
+    const x = c ^ (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24))
+    c = t[1792 + (x & 0xff)]! ^ t[1536 + ((x >>> 8) & 0xff)]! ^ t[1280 + ((x >>> 16) & 0xff)]! ^ t[1024 + (x >>> 24)]! ^
+      t[768 + b[i + 4]!]! ^ t[512 + b[i + 5]!]! ^ t[256 + b[i + 6]!]! ^ t[b[i + 7]!]!
+  }
+  for (; i < to; i++) c = t[(c ^ b[i]!) & 0xff]! ^ (c >>> 8)
+  return (c ^ -1) >>> 0
 }

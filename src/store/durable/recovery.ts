@@ -1,8 +1,10 @@
 import { join } from 'node:path'
-import type { ChatRecord } from '../memory/memory-store.js'
+import type { IndexImage } from '../memory/indexes.js'
+import type { Change, ChatRecord } from '../memory/memory-store.js'
 import type { FileOps } from './file-ops.js'
 import { isStoreFile, readManifest, type Manifest } from './manifest.js'
 import { FileKind, HEADER_BYTES, type Entry } from './record-codec.js'
+import { IndexImageReader } from './index-codec.js'
 import { scanFile } from './snapshot.js'
 
 export const REPAIR_COMMAND = 'npm run repair --'
@@ -33,7 +35,18 @@ export interface Recovered {
   logBytes: number
   /** Torn tails cut off (at most one, in the last log), and in repair mode every cut. */
   cuts: Cut[]
+  /**
+   * The indexes the snapshot saved, for its chats, when it saved them and the logs after it are
+   * short enough (at most a quarter of its chats) for `tail` to be applied to them one change at
+   * a time rather than building the indexes again.
+   */
+  image?: IndexImage
+  /** With `image`: the logs' changes, in order. */
+  tail: Change[]
 }
+
+/** The most changes a log may add to a snapshot's saved indexes, as a share of its chats (1/4), before building them again is cheaper. */
+const TAIL_SHARE = 4
 
 export interface RecoverOptions {
   /** Repair mode: cut every damaged file at its damage and go on, instead of refusing. */
@@ -51,7 +64,7 @@ export async function recover (ops: FileOps, dir: string, options: RecoverOption
   ops.mkdir(dir)
   const manifest = readManifest(ops, dir)
   const chats = new Map<string, ChatRecord>()
-  const result: Recovered = { chats, manifest, logEnd: HEADER_BYTES, snapshotBytes: 0, logBytes: 0, cuts: [] }
+  const result: Recovered = { chats, manifest, logEnd: HEADER_BYTES, snapshotBytes: 0, logBytes: 0, cuts: [], tail: [] }
   if (manifest === undefined) {
     const strays = ops.list(dir).filter((name) => isStoreFile(name) && !name.endsWith('.tmp'))
     if (strays.length > 0) throw new RecoveryError(join(dir, 'MANIFEST'), undefined, `is missing but the directory holds data files (${strays.join(', ')})`, dir, false)
@@ -66,27 +79,46 @@ export async function recover (ops: FileOps, dir: string, options: RecoverOption
     const path = join(dir, manifest.snapshot)
     if (!ops.exists(path)) throw new RecoveryError(path, undefined, 'is named by the MANIFEST but missing', dir, false)
     let ended: number | undefined
-    let puts = 0
+    const puts: ChatRecord[] = []
+    const pieces = new IndexImageReader()
     const scan = await scanFile(ops, path, FileKind.snapshot, (entry) => {
       if (ended !== undefined) throw new RecoveryError(path, undefined, 'has records after its end record', dir)
       if (entry.op === 'end') ended = entry.count
-      else if (entry.op === 'put') { puts++; apply(entry) }
+      else if (entry.op === 'put') { puts.push(entry.chat); apply(entry) }
+      else if (entry.op === 'index') pieces.add(entry.bytes)
     })
     let problem = scan.damage
     if (problem === undefined && ended === undefined) problem = { offset: scan.end, reason: 'the snapshot ends before its end record (it was cut short)', tail: false }
-    if (problem === undefined && ended !== puts) problem = { offset: scan.end, reason: `the end record counts ${ended} chats but the snapshot holds ${puts}`, tail: false }
+    if (problem === undefined && ended !== puts.length) problem = { offset: scan.end, reason: `the end record counts ${ended} chats but the snapshot holds ${puts.length}`, tail: false }
     if (problem !== undefined) {
       if (options.repair !== true) throw new RecoveryError(path, problem.offset, problem.reason, dir)
       result.cuts.push({ file: path, offset: problem.offset, reason: problem.reason })
+    } else if (pieces.started && puts.length === chats.size) {
+      try {
+        result.image = pieces.decode(puts)
+      } catch (err) {
+        warn(`${path}: its saved indexes are not usable (${(err as Error).message}); they are built from the chats instead`)
+      }
     }
     result.snapshotBytes = scan.size
+  }
+  const tailMax = chats.size / TAIL_SHARE
+  const replay = (entry: Entry): void => {
+    apply(entry)
+    if (result.image === undefined || (entry.op !== 'put' && entry.op !== 'delete')) return
+    if (result.tail.length >= tailMax) {
+      result.image = undefined
+      result.tail = []
+    } else {
+      result.tail.push(entry)
+    }
   }
 
   for (const [i, name] of manifest.logs.entries()) {
     const path = join(dir, name)
     const last = i === manifest.logs.length - 1
     if (!ops.exists(path)) throw new RecoveryError(path, undefined, 'is named by the MANIFEST but missing', dir, false)
-    const scan = await scanFile(ops, path, FileKind.log, apply)
+    const scan = await scanFile(ops, path, FileKind.log, replay)
     let end = scan.size
     if (scan.damage !== undefined) {
       const { offset, reason, tail } = scan.damage
@@ -100,6 +132,10 @@ export async function recover (ops: FileOps, dir: string, options: RecoverOption
     }
     result.logBytes += end
     if (last) result.logEnd = end
+  }
+  if (result.cuts.length > 0 && options.repair === true) {
+    result.image = undefined
+    result.tail = []
   }
   return result
 }

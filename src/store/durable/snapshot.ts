@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import type { ChatRecord } from '../memory/memory-store.js'
-import { FileKind, HEADER_BYTES, MAX_PAYLOAD_BYTES, RECORD_HEADER_BYTES, checkHeader, decodeRecord, encodeEntry, encodeHeader, type Entry } from './record-codec.js'
+import { FileKind, HEADER_BYTES, INDEX_PIECE_BYTES, MAX_PAYLOAD_BYTES, RECORD_HEADER_BYTES, checkHeader, decodeRecord, encodeEntry, encodeHeader, type Entry } from './record-codec.js'
 import type { FileOps } from './file-ops.js'
 import { PREALLOCATE_BYTES } from './append-log.js'
 
@@ -21,12 +21,22 @@ export function createLog (ops: FileOps, dir: string, name: string): { fd: numbe
   return { fd, end: HEADER_BYTES }
 }
 
+/** The records of a snapshot: the chats, the pieces of the index image, the end record. */
+function * snapshotRecords (chats: readonly ChatRecord[], index: readonly Buffer[]): Generator<Buffer> {
+  for (const chat of chats) yield encodeEntry({ op: 'put', chat })
+  for (const part of index) {
+    for (let at = 0; at < part.length; at += INDEX_PIECE_BYTES) yield encodeEntry({ op: 'index', bytes: part.subarray(at, at + INDEX_PIECE_BYTES) })
+  }
+  yield encodeEntry({ op: 'end', count: chats.length })
+}
+
 /**
- * Writes `chats` as a snapshot called `name`: into a temp file in batches, yielding to the event
- * loop between them so requests keep being served, then fsync, rename and fsync of the directory.
- * `aborted` is asked between batches (shutdown). Answers the snapshot's size in bytes.
+ * Writes `chats` as a snapshot called `name`, with `index` (the pieces of an index image, or
+ * none): into a temp file in batches, yielding to the event loop between them so requests keep
+ * being served, then fsync, rename and fsync of the directory. `aborted` is asked between batches
+ * (shutdown). Answers the snapshot's size in bytes.
  */
-export async function writeSnapshot (ops: FileOps, dir: string, name: string, chats: readonly ChatRecord[], aborted: () => boolean = () => false): Promise<number> {
+export async function writeSnapshot (ops: FileOps, dir: string, name: string, chats: readonly ChatRecord[], aborted: () => boolean = () => false, index: readonly Buffer[] = []): Promise<number> {
   const path = join(dir, name)
   const temp = `${path}.tmp`
   const fd = ops.open(temp, 'w')
@@ -36,11 +46,13 @@ export async function writeSnapshot (ops: FileOps, dir: string, name: string, ch
     put(encodeHeader(FileKind.snapshot))
     let batch: Buffer[] = []
     let batchBytes = 0
-    for (let i = 0; i <= chats.length; i++) {
-      const record = i < chats.length ? encodeEntry({ op: 'put', chat: chats[i]! }) : encodeEntry({ op: 'end', count: chats.length })
+    const records = snapshotRecords(chats, index)
+    for (let next = records.next(); next.done !== true;) {
+      const record = next.value
+      next = records.next()
       batch.push(record)
       batchBytes += record.length
-      if (batchBytes >= BATCH_BYTES || i === chats.length) {
+      if (batchBytes >= BATCH_BYTES || next.done === true) {
         put(Buffer.concat(batch, batchBytes))
         batch = []
         batchBytes = 0

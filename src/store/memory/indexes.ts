@@ -1,7 +1,7 @@
 import type { Priority } from '../chat-store.js'
 import type { ChatRecord } from './memory-store.js'
 import { DEFAULT_CHUNK, OrderedIndex } from './ordered-index.js'
-import { chatTerms, TextIndex } from './text-index.js'
+import { chatTerms, TextIndex, textImage, type TextCapture, type TextImage } from './text-index.js'
 
 export const PRIORITY_RANK: Readonly<Record<Priority, number>> = { low: 0, medium: 1, high: 2 }
 
@@ -127,6 +127,78 @@ export class ChatIndexes {
     })
   }
 
+  /** The chat the indexes hold under `id`, if any. */
+  get (id: string): ChatRecord | undefined {
+    const slot = this.slotOf.get(id)
+    return slot === undefined ? undefined : this.records[slot]
+  }
+
+  /**
+   * The built indexes copied into flat arrays, for a snapshot to save: what `loadImage` takes back
+   * (after `indexImage`) instead of sorting and tokenizing again. Cheap next to a build (copies of
+   * arrays, no lookups), so that it can be taken inside the write lock with the chats it goes with.
+   */
+  toImage (): IndexCapture {
+    return {
+      used: this.used,
+      records: this.records.slice(0, this.used),
+      byCreated: this.byCreated.toArray(),
+      byUpdated: this.byUpdated.toArray(),
+      byTitle: this.byTitle.toArray(),
+      byPriority: [this.byPriority[0].toArray(), this.byPriority[1].toArray(), this.byPriority[2].toArray()],
+      text: this.text.toImage()
+    }
+  }
+
+  /**
+   * Fills empty indexes from an image (`toImage`, through a snapshot), its records in their slots,
+   * empty slots reused later. Checks that the arrays hold together with the records (every entry
+   * a filled slot, each ordered index a permutation of the right ones, postings ascending) and
+   * throws when not; the orders themselves and the postings' words are trusted as saved.
+   */
+  loadImage (image: IndexImage): void {
+    if (this.used !== 0) throw new Error('ChatIndexes: loadImage needs empty indexes')
+    const { used, records } = image
+    if (records.length !== used) throw new Error('ChatIndexes: the image holds a record array of the wrong length')
+    this.ensureCapacity(used)
+    this.records = records as (ChatRecord | undefined)[]
+    this.used = used
+    for (let slot = used - 1; slot >= 0; slot--) {
+      const record = records[slot]
+      if (record === undefined) {
+        this.free.push(slot)
+        continue
+      }
+      this.slotOf.set(record.id, slot)
+      this.setColumns(slot, record)
+    }
+    if (this.slotOf.size !== used - this.free.length) throw new Error('ChatIndexes: the image holds an id twice')
+    const n = this.slotOf.size
+    const seen = new Int32Array(used)
+    let mark = 0
+    const check = (name: string, slots: Int32Array, size: number, priority?: number): void => {
+      mark++
+      if (slots.length !== size) throw new Error(`ChatIndexes: the image's ${name} index holds ${slots.length} entries, not ${size}`)
+      for (const slot of slots) {
+        if (!(slot >= 0 && slot < used) || records[slot] === undefined || seen[slot] === mark || (priority !== undefined && this.priority[slot] !== priority)) {
+          throw new Error(`ChatIndexes: the image's ${name} index holds slot ${slot}, which it should not`)
+        }
+        seen[slot] = mark
+      }
+    }
+    check('createdAt', image.byCreated, n)
+    check('updatedAt', image.byUpdated, n)
+    check('title', image.byTitle, n)
+    image.byPriority.forEach((slots, p) => { check(`priority ${p}`, slots, this.counts[p * 2]! + this.counts[p * 2 + 1]!, p) })
+    const filled = new Uint32Array((used >>> 5) + 1)
+    for (let slot = 0; slot < used; slot++) if (records[slot] !== undefined) filled[slot >>> 5]! |= 1 << (slot & 31)
+    this.text.loadImage(image.text, used, filled)
+    this.byCreated.load(image.byCreated)
+    this.byUpdated.load(image.byUpdated)
+    this.byTitle.load(image.byTitle)
+    this.byPriority.forEach((index, p) => { index.load(image.byPriority[p]!) })
+  }
+
   /** Swaps in the new version of a chat (same id and slot), moving it only in the indexes whose keys changed. */
   replace (before: ChatRecord, after: ChatRecord): void {
     const slot = this.slotOf.get(before.id)!
@@ -232,6 +304,27 @@ export class ChatIndexes {
     this.priority = grow(this.priority, new Uint8Array(size))
     this.active = grow(this.active, new Uint32Array(Math.ceil(size / 32)))
   }
+}
+
+/** The indexes as flat arrays of slots (`ChatIndexes.toImage`, `loadImage`). */
+export interface IndexImage {
+  /** One past the highest slot. */
+  used: number
+  /** The chat in each slot (undefined: an empty slot). */
+  records: readonly (ChatRecord | undefined)[]
+  byCreated: Int32Array
+  byUpdated: Int32Array
+  byTitle: Int32Array
+  byPriority: readonly [Int32Array, Int32Array, Int32Array]
+  text: TextImage
+}
+
+/** `ChatIndexes.toImage`'s copy, its text index not yet in dictionary order. */
+export type IndexCapture = Omit<IndexImage, 'text'> & { text: TextCapture }
+
+/** Finishes a capture into an image, letting the event loop through (see `textImage`). */
+export async function indexImage (capture: IndexCapture): Promise<IndexImage> {
+  return { ...capture, text: await textImage(capture.text) }
 }
 
 function allSlots (n: number): Int32Array {

@@ -5,7 +5,8 @@ import { isoTime } from '../iso-time.js'
 import { RwLock } from '../rw-lock.js'
 import { checkDescription, checkTitle, throwIfAny } from '../validate.js'
 import { CursorCodec } from './cursor.js'
-import { ChatIndexes } from './indexes.js'
+import { withTail } from './image-tail.js'
+import { ChatIndexes, type IndexCapture, type IndexImage } from './indexes.js'
 import { runQuery } from './query-planner.js'
 
 export interface MemoryStoreOptions {
@@ -209,9 +210,28 @@ export class MemoryChatStore implements ChatStore {
     this.indexes.load(chats.values(), chats.size)
   }
 
-  /** Runs `fn` with the write lock held over every chat: a consistent cut, for a snapshot. */
-  async withAll<T> (fn: (chats: ReadonlyMap<string, ChatRecord>) => T): Promise<T> {
-    return await this.lock.withWrite(() => fn(this.chats))
+  /**
+   * Recovery's load from a snapshot that saved its indexes: the store takes `chats` (the snapshot's
+   * chats with `tail`, the changes logged after it, applied) as its own, and its indexes from
+   * `image` (the snapshot's chats in their slots) with `tail` merged in (`withTail`). Throws
+   * when the image does not hold together, changing nothing: `restore` is then the way.
+   */
+  restoreImage (chats: Map<string, ChatRecord>, image: IndexImage, tail: Iterable<Change>): void {
+    const indexes = new ChatIndexes(this.options.indexChunk)
+    indexes.loadImage(withTail(image, tail))
+    if (indexes.size !== chats.size) throw new Error(`the saved indexes with the log applied hold ${indexes.size} chats, the store ${chats.size}`)
+    this.chats = chats
+    this.bytes = 0
+    for (const record of chats.values()) this.bytes += estimateBytes(record.title, record.description)
+    this.indexes = indexes
+  }
+
+  /**
+   * Runs `fn` with the write lock held over every chat: a consistent cut, for a snapshot. `image`
+   * copies the indexes as they are at that cut (`indexImage` finishes the copy, off the lock).
+   */
+  async withAll<T> (fn: (chats: ReadonlyMap<string, ChatRecord>, image: () => IndexCapture) => T): Promise<T> {
+    return await this.lock.withWrite(() => fn(this.chats, () => this.indexes.toImage()))
   }
 
   /** The chat a write applies to, after its existence and its `If-Match` are checked. Call with the write lock held. */

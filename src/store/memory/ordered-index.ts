@@ -73,6 +73,17 @@ export class OrderedIndex {
     this.prefix = null
   }
 
+  /** Every slot in order, as one array (a snapshot saves it; `load` takes it back). */
+  toArray (): Int32Array {
+    const out = new Int32Array(this.total)
+    let at = 0
+    for (const chunk of this.chunks) {
+      out.set(chunk.slots.subarray(0, chunk.size), at)
+      at += chunk.size
+    }
+    return out
+  }
+
   /** Removes `slot`, which must be in the index with its current key. */
   remove (slot: number): void {
     const c = this.chunkFor((s) => this.compare(s, slot))

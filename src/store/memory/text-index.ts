@@ -305,6 +305,92 @@ export class TextIndex {
     this.dead = 0
   }
 
+  /**
+   * The whole index copied into flat arrays, for a snapshot: cheap enough for the write lock (one
+   * walk over the postings, no lookups). `textImage` then puts the copy in dictionary order, off
+   * the lock.
+   */
+  toImage (): TextCapture {
+    const { postings } = this
+    let total = 0
+    for (const list of postings.values()) total += list.bits === null ? list.size : list.bits.length
+    const terms: string[] = []
+    const ends = new Int32Array(postings.size)
+    const dense = new Uint8Array(postings.size)
+    const data = new Int32Array(total)
+    let k = 0
+    let t = 0
+    for (const [term, list] of postings) {
+      if (list.bits !== null) {
+        data.set(list.bits, k)
+        k += list.bits.length
+        dense[t] = 1
+      } else if (list.list !== null) {
+        data.set(list.list.subarray(0, list.size), k)
+        k += list.size
+      } else {
+        data[k++] = list.one
+      }
+      terms.push(term)
+      ends[t++] = k
+    }
+    return { terms, ends, dense, data, sorted: this.sorted.slice(), pending: this.pending.slice() }
+  }
+
+  /**
+   * Fills an empty index from a `textImage` (through a snapshot); `universe`: one past the highest
+   * slot. Lists of more than one slot become views of `image.data`. Throws when the image does not
+   * hold together (terms out of order, postings not ascending or out of range, or, given the bit
+   * set of the `filled` slots, naming an empty one).
+   */
+  loadImage (image: TextImage, universe: number, filled?: Uint32Array): void {
+    if (this.postings.size !== 0) throw new Error('TextIndex: loadImage needs an empty index')
+    const { terms, ends, dense, data } = image
+    if (ends.length !== terms.length || dense.length !== terms.length || (ends.length > 0 && ends[ends.length - 1] !== data.length)) throw new Error('TextIndex: the image\'s arrays do not agree')
+    this.universe = universe
+    const words = (universe >>> 5) + 1
+    let from = 0
+    let previous: string | undefined
+    for (let t = 0; t < terms.length; t++) {
+      const term = terms[t]!
+      const end = ends[t]!
+      if (end <= from || (previous !== undefined && !(previous < term))) throw new Error(`TextIndex: the image's term ${t} is empty or out of order`)
+      const list = new Postings()
+      if (dense[t] === 1) {
+        // A bit set that grew past the slots (by half at a time) has only zeros there.
+        const bits = new Uint32Array(Math.max(words, end - from))
+        let size = 0
+        for (let w = 0; from < end; from++, w++) {
+          const word = data[from]! >>> 0
+          if ((w >= words && word !== 0) || (filled !== undefined && (word & ~(filled[w] ?? 0)) !== 0)) throw new Error(`TextIndex: the image's bits of "${term}" name an empty slot`)
+          bits[w] = word
+          size += popCount(word)
+        }
+        list.bits = bits
+        list.size = size
+      } else {
+        const size = end - from
+        let last = -1
+        for (let i = from; i < end; i++) {
+          const slot = data[i]!
+          if (slot <= last || slot >= universe || (filled !== undefined && (filled[slot >>> 5]! & (1 << (slot & 31))) === 0)) {
+            throw new Error(`TextIndex: the image's slots of "${term}" are out of order, out of range or empty`)
+          }
+          last = slot
+        }
+        if (size === 1) list.one = data[from]!
+        else list.list = data.subarray(from, end)
+        list.size = size
+        from = end
+      }
+      this.postings.set(term, list)
+      previous = term
+    }
+    this.sorted = terms
+    this.pending = []
+    this.dead = 0
+  }
+
   remove (slot: number, terms: Iterable<string>): void {
     for (const term of terms) {
       const list = this.postings.get(term)
@@ -411,6 +497,64 @@ export class TextIndex {
     }
     return new BitSlots(bits)
   }
+}
+
+/**
+ * The text index as flat arrays (`TextIndex.loadImage`): term t's postings are
+ * `data[ends[t - 1] .. ends[t]]` (ends[-1] = 0), its slots ascending, or when `dense[t]` is 1 the
+ * words of its bit set.
+ */
+export interface TextImage {
+  /** The terms, sorted by UTF-16 code units (the dictionary's order). */
+  terms: string[]
+  ends: Int32Array
+  dense: Uint8Array
+  data: Int32Array
+}
+
+/** `TextIndex.toImage`'s copy: the terms in the postings' own order, with a copy of the dictionary to sort them by. */
+export interface TextCapture extends TextImage {
+  sorted: string[]
+  pending: string[]
+}
+
+/**
+ * Puts a capture in dictionary order, `budgetMs` of work at a time with the event loop let through
+ * between (a snapshot makes it while requests go on).
+ */
+export async function textImage (capture: TextCapture, budgetMs = 20): Promise<TextImage> {
+  const { terms, ends, dense, data, sorted, pending } = capture
+  let started = performance.now()
+  const pause = async (): Promise<void> => {
+    if (performance.now() - started < budgetMs) return
+    await new Promise((resolve) => setImmediate(resolve))
+    started = performance.now()
+  }
+  const indexOf = new Map<string, number>()
+  for (let t = 0; t < terms.length; t++) {
+    indexOf.set(terms[t]!, t)
+    if ((t & 4095) === 0) await pause()
+  }
+  const out: TextImage = { terms: [], ends: new Int32Array(terms.length), dense: new Uint8Array(terms.length), data: new Int32Array(data.length) }
+  let k = 0
+  let n = 0
+  for (let i = 0, j = 0; i < sorted.length || j < pending.length;) {
+    const a = sorted[i]
+    const b = pending[j]
+    let term: string
+    if (b === undefined || (a !== undefined && a < b)) { term = a!; i++ } else { term = b; j++ }
+    const t = indexOf.get(term)
+    if (t === undefined) continue // a dead term
+    const from = t === 0 ? 0 : ends[t - 1]!
+    out.data.set(data.subarray(from, ends[t]), k)
+    k += ends[t]! - from
+    out.terms.push(term)
+    out.dense[n] = dense[t]!
+    out.ends[n++] = k
+    if ((n & 4095) === 0) await pause()
+  }
+  if (n !== terms.length) throw new Error('TextIndex: the dictionary and the postings disagree')
+  return out
 }
 
 /** A set of slots, as the text index answers a query. */

@@ -186,7 +186,7 @@ describe('recovery', () => {
     const bytes = readFileSync(log)
     bytes.writeUInt16LE(9, 8)
     writeFileSync(log, bytes)
-    expect((await recoveryError(dir)).message).toMatch(/format version 9; this build reads version 1/)
+    expect((await recoveryError(dir)).message).toMatch(/format version 9; this build reads versions 1 to 2/)
     writeFileSync(log, 'hello, this is not a chat store')
     expect((await recoveryError(dir)).message).toMatch(/bad magic/)
   })

@@ -1,7 +1,9 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { PRIORITIES, SORT_FIELDS, type Chat, type ChatInput, type ListQuery, type SortKey } from '../../../src/store/chat-store.js'
-import { MemoryChatStore } from '../../../src/store/memory/memory-store.js'
+import { decodeIndexImage, encodeIndexImage } from '../../../src/store/durable/index-codec.js'
+import type { IndexCapture } from '../../../src/store/memory/indexes.js'
+import { MemoryChatStore, type Change, type ChatRecord } from '../../../src/store/memory/memory-store.js'
 import { naiveList } from './naive.js'
 
 const BASE = Date.UTC(2025, 0, 1)
@@ -70,10 +72,19 @@ describe('query engine against a naive filter and sort', () => {
       fc.constantFrom(2, 3, 8, 1024), fc.array(COMMAND, { minLength: 20, maxLength: 100, size: 'max' }), fc.array(QUERY, { minLength: 1, maxLength: 8, size: 'max' }),
       async (chunk, commands, queries) => {
         let t = BASE
-        const store = new MemoryChatStore({ maxItems: 10_000, maxBytes: 0, lockTimeoutMs: 60_000, now: () => t, indexChunk: chunk })
+        // The changes after the halfway cut, as a log replays them on the snapshot's saved indexes.
+        const tail: Change[] = []
+        let logging = false
+        const journal = { append: (change: Change) => { if (logging) tail.push(change) } }
+        const store = new MemoryChatStore({ maxItems: 10_000, maxBytes: 0, lockTimeoutMs: 60_000, now: () => t, indexChunk: chunk, journal })
         const model = new Map<string, Chat>()
         const pick = (n: number): string | undefined => [...model.keys()][n % Math.max(1, model.size)]
-        for (const c of commands) {
+        let cut: { chats: ChatRecord[], capture: IndexCapture } | undefined
+        for (const [i, c] of commands.entries()) {
+          if (i === commands.length >> 1) {
+            cut = await store.withAll((chats, image) => ({ chats: [...chats.values()], capture: image() }))
+            logging = true
+          }
           if (c.kind === 'tick') { t += c.ms; continue }
           if (c.kind === 'create') { const chat = await store.create(c.input); model.set(chat.id, chat); continue }
           const id = pick(c.pick)
@@ -87,6 +98,11 @@ describe('query engine against a naive filter and sort', () => {
         const restored = new MemoryChatStore({ maxItems: 10_000, maxBytes: 0, lockTimeoutMs: 60_000, indexChunk: chunk })
         restored.restore(await store.withAll((chats) => new Map(chats)))
         await restored.checkInvariants()
+        // So must the indexes a snapshot saved (through its codec), with the later changes applied one by one.
+        const image = decodeIndexImage(Buffer.concat((await encodeIndexImage(cut!.capture, cut!.chats))!), cut!.chats)
+        const imaged = new MemoryChatStore({ maxItems: 10_000, maxBytes: 0, lockTimeoutMs: 60_000, indexChunk: chunk })
+        imaged.restoreImage(await store.withAll((chats) => new Map(chats)), image, tail)
+        await imaged.checkInvariants()
         for (const { filters, limit, offset, cursorLimits } of queries) {
           const query: ListQuery = clean({ ...filters, limit, offset })
           const expected = naiveList(model.values(), query)
@@ -99,6 +115,9 @@ describe('query engine against a naive filter and sort', () => {
           const again = await restored.list(query)
           expect(again.items).toEqual(page.items)
           expect(again.total).toBe(page.total)
+          const fromImage = await imaged.list(query)
+          expect(fromImage.items).toEqual(page.items)
+          expect(fromImage.total).toBe(page.total)
 
           // Then on by cursor to the end, with changing limits: the rest, in order, once each.
           const seen = [...page.items]

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { BitSlots, chatTerms, fold, forEachWord, SortedSlots, TextIndex, unicodeWords, wordHash, words, type SlotSet } from '../../../src/store/memory/text-index.js'
+import { BitSlots, chatTerms, fold, forEachWord, SortedSlots, TextIndex, textImage, unicodeWords, wordHash, words, type SlotSet } from '../../../src/store/memory/text-index.js'
 
 const slotsOf = (set: SlotSet): number[] => { const out: number[] = []; set.forEach((s) => out.push(s)); return out }
 
@@ -131,6 +131,51 @@ describe('TextIndex', () => {
       expect(slotsOf(index.match([prefix]))).toEqual(expected)
     }
     expect(index.termCount).toBe(new Set([...model.values()].flat()).size)
+  })
+
+  it('saves itself as an image (dense terms, pending and dead ones) that loads into an index answering the same, which then takes writes', async () => {
+    const index = new TextIndex()
+    const model = new Map<number, string[]>()
+    const put = (slot: number, terms: string[]): void => { index.add(slot, terms); model.set(slot, terms) }
+    const drop = (slot: number): void => { index.remove(slot, model.get(slot)!); model.delete(slot) }
+    for (let i = 0; i < 6000; i++) put(i, [`w${i}`, `k${i % 7}`, 'all', ...(i % 2 === 0 ? ['even'] : [])])
+    for (let i = 0; i < 6000; i += 3) drop(i)
+    for (let i = 0; i < 600; i += 6) put(i, [`w${i}`, `new${i}`, 'ñandú'])
+    const capture = index.toImage()
+    const image = await textImage(capture, 0)
+    expect(image.dense.some((d) => d === 1)).toBe(true)
+    index.add(7000, ['after']) // a write after the copy is not in it
+    const loaded = new TextIndex()
+    loaded.loadImage(image, 7001)
+    index.remove(7000, ['after'])
+    expect(loaded.termCount).toBe(index.termCount)
+    for (const prefix of ['w', 'w1', 'w12', 'w5999', 'k3', 'k', 'all', 'even', 'new', 'ñ', 'after', 'z']) {
+      expect(slotsOf(loaded.match([prefix]))).toEqual(slotsOf(index.match([prefix])))
+    }
+    for (const i of [1, 2, 6]) { loaded.remove(i, model.get(i)!); index.remove(i, model.get(i)!) }
+    loaded.add(6001, ['w1x', 'even'])
+    index.add(6001, ['w1x', 'even'])
+    for (const prefix of ['w1', 'even', 'all', 'k']) expect(slotsOf(loaded.match([prefix]))).toEqual(slotsOf(index.match([prefix])))
+  })
+
+  it('refuses an image that does not hold together', () => {
+    const index = new TextIndex()
+    index.add(0, ['a', 'b'])
+    index.add(2, ['b'])
+    const image = { terms: ['a', 'b'], ends: Int32Array.of(1, 3), dense: new Uint8Array(2), data: Int32Array.of(0, 0, 2) }
+    const load = (changes: Partial<typeof image>, universe = 3, filled?: Uint32Array): void => { new TextIndex().loadImage({ ...image, ...changes }, universe, filled) }
+    expect(() => { load({}) }).not.toThrow()
+    expect(() => { load({ terms: ['b', 'a'] }) }).toThrow(/out of order/)
+    expect(() => { load({ ends: Int32Array.of(1, 2) }) }).toThrow(/do not agree/)
+    expect(() => { load({ data: Int32Array.of(0, 2, 0) }) }).toThrow(/out of order, out of range or empty/)
+    expect(() => { load({}, 2) }).toThrow(/out of range/)
+    expect(() => { load({}, 3, Uint32Array.of(1)) }).toThrow(/empty/)
+    expect(() => { load({ dense: Uint8Array.of(0, 1), ends: Int32Array.of(1, 2), data: Int32Array.of(0, 4) }, 3, Uint32Array.of(1)) }).toThrow(/name an empty slot/)
+    expect(() => { load({ dense: Uint8Array.of(0, 1), ends: Int32Array.of(1, 4), data: Int32Array.of(0, 4, 0, 1) }) }).toThrow(/name an empty slot/)
+    expect(() => { load({ dense: Uint8Array.of(0, 1), ends: Int32Array.of(1, 4), data: Int32Array.of(0, 4, 0, 0) }) }).not.toThrow()
+    const twice = new TextIndex()
+    twice.loadImage(image, 3)
+    expect(() => { twice.loadImage(image, 3) }).toThrow(/needs an empty index/)
   })
 
   it('answers an empty set for a word nothing starts, and for no words', () => {

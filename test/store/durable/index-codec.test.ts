@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest'
+import { decodeIndexImage, encodeIndexImage, IndexImageReader } from '../../../src/store/durable/index-codec.js'
+import { MemoryChatStore, type ChatRecord } from '../../../src/store/memory/memory-store.js'
+
+async function sample (): Promise<{ blob: Buffer, chats: ChatRecord[] }> {
+  let t = Date.UTC(2025, 0, 1)
+  const store = new MemoryChatStore({ maxItems: 100, maxBytes: 0, lockTimeoutMs: 1000, now: () => t++ })
+  for (let i = 0; i < 20; i++) await store.create({ title: `Chat ${i % 4} ünï`, description: 'words here' })
+  const { chats, capture } = await store.withAll((all, image) => ({ chats: [...all.values()], capture: image() }))
+  return { blob: Buffer.concat((await encodeIndexImage(capture, chats))!), chats }
+}
+
+describe('index image codec', () => {
+  it('reads an image given in pieces of any size as the whole', async () => {
+    const { blob, chats } = await sample()
+    const whole = decodeIndexImage(blob, chats)
+    const reader = new IndexImageReader()
+    expect(reader.started).toBe(false)
+    for (let at = 0; at < blob.length; at += 7) reader.add(blob.subarray(at, at + 7))
+    expect(reader.started).toBe(true)
+    expect(reader.decode(chats)).toEqual(whole)
+    expect(whole.records).toEqual(chats)
+  })
+
+  it('refuses an image whose bytes do not add up to its header, or for other chats', async () => {
+    const { blob, chats } = await sample()
+    expect(() => decodeIndexImage(Buffer.concat([blob, Buffer.alloc(4)]), chats)).toThrow(/longer than its header says/)
+    expect(() => decodeIndexImage(blob.subarray(0, blob.length - 4), chats)).toThrow(/its header adds up to/)
+    expect(() => decodeIndexImage(blob.subarray(0, 20), chats)).toThrow(/shorter than its header/)
+    expect(() => decodeIndexImage(blob, chats.slice(1))).toThrow(/for 20 chats, the snapshot holds 19/)
+    const layout = Buffer.from(blob)
+    layout.writeUInt32LE(9, 0)
+    expect(() => decodeIndexImage(layout, chats)).toThrow(/layout 9/)
+    const huge = Buffer.from(blob)
+    huge.writeUInt32LE(0xffffffff, 28)
+    expect(() => decodeIndexImage(huge, chats)).toThrow(/header adds up to \d+ bytes/)
+    const slots = Buffer.from(blob)
+    slots.writeInt32LE(1, 36) // the first chat in the second's slot
+    expect(() => decodeIndexImage(slots, chats)).toThrow(/puts chat 1 in slot 1/)
+  })
+})

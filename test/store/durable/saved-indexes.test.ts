@@ -1,0 +1,193 @@
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { SORT_FIELDS, type ListQuery } from '../../../src/store/chat-store.js'
+import type { DurableChatStore } from '../../../src/store/durable/durable-store.js'
+import { nodeFileOps } from '../../../src/store/durable/file-ops.js'
+import { encodeIndexImage } from '../../../src/store/durable/index-codec.js'
+import { readManifest } from '../../../src/store/durable/manifest.js'
+import { encodeHeader, FileKind, HEADER_BYTES } from '../../../src/store/durable/record-codec.js'
+import { recover } from '../../../src/store/durable/recovery.js'
+import { scanFile, writeSnapshot } from '../../../src/store/durable/snapshot.js'
+import { MemoryChatStore, type ChatRecord } from '../../../src/store/memory/memory-store.js'
+import { allChats, openStore, removeTempDirs, tempDir } from './helpers.js'
+
+afterEach(removeTempDirs)
+
+const WORDS = ['alpha', 'beta', 'gamma', 'delta', 'café', 'Ωmega', 'alphabet']
+
+/** A store with writes of every kind (holes from deletes, titles and priorities changed); compacted when `compact`. */
+async function busyStore (dir: string, n: number): Promise<DurableChatStore> {
+  const store = await openStore(dir, { indexChunk: 4 })
+  const ids: string[] = []
+  for (let i = 0; i < n; i++) {
+    const chat = await store.create({ title: `${WORDS[i % 7]!} ${i % 5}`, description: `${WORDS[(i * 3) % 7]!} ${WORDS[(i * 5) % 7]!}`, priority: (['low', 'medium', 'high'] as const)[i % 3]!, isActive: i % 4 !== 0 })
+    ids.push(chat.id)
+  }
+  for (let i = 0; i < n; i += 4) await store.update(ids[i]!, { title: `renamed ${WORDS[(i + 1) % 7]!}`, priority: 'high' })
+  for (let i = 1; i < n; i += 5) await store.delete(ids[i]!)
+  return store
+}
+
+const QUERIES: ListQuery[] = [
+  ...SORT_FIELDS.flatMap((field) => [false, true].map((descending) => ({ sort: [{ field, descending }], limit: 1000 }))),
+  { q: 'alph', limit: 1000 },
+  { q: 'cafe omega', limit: 1000 },
+  { q: 'renamed', sort: [{ field: 'title', descending: true }], limit: 1000 },
+  { priority: ['high'], isActive: true, limit: 1000 },
+  { priority: ['low', 'medium'], sort: [{ field: 'priority', descending: true }, { field: 'updatedAt', descending: false }], limit: 7, offset: 5 }
+]
+
+async function answers (store: DurableChatStore): Promise<unknown[]> {
+  const out: unknown[] = []
+  for (const query of QUERIES) {
+    const page = await store.list(query)
+    out.push({ items: page.items, total: page.total })
+  }
+  return out
+}
+
+/** Opens `dir`, answering the store and how it got its indexes ('loaded' or 'built'), with any warnings. */
+async function reopen (dir: string): Promise<{ store: DurableChatStore, indexes: unknown, warnings: string[] }> {
+  let indexes: unknown
+  const warnings: string[] = []
+  const logger = {
+    info: (o: object, m: string) => { if (m === 'store recovered') indexes = (o as { indexes: unknown }).indexes },
+    warn: (_o: object, m: string) => { warnings.push(m) },
+    error: () => undefined
+  }
+  const store = await openStore(dir, { logger, indexChunk: 4 })
+  return { store, indexes, warnings }
+}
+
+function snapshotOf (dir: string): string {
+  return join(dir, readManifest(nodeFileOps, dir)!.snapshot!)
+}
+
+describe('saved indexes', () => {
+  it('a compaction saves the indexes; recovery loads them, applies the log after them, and answers as the store did', async () => {
+    const dir = tempDir()
+    const store = await busyStore(dir, 60)
+    await store.compact()
+    // The log after the snapshot: a create, a rename, a delete (a short tail).
+    const created = await store.create({ title: 'late beta', priority: 'low' })
+    const chats = await allChats(store)
+    await store.update(chats[3]!.id, { title: 'gamma again', description: 'omega' })
+    await store.delete(chats[5]!.id)
+    await store.update(created.id, { isActive: false })
+    const expected = await answers(store)
+    const everything = await allChats(store)
+    await store.close()
+
+    const { store: reopened, indexes, warnings } = await reopen(dir)
+    expect(indexes).toBe('loaded')
+    expect(warnings).toEqual([])
+    await reopened.checkInvariants()
+    expect(await allChats(reopened)).toEqual(everything)
+    expect(await answers(reopened)).toEqual(expected)
+    // Writes go on from the loaded indexes, reusing the holes.
+    await reopened.create({ title: 'after the restart' })
+    await reopened.delete(everything[0]!.id)
+    await reopened.checkInvariants()
+    expect((await reopened.list({ q: 'restart', limit: 10 })).total).toBe(1)
+    await reopened.close()
+  })
+
+  it('builds the indexes again when the log after the snapshot is long (more than a quarter of its chats)', async () => {
+    const dir = tempDir()
+    const store = await busyStore(dir, 40)
+    await store.compact()
+    for (let i = 0; i < 12; i++) await store.create({ title: `more ${i}` })
+    const expected = await answers(store)
+    await store.close()
+    const { store: reopened, indexes } = await reopen(dir)
+    expect(indexes).toBe('built')
+    await reopened.checkInvariants()
+    expect(await answers(reopened)).toEqual(expected)
+    await reopened.close()
+  })
+
+  it('reads a version 1 directory (no saved indexes) and builds the indexes', async () => {
+    const dir = tempDir()
+    const store = await busyStore(dir, 30)
+    await store.compact()
+    await store.create({ title: 'in the log' })
+    const expected = await answers(store)
+    await store.close()
+    // As version 1 wrote them: the same records without the I ones, headers saying 1.
+    const snapshot = snapshotOf(dir)
+    const chats: ChatRecord[] = []
+    await scanFile(nodeFileOps, snapshot, FileKind.snapshot, (entry) => { if (entry.op === 'put') chats.push(entry.chat) })
+    const name = snapshot.slice(dir.length + 1)
+    await writeSnapshot(nodeFileOps, dir, name, chats)
+    for (const file of [snapshot, join(dir, readManifest(nodeFileOps, dir)!.logs[0]!)]) {
+      const bytes = readFileSync(file)
+      bytes.writeUInt16LE(1, 8)
+      writeFileSync(file, bytes)
+    }
+    const { store: reopened, indexes } = await reopen(dir)
+    expect(indexes).toBe('built')
+    await reopened.checkInvariants()
+    expect(await answers(reopened)).toEqual(expected)
+    // The next compaction writes version 2, with the indexes.
+    await reopened.compact()
+    await reopened.close()
+    expect(readFileSync(snapshotOf(dir)).subarray(0, HEADER_BYTES)).toEqual(encodeHeader(FileKind.snapshot))
+    const again = await reopen(dir)
+    expect(again.indexes).toBe('loaded')
+    expect(await answers(again.store)).toEqual(expected)
+    await again.store.close()
+  })
+
+  it('builds the indexes, with a warning, when the saved ones do not fit the chats', async () => {
+    const dir = tempDir()
+    const store = await busyStore(dir, 30)
+    await store.compact()
+    const expected = await answers(store)
+    await store.close()
+    const snapshot = snapshotOf(dir)
+    const chats: ChatRecord[] = []
+    await scanFile(nodeFileOps, snapshot, FileKind.snapshot, (entry) => { if (entry.op === 'put') chats.push(entry.chat) })
+    const name = snapshot.slice(dir.length + 1)
+
+    // Saved for other chats (one fewer): the image says so.
+    const other = new MemoryChatStore({ maxItems: 100, maxBytes: 0, lockTimeoutMs: 1000 })
+    other.restore(new Map(chats.slice(1).map((c) => [c.id, c])))
+    const otherImage = await other.withAll((_all, image) => image())
+    await writeSnapshot(nodeFileOps, dir, name, chats, undefined, (await encodeIndexImage(otherImage, chats.slice(1))))
+    let found = await reopen(dir)
+    expect(found.indexes).toBe('built')
+    expect(found.warnings.join()).toMatch(/saved indexes are not usable \(the saved index image is for 23 chats, the snapshot holds 24\)/)
+    expect(await answers(found.store)).toEqual(expected)
+    await found.store.close()
+
+    // The layout adds up but an ordered index names a slot twice: the store finds out as it loads them.
+    const same = new MemoryChatStore({ maxItems: 100, maxBytes: 0, lockTimeoutMs: 1000 })
+    same.restore(new Map(chats.map((c) => [c.id, c])))
+    const image = await same.withAll((_all, image) => image())
+    image.byTitle[0] = image.byTitle[1]!
+    await writeSnapshot(nodeFileOps, dir, name, chats, undefined, (await encodeIndexImage(image, chats)))
+    found = await reopen(dir)
+    expect(found.indexes).toBe('built')
+    expect(found.warnings).toEqual(['the snapshot\'s saved indexes do not fit its chats; building them instead'])
+    await found.store.checkInvariants()
+    expect(await answers(found.store)).toEqual(expected)
+    await found.store.close()
+  })
+
+  it('repair drops the saved indexes of a snapshot it cuts, and recovery stops at damage in them', async () => {
+    const dir = tempDir()
+    const store = await busyStore(dir, 30)
+    await store.compact()
+    await store.close()
+    const snapshot = snapshotOf(dir)
+    const bytes = readFileSync(snapshot)
+    // The bytes before the end record (13 bytes) are the last index record's.
+    bytes[bytes.length - 20] = bytes[bytes.length - 20]! ^ 0x5a
+    writeFileSync(snapshot, bytes)
+    await expect(recover(nodeFileOps, dir)).rejects.toThrow(/CRC-32 mismatch/)
+    const repaired = await recover(nodeFileOps, dir, { repair: true })
+    expect(repaired.image).toBeUndefined()
+    expect(repaired.chats.size).toBe(24)
+  })
+})
