@@ -44,10 +44,12 @@ export class OrderedIndex {
       this.chunks.push(new Chunk(slots, 1))
       return
     }
-    // Past every entry: append to the last chunk.
-    const c = Math.min(this.chunkFor((s) => this.compare(s, slot)), this.chunks.length - 1)
+    // Past every entry (a new chat by createdAt, a write by updatedAt): append to the last chunk, no search.
+    const lastChunk = this.chunks.length - 1
+    const after = this.compare(this.chunks[lastChunk]!.last(), slot) < 0
+    const c = after ? lastChunk : Math.min(this.chunkOfSlot(slot), lastChunk)
     const chunk = this.chunks[c]!
-    const at = lowerIn(chunk, (s) => this.compare(s, slot))
+    const at = after ? chunk.size : this.lowerOfSlot(chunk, slot)
     if (chunk.size === chunk.slots.length) {
       const grown = new Int32Array(Math.min(this.maxChunk, chunk.slots.length * 2))
       grown.set(chunk.slots)
@@ -75,9 +77,9 @@ export class OrderedIndex {
 
   /** Removes `slot`, which must be in the index with its current key. */
   remove (slot: number): void {
-    const c = this.chunkFor((s) => this.compare(s, slot))
+    const c = this.chunkOfSlot(slot)
     const chunk = this.chunks[c]
-    const at = chunk === undefined ? -1 : lowerIn(chunk, (s) => this.compare(s, slot))
+    const at = chunk === undefined ? -1 : this.lowerOfSlot(chunk, slot)
     if (chunk === undefined || at >= chunk.size || chunk.slots[at] !== slot) {
       throw new Error(`OrderedIndex: slot ${slot} is not in the index`)
     }
@@ -135,6 +137,33 @@ export class OrderedIndex {
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
       if (test(this.chunks[mid]!.last()) < 0) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+
+  /** `chunkFor` with the comparator called directly, for a slot's own position (no probe closure per write). */
+  private chunkOfSlot (slot: number): number {
+    const { chunks, compare } = this
+    let lo = 0
+    let hi = chunks.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (compare(chunks[mid]!.last(), slot) < 0) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+
+  /** `lowerIn` for a slot's own position. */
+  private lowerOfSlot (chunk: Chunk, slot: number): number {
+    const { compare } = this
+    const slots = chunk.slots
+    let lo = 0
+    let hi = chunk.size
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (compare(slots[mid]!, slot) < 0) lo = mid + 1
       else hi = mid
     }
     return lo
