@@ -22,6 +22,12 @@ class Chunk {
 
 export class OrderedIndex {
   private chunks: Chunk[] = []
+  /**
+   * lasts[c] = the last slot of chunk c: the chunk-level search reads one small array instead of
+   * a chunk object, its array and that array's memory for each step (in a busy process, a cache
+   * miss each).
+   */
+  private lasts = new Int32Array(8)
   private total = 0
   /** prefix[i] = number of entries in chunks before i; null when stale. */
   private prefix: Int32Array | null = null
@@ -42,11 +48,12 @@ export class OrderedIndex {
       const slots = new Int32Array(Math.min(64, this.maxChunk))
       slots[0] = slot
       this.chunks.push(new Chunk(slots, 1))
+      this.refreshLasts()
       return
     }
     // Past every entry (a new chat by createdAt, a write by updatedAt): append to the last chunk, no search.
     const lastChunk = this.chunks.length - 1
-    const after = this.compare(this.chunks[lastChunk]!.last(), slot) < 0
+    const after = this.compare(this.lasts[lastChunk]!, slot) < 0
     const c = after ? lastChunk : Math.min(this.chunkOfSlot(slot), lastChunk)
     const chunk = this.chunks[c]!
     const at = after ? chunk.size : this.lowerOfSlot(chunk, slot)
@@ -58,6 +65,7 @@ export class OrderedIndex {
     chunk.slots.copyWithin(at + 1, at, chunk.size)
     chunk.slots[at] = slot
     chunk.size++
+    if (at === chunk.size - 1) this.lasts[c] = slot
     if (chunk.size === this.maxChunk) this.split(c)
   }
 
@@ -71,6 +79,7 @@ export class OrderedIndex {
       slots.set(part)
       this.chunks.push(new Chunk(slots, part.length))
     }
+    this.refreshLasts()
     this.total = sorted.length
     this.prefix = null
   }
@@ -87,8 +96,13 @@ export class OrderedIndex {
     this.total--
     chunk.slots.copyWithin(at, at + 1, chunk.size)
     chunk.size--
-    if (chunk.size === 0) this.chunks.splice(c, 1)
-    else if (chunk.size < this.minChunk) this.merge(c)
+    if (chunk.size === 0) {
+      this.chunks.splice(c, 1)
+      this.refreshLasts()
+    } else {
+      this.lasts[c] = chunk.last()
+      if (chunk.size < this.minChunk) this.merge(c)
+    }
   }
 
   /** The rank of the first entry that does not sort before the probe (`probe(entry) >= 0`); `strict`: the first that sorts after it. */
@@ -136,7 +150,7 @@ export class OrderedIndex {
     // The first chunk whose last entry is >= probe.
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
-      if (test(this.chunks[mid]!.last()) < 0) lo = mid + 1
+      if (test(this.lasts[mid]!) < 0) lo = mid + 1
       else hi = mid
     }
     return lo
@@ -144,12 +158,12 @@ export class OrderedIndex {
 
   /** `chunkFor` with the comparator called directly, for a slot's own position (no probe closure per write). */
   private chunkOfSlot (slot: number): number {
-    const { chunks, compare } = this
+    const { lasts, compare } = this
     let lo = 0
-    let hi = chunks.length
+    let hi = this.chunks.length
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
-      if (compare(chunks[mid]!.last(), slot) < 0) lo = mid + 1
+      if (compare(lasts[mid]!, slot) < 0) lo = mid + 1
       else hi = mid
     }
     return lo
@@ -167,6 +181,13 @@ export class OrderedIndex {
       else hi = mid
     }
     return lo
+  }
+
+  /** Rebuilds `lasts` after the chunks themselves changed (a split, a merge, a chunk gone): once in hundreds of writes. */
+  private refreshLasts (): void {
+    const n = this.chunks.length
+    if (this.lasts.length < n) this.lasts = new Int32Array(n * 2)
+    for (let c = 0; c < n; c++) this.lasts[c] = this.chunks[c]!.last()
   }
 
   private locate (rank: number): [number, number] {
@@ -197,6 +218,7 @@ export class OrderedIndex {
     const rightChunk = new Chunk(right, chunk.size - half)
     chunk.size = half
     this.chunks.splice(c + 1, 0, rightChunk)
+    this.refreshLasts()
   }
 
   /** Folds a small chunk into a neighbour, splitting again when the pair is too big. */
@@ -213,6 +235,7 @@ export class OrderedIndex {
     slots.set(right.slots.subarray(0, right.size), left.size)
     this.chunks.splice(l, 2, new Chunk(slots, size))
     if (size >= this.maxChunk) this.split(l)
+    else this.refreshLasts()
   }
 }
 
