@@ -58,8 +58,6 @@ export function compareTitles (x: string, y: string): number {
  */
 export class ChatIndexes {
   records: (ChatRecord | undefined)[] = []
-  /** titles[slot] = records[slot].title: the title order's comparisons skip a load of the record each. */
-  private titles: string[] = []
   createdAt = new Float64Array(64)
   updatedAt = new Float64Array(64)
   priority = new Uint8Array(64)
@@ -189,7 +187,6 @@ export class ChatIndexes {
     this.text.remove(slot, chatTerms(record.title, record.description))
     this.uncount(record)
     this.records[slot] = undefined
-    this.titles[slot] = ''
     this.free.push(slot)
   }
 
@@ -206,7 +203,7 @@ export class ChatIndexes {
       }
       const rank = PRIORITY_RANK[r.priority]
       counts[rank * 2 + (r.isActive ? 1 : 0)]!++
-      if (this.createdAt[slot] !== r.createdAt || this.updatedAt[slot] !== r.updatedAt || this.priority[slot] !== rank || this.isActive(slot) !== r.isActive || this.titles[slot] !== r.title) {
+      if (this.createdAt[slot] !== r.createdAt || this.updatedAt[slot] !== r.updatedAt || this.priority[slot] !== rank || this.isActive(slot) !== r.isActive) {
         out.push(`chat ${id}: its columns disagree with its record`)
       }
       for (const term of chatTerms(r.title, r.description)) {
@@ -241,8 +238,8 @@ export class ChatIndexes {
 
   /** Equal titles (many chats share one) compare at once; the rest as `compareTitles` does. */
   titleOrder (a: number, b: number): number {
-    const x = this.titles[a]!
-    const y = this.titles[b]!
+    const x = this.records[a]!.title
+    const y = this.records[b]!.title
     return x === y ? 0 : compareTitles(x, y)
   }
 
@@ -251,7 +248,6 @@ export class ChatIndexes {
   }
 
   private setColumns (slot: number, r: ChatRecord): void {
-    this.titles[slot] = r.title
     this.createdAt[slot] = r.createdAt
     this.updatedAt[slot] = r.updatedAt
     const rank = PRIORITY_RANK[r.priority]
