@@ -112,7 +112,7 @@ export class ChatIndexes {
     this.byUpdated.insert(slot)
     this.byTitle.insert(slot)
     this.byPriority[this.priority[slot]!]!.insert(slot)
-    this.text.add(slot, chatTerms(record.title, record.description))
+    this.text.addText(slot, record)
   }
 
   /**
@@ -184,7 +184,7 @@ export class ChatIndexes {
     this.byUpdated.remove(slot)
     this.byTitle.remove(slot)
     this.byPriority[PRIORITY_RANK[record.priority]]!.remove(slot)
-    this.text.remove(slot, chatTerms(record.title, record.description))
+    this.text.removeText(slot, record)
     this.uncount(record)
     this.records[slot] = undefined
     this.free.push(slot)

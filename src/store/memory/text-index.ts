@@ -227,16 +227,25 @@ export class TextIndex {
   private universe = 0
 
   add (slot: number, terms: Iterable<string>): void {
+    for (const term of terms) this.addOne(slot, term)
+  }
+
+  /** `add` of a chat's words as they lie in its text: no set of them first (a word already added is left as it is). */
+  addText (slot: number, text: ChatText): void {
+    const visit = (from: string, start: number, end: number): void => { this.addOne(slot, cut(from, start, end)) }
+    forEachWord(text.title, visit)
+    forEachWord(text.description, visit)
+  }
+
+  private addOne (slot: number, term: string): void {
     if (slot >= this.universe) this.universe = slot + 1
-    for (const term of terms) {
-      let list = this.postings.get(term)
-      if (list === undefined) {
-        list = new Postings()
-        this.postings.set(term, list)
-        this.addTerm(term)
-      }
-      list.add(slot, this.universe)
+    let list = this.postings.get(term)
+    if (list === undefined) {
+      list = new Postings()
+      this.postings.set(term, list)
+      this.addTerm(term)
     }
+    list.add(slot, this.universe)
   }
 
   /**
@@ -314,17 +323,26 @@ export class TextIndex {
   }
 
   remove (slot: number, terms: Iterable<string>): void {
-    for (const term of terms) {
-      const list = this.postings.get(term)
-      if (list === undefined) continue
-      list.remove(slot, this.universe)
-      if (list.size === 0) {
-        this.postings.delete(term)
-        const at = termLowerBound(this.pending, term)
-        if (this.pending[at] === term) this.pending.splice(at, 1)
-        else this.dead++
-        if (this.dead > 1024 && this.dead * 2 > this.sorted.length) this.compact()
-      }
+    for (const term of terms) this.removeOne(slot, term)
+  }
+
+  /** `remove` of a chat's words as they lie in its text (a word already removed is passed over). */
+  removeText (slot: number, text: ChatText): void {
+    const visit = (from: string, start: number, end: number): void => { this.removeOne(slot, cut(from, start, end)) }
+    forEachWord(text.title, visit)
+    forEachWord(text.description, visit)
+  }
+
+  private removeOne (slot: number, term: string): void {
+    const list = this.postings.get(term)
+    if (list === undefined) return
+    list.remove(slot, this.universe)
+    if (list.size === 0) {
+      this.postings.delete(term)
+      const at = termLowerBound(this.pending, term)
+      if (this.pending[at] === term) this.pending.splice(at, 1)
+      else this.dead++
+      if (this.dead > 1024 && this.dead * 2 > this.sorted.length) this.compact()
     }
   }
 
@@ -361,15 +379,13 @@ export class TextIndex {
       kept.add(word)
       if (descriptionChanged) fresh.push(word)
     })
-    const gone: string[] = []
     const drop = (from: string, start: number, end: number): void => {
       const word = cut(from, start, end)
-      if (!kept.has(word)) gone.push(word)
+      if (!kept.has(word)) this.removeOne(slot, word)
     }
     if (titleChanged) forEachWord(before.title, drop)
     if (descriptionChanged) forEachWord(before.description, drop)
-    this.remove(slot, gone)
-    this.add(slot, fresh)
+    for (const word of fresh) this.addOne(slot, word)
   }
 
   /**

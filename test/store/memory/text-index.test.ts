@@ -83,11 +83,11 @@ describe('TextIndex', () => {
     ), { numRuns: 60 })
   })
 
-  it('keeps, through writes that change a title, a description or both, exactly the terms of each chat\'s current text', () => {
+  it('keeps, through chats added, changed (title, description or both) and removed, exactly the terms of each chat\'s current text', () => {
     const WORDS = ['Alpha', 'alpha', 'alps', 'Café', 'cafe', 'beta', 'b2', 'common', '日本', '𝒳ray', 'snake_case']
     const TEXT = fc.array(fc.constantFrom(...WORDS), { maxLength: 4 }).map((ws) => ws.join(' '))
     fc.assert(fc.property(
-      fc.array(fc.tuple(fc.nat(9), fc.option(TEXT, { nil: undefined }), fc.option(TEXT, { nil: undefined })), { minLength: 1, maxLength: 60 }),
+      fc.array(fc.tuple(fc.nat(9), fc.option(TEXT, { nil: undefined }), fc.option(TEXT, { nil: undefined }), fc.boolean()), { minLength: 1, maxLength: 60 }),
       fc.nat(5000),
       (writes, dense) => {
         const index = new TextIndex()
@@ -98,12 +98,15 @@ describe('TextIndex', () => {
           index.add(slot, chatTerms(text.title, text.description))
           texts.set(slot, text)
         }
-        for (const [slot, title, description] of writes) {
+        for (const [slot, title, description, drop] of writes) {
           const before = texts.get(slot)
           if (before === undefined) {
             const text = { title: title ?? '', description: description ?? '' }
-            index.add(slot, chatTerms(text.title, text.description))
+            index.addText(slot, text)
             texts.set(slot, text)
+          } else if (drop) {
+            index.removeText(slot, before)
+            texts.delete(slot)
           } else {
             const after = { title: title ?? before.title, description: description ?? before.description }
             index.replace(slot, before, after)
