@@ -369,13 +369,16 @@ export class TextIndex {
     if (!titleChanged && !descriptionChanged) return
     const kept = new Set<string>()
     const fresh: string[] = []
+    // A repeated word joins once; one the unchanged field already has needs nothing.
     forEachWord(after.title, (from, start, end) => {
       const word = cut(from, start, end)
+      if (kept.has(word)) return
       kept.add(word)
       if (titleChanged) fresh.push(word)
     })
     forEachWord(after.description, (from, start, end) => {
       const word = cut(from, start, end)
+      if (kept.has(word)) return
       kept.add(word)
       if (descriptionChanged) fresh.push(word)
     })
