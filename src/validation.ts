@@ -25,12 +25,14 @@ type HttpPart = 'body' | 'querystring' | 'params' | 'headers'
  */
 function validateChatText (kind: unknown, data: unknown): boolean {
   if (typeof data !== 'string') return true
-  let messages: string[] = []
+  let messages: readonly string[] = []
   // An empty title is the schema's minLength to report; the description's length is its maxLength's.
   if (kind === 'title' && data !== '') messages = titleProblems(data.trim())
   if (kind === 'description' && hasForbiddenDescriptionCharacters(data)) messages = [DESCRIPTION_CONTROL_MESSAGE]
+  // Ajv reads `errors` only after a false: a valid value leaves them as they were.
+  if (messages.length === 0) return true
   validateChatText.errors = messages.map((message) => ({ keyword: 'x-chat-text', message, params: {} }))
-  return messages.length === 0
+  return false
 }
 validateChatText.errors = [] as Partial<ErrorObject>[]
 

@@ -26,8 +26,15 @@ export function codePointLength (s: string): number {
   return n
 }
 
-/** What is wrong with a title once trimmed (nothing: an empty list). */
-export function titleProblems (trimmed: string): string[] {
+/** Nothing wrong: one shared empty list, so that a valid value costs no allocation. */
+const NONE: readonly string[] = Object.freeze([])
+
+/**
+ * What is wrong with a title once trimmed (nothing: an empty list). A string has at most as many
+ * code points as code units, so one of 1 to TITLE_MAX units needs no count of its code points.
+ */
+export function titleProblems (trimmed: string): readonly string[] {
+  if (trimmed.length >= 1 && trimmed.length <= TITLE_MAX && !TITLE_FORBIDDEN.test(trimmed)) return NONE
   const problems: string[] = []
   const length = codePointLength(trimmed)
   if (length < 1) problems.push('must not be empty or only white space')
@@ -42,7 +49,8 @@ export function hasForbiddenDescriptionCharacters (description: string): boolean
   return DESCRIPTION_FORBIDDEN.test(description)
 }
 
-export function descriptionProblems (description: string): string[] {
+export function descriptionProblems (description: string): readonly string[] {
+  if (description.length <= DESCRIPTION_MAX && !hasForbiddenDescriptionCharacters(description)) return NONE
   const problems: string[] = []
   if (codePointLength(description) > DESCRIPTION_MAX) problems.push(`must NOT have more than ${DESCRIPTION_MAX} characters`)
   if (hasForbiddenDescriptionCharacters(description)) problems.push(DESCRIPTION_CONTROL_MESSAGE)

@@ -26,6 +26,26 @@ export function titleKey (title: string): string {
 }
 
 /**
+ * `compareCodePoints(titleKey(x), titleKey(y))` by sign, without making the two lower-cased
+ * copies while both titles are ASCII up to where they differ (lower-casing an ASCII character
+ * does not depend on its neighbours, and ASCII code units order as code points); from the first
+ * non-ASCII character on, the keys themselves are compared.
+ */
+export function compareTitles (x: string, y: string): number {
+  const n = Math.min(x.length, y.length)
+  for (let i = 0; i < n; i++) {
+    let c = x.charCodeAt(i)
+    let d = y.charCodeAt(i)
+    if ((c | d) >= 0x80) return compareCodePoints(titleKey(x), titleKey(y))
+    if (c >= 65 && c <= 90) c += 32
+    if (d >= 65 && d <= 90) d += 32
+    if (c !== d) return c - d
+  }
+  // One is an ASCII prefix of the other, as keys too (a character past it lower-cases to at least one).
+  return x.length - y.length
+}
+
+/**
  * Every index of the in-memory store, kept in step by `add`, `replace` and `remove` (called
  * with the store's write lock held). Each chat gets a row ("slot") for its life, and a deleted
  * chat's row is reused: a record array plus typed columns for the keys the planner reads most,
@@ -48,7 +68,18 @@ export class ChatIndexes {
   private used = 0
   private readonly slotOf = new Map<string, number>()
 
+  /**
+   * Each slot's place in the order chats were added. While every chat added has an id above all
+   * before it (as the store's ids are made), this orders slots as their ids do, with one
+   * subtraction instead of a comparison of two 36-character strings.
+   */
+  seq = new Float64Array(64)
+  private nextSeq = 0
+  private lastId = ''
+  private seqOrdersIds = true
+
   readonly idOrder = (a: number, b: number): number => {
+    if (this.seqOrdersIds) return this.seq[a]! - this.seq[b]!
     const x = this.records[a]!.id
     const y = this.records[b]!.id
     return x < y ? -1 : x > y ? 1 : 0
@@ -76,11 +107,12 @@ export class ChatIndexes {
     this.ensureCapacity(slot + 1)
     this.records[slot] = record
     this.setColumns(slot, record)
+    this.setSeq(slot, record.id)
     this.byCreated.insert(slot)
     this.byUpdated.insert(slot)
     this.byTitle.insert(slot)
     this.byPriority[this.priority[slot]!]!.insert(slot)
-    this.text.add(slot, chatTerms(record.title, record.description))
+    this.text.addText(slot, record)
   }
 
   /**
@@ -102,6 +134,7 @@ export class ChatIndexes {
       this.ensureCapacity(slot + 1)
       this.records[slot] = record
       this.setColumns(slot, record)
+      this.setSeq(slot, record.id)
       titles.push(titleKey(record.title))
       if (record.id <= previousId) idsAscend = false
       previousId = record.id
@@ -213,9 +246,7 @@ export class ChatIndexes {
     if (before.updatedAt !== after.updatedAt) this.byUpdated.insert(slot)
     if (priorityChanged) this.byPriority[PRIORITY_RANK[after.priority]]!.insert(slot)
     if (titleChanged) this.byTitle.insert(slot)
-    if (titleChanged || before.description !== after.description) {
-      this.text.change(slot, chatTerms(before.title, before.description), chatTerms(after.title, after.description))
-    }
+    this.text.replace(slot, before, after)
   }
 
   remove (record: ChatRecord): void {
@@ -225,7 +256,7 @@ export class ChatIndexes {
     this.byUpdated.remove(slot)
     this.byTitle.remove(slot)
     this.byPriority[PRIORITY_RANK[record.priority]]!.remove(slot)
-    this.text.remove(slot, chatTerms(record.title, record.description))
+    this.text.removeText(slot, record)
     this.uncount(record)
     this.records[slot] = undefined
     this.free.push(slot)
@@ -251,6 +282,12 @@ export class ChatIndexes {
         if (!this.text.match([term]).has(slot)) out.push(`chat ${id} is missing from the text index under "${term}"`)
       }
     }
+    if (this.seqOrdersIds) {
+      const slots = [...chats.keys()].sort().map((id) => this.slotOf.get(id) ?? -1)
+      for (let i = 1; i < slots.length; i++) {
+        if (!(this.seq[slots[i - 1]!]! < this.seq[slots[i]!]!)) out.push(`the order chats were added in disagrees with their ids at row ${slots[i]!}`)
+      }
+    }
     if (counts.some((n, i) => n !== this.counts[i])) out.push(`the (priority, isActive) counts are ${this.counts.join()}, the chats make ${counts.join()}`)
     const ordered: Array<[string, OrderedIndex, number]> = [['createdAt', this.byCreated, chats.size], ['updatedAt', this.byUpdated, chats.size], ['title', this.byTitle, chats.size],
       ...this.byPriority.map((index, p): [string, OrderedIndex, number] => [`priority ${p}`, index, this.counts[p * 2]! + this.counts[p * 2 + 1]!])]
@@ -271,11 +308,11 @@ export class ChatIndexes {
     return (this.active[slot >>> 5]! & (1 << (slot & 31))) !== 0
   }
 
-  /** Equal titles (many chats share one) compare without lower-casing both for each comparison. */
+  /** Equal titles (many chats share one) compare at once; the rest as `compareTitles` does. */
   titleOrder (a: number, b: number): number {
     const x = this.records[a]!.title
     const y = this.records[b]!.title
-    return x === y ? 0 : compareCodePoints(titleKey(x), titleKey(y))
+    return x === y ? 0 : compareTitles(x, y)
   }
 
   titleKeyOf (slot: number): string {
@@ -292,6 +329,12 @@ export class ChatIndexes {
     this.counts[rank * 2 + (r.isActive ? 1 : 0)]!++
   }
 
+  private setSeq (slot: number, id: string): void {
+    if (id > this.lastId) this.lastId = id
+    else this.seqOrdersIds = false
+    this.seq[slot] = this.nextSeq++
+  }
+
   private uncount (r: ChatRecord): void {
     this.counts[PRIORITY_RANK[r.priority] * 2 + (r.isActive ? 1 : 0)]!--
   }
@@ -301,6 +344,7 @@ export class ChatIndexes {
     const size = Math.max(n, Math.ceil(this.createdAt.length * 1.5))
     this.createdAt = grow(this.createdAt, new Float64Array(size))
     this.updatedAt = grow(this.updatedAt, new Float64Array(size))
+    this.seq = grow(this.seq, new Float64Array(size))
     this.priority = grow(this.priority, new Uint8Array(size))
     this.active = grow(this.active, new Uint32Array(Math.ceil(size / 32)))
   }

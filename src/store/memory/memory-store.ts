@@ -107,7 +107,7 @@ export class MemoryChatStore implements ChatStore {
       const size = estimateBytes(fields.title, fields.description)
       this.reserveBytes(size, 0)
       const now = this.now()
-      const record: ChatRecord = { id: this.nextId(), ...fields, createdAt: now, updatedAt: now, version: 1 }
+      const record: ChatRecord = { id: this.nextId(), title: fields.title, description: fields.description, priority: fields.priority, isActive: fields.isActive, createdAt: now, updatedAt: now, version: 1 }
       this.options.journal?.append({ op: 'put', chat: record })
       this.chats.set(record.id, record)
       this.indexes.add(record)
@@ -251,7 +251,16 @@ export class MemoryChatStore implements ChatStore {
     this.reserveBytes(after, before)
     // Strictly later than the last update, also within one millisecond.
     const updatedAt = Math.max(this.now(), current.updatedAt + 1)
-    const record: ChatRecord = { ...current, ...fields, updatedAt, version: current.version + 1 }
+    const record: ChatRecord = {
+      id: current.id,
+      title: fields.title,
+      description: fields.description,
+      priority: fields.priority,
+      isActive: fields.isActive,
+      createdAt: current.createdAt,
+      updatedAt,
+      version: current.version + 1
+    }
     this.options.journal?.append({ op: 'put', chat: record })
     this.chats.set(record.id, record)
     this.indexes.replace(current, record)

@@ -22,6 +22,12 @@ class Chunk {
 
 export class OrderedIndex {
   private chunks: Chunk[] = []
+  /**
+   * lasts[c] = the last slot of chunk c: the chunk-level search reads one small array instead of
+   * a chunk object, its array and that array's memory for each step (in a busy process, a cache
+   * miss each).
+   */
+  private lasts = new Int32Array(8)
   private total = 0
   /** prefix[i] = number of entries in chunks before i; null when stale. */
   private prefix: Int32Array | null = null
@@ -42,12 +48,15 @@ export class OrderedIndex {
       const slots = new Int32Array(Math.min(64, this.maxChunk))
       slots[0] = slot
       this.chunks.push(new Chunk(slots, 1))
+      this.refreshLasts()
       return
     }
-    // Past every entry: append to the last chunk.
-    const c = Math.min(this.chunkFor((s) => this.compare(s, slot)), this.chunks.length - 1)
+    // Past every entry (a new chat by createdAt, a write by updatedAt): append to the last chunk, no search.
+    const lastChunk = this.chunks.length - 1
+    const after = this.compare(this.lasts[lastChunk]!, slot) < 0
+    const c = after ? lastChunk : Math.min(this.chunkOfSlot(slot), lastChunk)
     const chunk = this.chunks[c]!
-    const at = lowerIn(chunk, (s) => this.compare(s, slot))
+    const at = after ? chunk.size : this.lowerOfSlot(chunk, slot)
     if (chunk.size === chunk.slots.length) {
       const grown = new Int32Array(Math.min(this.maxChunk, chunk.slots.length * 2))
       grown.set(chunk.slots)
@@ -56,6 +65,7 @@ export class OrderedIndex {
     chunk.slots.copyWithin(at + 1, at, chunk.size)
     chunk.slots[at] = slot
     chunk.size++
+    if (at === chunk.size - 1) this.lasts[c] = slot
     if (chunk.size === this.maxChunk) this.split(c)
   }
 
@@ -69,6 +79,7 @@ export class OrderedIndex {
       slots.set(part)
       this.chunks.push(new Chunk(slots, part.length))
     }
+    this.refreshLasts()
     this.total = sorted.length
     this.prefix = null
   }
@@ -86,9 +97,9 @@ export class OrderedIndex {
 
   /** Removes `slot`, which must be in the index with its current key. */
   remove (slot: number): void {
-    const c = this.chunkFor((s) => this.compare(s, slot))
+    const c = this.chunkOfSlot(slot)
     const chunk = this.chunks[c]
-    const at = chunk === undefined ? -1 : lowerIn(chunk, (s) => this.compare(s, slot))
+    const at = chunk === undefined ? -1 : this.lowerOfSlot(chunk, slot)
     if (chunk === undefined || at >= chunk.size || chunk.slots[at] !== slot) {
       throw new Error(`OrderedIndex: slot ${slot} is not in the index`)
     }
@@ -96,8 +107,13 @@ export class OrderedIndex {
     this.total--
     chunk.slots.copyWithin(at, at + 1, chunk.size)
     chunk.size--
-    if (chunk.size === 0) this.chunks.splice(c, 1)
-    else if (chunk.size < this.minChunk) this.merge(c)
+    if (chunk.size === 0) {
+      this.chunks.splice(c, 1)
+      this.refreshLasts()
+    } else {
+      this.lasts[c] = chunk.last()
+      if (chunk.size < this.minChunk) this.merge(c)
+    }
   }
 
   /** The rank of the first entry that does not sort before the probe (`probe(entry) >= 0`); `strict`: the first that sorts after it. */
@@ -145,10 +161,44 @@ export class OrderedIndex {
     // The first chunk whose last entry is >= probe.
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
-      if (test(this.chunks[mid]!.last()) < 0) lo = mid + 1
+      if (test(this.lasts[mid]!) < 0) lo = mid + 1
       else hi = mid
     }
     return lo
+  }
+
+  /** `chunkFor` with the comparator called directly, for a slot's own position (no probe closure per write). */
+  private chunkOfSlot (slot: number): number {
+    const { lasts, compare } = this
+    let lo = 0
+    let hi = this.chunks.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (compare(lasts[mid]!, slot) < 0) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+
+  /** `lowerIn` for a slot's own position. */
+  private lowerOfSlot (chunk: Chunk, slot: number): number {
+    const { compare } = this
+    const slots = chunk.slots
+    let lo = 0
+    let hi = chunk.size
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (compare(slots[mid]!, slot) < 0) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+
+  /** Rebuilds `lasts` after the chunks themselves changed (a split, a merge, a chunk gone): once in hundreds of writes. */
+  private refreshLasts (): void {
+    const n = this.chunks.length
+    if (this.lasts.length < n) this.lasts = new Int32Array(n * 2)
+    for (let c = 0; c < n; c++) this.lasts[c] = this.chunks[c]!.last()
   }
 
   private locate (rank: number): [number, number] {
@@ -179,6 +229,7 @@ export class OrderedIndex {
     const rightChunk = new Chunk(right, chunk.size - half)
     chunk.size = half
     this.chunks.splice(c + 1, 0, rightChunk)
+    this.refreshLasts()
   }
 
   /** Folds a small chunk into a neighbour, splitting again when the pair is too big. */
@@ -195,6 +246,7 @@ export class OrderedIndex {
     slots.set(right.slots.subarray(0, right.size), left.size)
     this.chunks.splice(l, 2, new Chunk(slots, size))
     if (size >= this.maxChunk) this.split(l)
+    else this.refreshLasts()
   }
 }
 

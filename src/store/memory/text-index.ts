@@ -18,7 +18,7 @@ const ASCII = /^[\u0000-\u007f]*$/
 /** The words of a text: folded, split on anything that is not a Unicode letter or digit. */
 export function words (text: string): string[] {
   const out: string[] = []
-  forEachWord(text, (from, start, end) => { out.push(start === 0 && end === from.length ? from : from.slice(start, end)) })
+  forEachWord(text, (from, start, end) => { out.push(cut(from, start, end)) })
   return out
 }
 
@@ -70,10 +70,18 @@ export function unicodeWords (text: string): string[] {
 /** The distinct words of a chat's searchable text. */
 export function chatTerms (title: string, description: string): Set<string> {
   const terms = new Set<string>()
-  const add = (from: string, start: number, end: number): void => { terms.add(start === 0 && end === from.length ? from : from.slice(start, end)) }
+  const add = (from: string, start: number, end: number): void => { terms.add(cut(from, start, end)) }
   forEachWord(title, add)
   forEachWord(description, add)
   return terms
+}
+
+/** What the text index reads of a chat. */
+export interface ChatText { readonly title: string, readonly description: string }
+
+/** A word as a string: the whole of `from` when it is all of it, else a slice. */
+function cut (from: string, start: number, end: number): string {
+  return start === 0 && end === from.length ? from : from.slice(start, end)
 }
 
 /**
@@ -219,16 +227,25 @@ export class TextIndex {
   private universe = 0
 
   add (slot: number, terms: Iterable<string>): void {
+    for (const term of terms) this.addOne(slot, term)
+  }
+
+  /** `add` of a chat's words as they lie in its text: no set of them first (a word already added is left as it is). */
+  addText (slot: number, text: ChatText): void {
+    const visit = (from: string, start: number, end: number): void => { this.addOne(slot, cut(from, start, end)) }
+    forEachWord(text.title, visit)
+    forEachWord(text.description, visit)
+  }
+
+  private addOne (slot: number, term: string): void {
     if (slot >= this.universe) this.universe = slot + 1
-    for (const term of terms) {
-      let list = this.postings.get(term)
-      if (list === undefined) {
-        list = new Postings()
-        this.postings.set(term, list)
-        this.addTerm(term)
-      }
-      list.add(slot, this.universe)
+    let list = this.postings.get(term)
+    if (list === undefined) {
+      list = new Postings()
+      this.postings.set(term, list)
+      this.addTerm(term)
     }
+    list.add(slot, this.universe)
   }
 
   /**
@@ -392,17 +409,26 @@ export class TextIndex {
   }
 
   remove (slot: number, terms: Iterable<string>): void {
-    for (const term of terms) {
-      const list = this.postings.get(term)
-      if (list === undefined) continue
-      list.remove(slot, this.universe)
-      if (list.size === 0) {
-        this.postings.delete(term)
-        const at = termLowerBound(this.pending, term)
-        if (this.pending[at] === term) this.pending.splice(at, 1)
-        else this.dead++
-        if (this.dead > 1024 && this.dead * 2 > this.sorted.length) this.compact()
-      }
+    for (const term of terms) this.removeOne(slot, term)
+  }
+
+  /** `remove` of a chat's words as they lie in its text (a word already removed is passed over). */
+  removeText (slot: number, text: ChatText): void {
+    const visit = (from: string, start: number, end: number): void => { this.removeOne(slot, cut(from, start, end)) }
+    forEachWord(text.title, visit)
+    forEachWord(text.description, visit)
+  }
+
+  private removeOne (slot: number, term: string): void {
+    const list = this.postings.get(term)
+    if (list === undefined) return
+    list.remove(slot, this.universe)
+    if (list.size === 0) {
+      this.postings.delete(term)
+      const at = termLowerBound(this.pending, term)
+      if (this.pending[at] === term) this.pending.splice(at, 1)
+      else this.dead++
+      if (this.dead > 1024 && this.dead * 2 > this.sorted.length) this.compact()
     }
   }
 
@@ -414,6 +440,41 @@ export class TextIndex {
     for (const t of after) if (!before.has(t)) added.push(t)
     this.remove(slot, gone)
     this.add(slot, added)
+  }
+
+  /**
+   * Moves a slot from one chat text to the next (a write), looking only at the words of the
+   * fields that changed: an unchanged field's words are on both sides. The new text's terms make
+   * one set; a word of a changed old field that is not in it leaves the slot's terms, and the
+   * words of a changed new field join them (`add` and `remove` take a slot already in or already
+   * out as it is, so repeated words need no set of their own).
+   */
+  replace (slot: number, before: ChatText, after: ChatText): void {
+    const titleChanged = before.title !== after.title
+    const descriptionChanged = before.description !== after.description
+    if (!titleChanged && !descriptionChanged) return
+    const kept = new Set<string>()
+    const fresh: string[] = []
+    // A repeated word joins once; one the unchanged field already has needs nothing.
+    forEachWord(after.title, (from, start, end) => {
+      const word = cut(from, start, end)
+      if (kept.has(word)) return
+      kept.add(word)
+      if (titleChanged) fresh.push(word)
+    })
+    forEachWord(after.description, (from, start, end) => {
+      const word = cut(from, start, end)
+      if (kept.has(word)) return
+      kept.add(word)
+      if (descriptionChanged) fresh.push(word)
+    })
+    const drop = (from: string, start: number, end: number): void => {
+      const word = cut(from, start, end)
+      if (!kept.has(word)) this.removeOne(slot, word)
+    }
+    if (titleChanged) forEachWord(before.title, drop)
+    if (descriptionChanged) forEachWord(before.description, drop)
+    for (const word of fresh) this.addOne(slot, word)
   }
 
   /**

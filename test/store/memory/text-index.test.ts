@@ -83,6 +83,47 @@ describe('TextIndex', () => {
     ), { numRuns: 60 })
   })
 
+  it('keeps, through chats added, changed (title, description or both) and removed, exactly the terms of each chat\'s current text', () => {
+    const WORDS = ['Alpha', 'alpha', 'alps', 'Café', 'cafe', 'beta', 'b2', 'common', '日本', '𝒳ray', 'snake_case']
+    const TEXT = fc.array(fc.constantFrom(...WORDS), { maxLength: 4 }).map((ws) => ws.join(' '))
+    fc.assert(fc.property(
+      fc.array(fc.tuple(fc.nat(9), fc.option(TEXT, { nil: undefined }), fc.option(TEXT, { nil: undefined }), fc.boolean()), { minLength: 1, maxLength: 60 }),
+      fc.nat(5000),
+      (writes, dense) => {
+        const index = new TextIndex()
+        const texts = new Map<number, { title: string, description: string }>()
+        // Slots 10 and up make "common" and "alpha" dense (bit sets) in some runs.
+        for (let slot = 10; slot < 10 + dense; slot++) {
+          const text = { title: 'common', description: slot % 2 === 0 ? 'alpha' : '' }
+          index.add(slot, chatTerms(text.title, text.description))
+          texts.set(slot, text)
+        }
+        for (const [slot, title, description, drop] of writes) {
+          const before = texts.get(slot)
+          if (before === undefined) {
+            const text = { title: title ?? '', description: description ?? '' }
+            index.addText(slot, text)
+            texts.set(slot, text)
+          } else if (drop) {
+            index.removeText(slot, before)
+            texts.delete(slot)
+          } else {
+            const after = { title: title ?? before.title, description: description ?? before.description }
+            index.replace(slot, before, after)
+            texts.set(slot, after)
+          }
+        }
+        // Exact: the same terms, each with the same slots, as an index made from the final texts.
+        const fresh = new TextIndex()
+        for (const [slot, text] of texts) fresh.add(slot, chatTerms(text.title, text.description))
+        expect(index.termCount).toBe(fresh.termCount)
+        for (const term of ['alpha', 'alps', 'al', 'cafe', 'beta', 'b2', 'b', 'common', '日本', '𝒳ray', 'snake', 'case', 'x']) {
+          expect(slotsOf(index.match([term]))).toEqual(slotsOf(fresh.match([term])))
+        }
+      }
+    ), { numRuns: 80 })
+  })
+
   it('builds in one go (recovery) the index that adding one chat at a time builds, then takes writes as usual', () => {
     const TEXT = fc.array(fc.constantFrom('Alpha', 'alps', 'al', 'Café', 'cafe', 'naïve', 'beta', 'b2', 'common', '日本', '𝒳ray', 'snake_case'), { maxLength: 4 }).map((ws) => ws.join(' '))
     fc.assert(fc.property(

@@ -1,0 +1,71 @@
+/**
+ * Server CPU µs per request of two builds of the service, A and B, started side by side and driven
+ * alternately with the same fixed number of requests of each scenario (the load test's own), so
+ * that a busy machine weighs on both alike. For changes smaller than the load test's run-to-run noise.
+ * Run: `node --import tsx load/ab-bench.ts <dirA> <dirB> [scenarios] [rounds] [requests]`, each dir
+ * holding a built `dist/server.js` (e.g. `npm run build` in two worktrees).
+ */
+import path from 'node:path'
+import { measure, seed } from './bench.js'
+import { freePort, startServer, type ServerProcess } from './processes.js'
+import { autocannonOptions, fillRequests, scenarioRequests, type Pools } from './scenarios.js'
+import type { ScenarioName } from './args.js'
+
+const [dirA, dirB, list = 'create,patch,replace,delete', roundsArg = '5', amountArg = '20000'] = process.argv.slice(2)
+if (dirA === undefined || dirB === undefined) throw new Error('usage: ab-bench.ts <dirA> <dirB> [scenarios] [rounds] [requests]')
+const scenarios = list.split(',') as ScenarioName[]
+const rounds = Number(roundsArg)
+const amount = Number(amountArg)
+
+async function start (dir: string, name: string): Promise<ServerProcess> {
+  const port = await freePort()
+  return await startServer({
+    name,
+    nodeArgs: [path.join(path.resolve(dir), 'dist', 'server.js')],
+    cwd: path.resolve(dir),
+    port,
+    env: {
+      NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), MAX_ITEMS: '2000000', MAX_STORE_BYTES: '0',
+      RATE_LIMIT_ALLOW_LIST: '127.0.0.1,::1,::ffff:127.0.0.1', RATE_LIMIT_READ_MAX: '1000000000', RATE_LIMIT_WRITE_MAX: '1000000000'
+    },
+    logFile: '/dev/null',
+    readyPath: '/health/ready'
+  })
+}
+
+const servers = [await start(dirA, 'A'), await start(dirB, 'B')]
+try {
+  const pools: Pools[] = []
+  for (const server of servers) {
+    const chats = await seed(server.url, 10_000, 50, false)
+    pools.push({ seedIds: chats.map((c) => c.id), created: [], dry: 0 })
+  }
+  const best = servers.map(() => new Map<string, number>())
+  const all = servers.map(() => new Map<string, number[]>())
+  for (let round = 0; round <= rounds; round++) {
+    for (const scenario of scenarios) {
+      for (let s = 0; s < servers.length; s++) {
+        const server = servers[s]!
+        const p = pools[s]!
+        if (scenario === 'delete' || scenario === 'mixed') {
+          const need = amount - p.created.length
+          if (need > 0) await measure(autocannonOptions(server.url, 'fill', fillRequests(p), { amount: need, connections: 50 }), false)
+        }
+        const cpu0 = server.cpuSeconds()!
+        const result = await measure(autocannonOptions(server.url, scenario, scenarioRequests(scenario, { dialect: 'service', pools: p, filteredList: true }), { amount, connections: 50 }), false)
+        const us = (server.cpuSeconds()! - cpu0) * 1e6 / result.requests.total
+        if (result.non2xx > 0 || result.errors > 0) throw new Error(`${server.name} ${scenario}: ${result.non2xx} non-2xx, ${result.errors} errors`)
+        if (round === 0) continue // warm-up
+        best[s]!.set(scenario, Math.min(best[s]!.get(scenario) ?? Infinity, us))
+        all[s]!.set(scenario, [...(all[s]!.get(scenario) ?? []), us])
+      }
+    }
+  }
+  for (const scenario of scenarios) {
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
+    const [a, b] = all.map((m) => m.get(scenario)!)
+    process.stdout.write(`${scenario.padEnd(8)} A best ${best[0]!.get(scenario)!.toFixed(1)} median ${median(a!).toFixed(1)}   B best ${best[1]!.get(scenario)!.toFixed(1)} median ${median(b!).toFixed(1)}  µs CPU/req\n`)
+  }
+} finally {
+  for (const server of servers) await server.stop()
+}

@@ -1,0 +1,62 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { ChatIndexes, compareCodePoints, compareTitles, titleKey } from '../../../src/store/memory/indexes.js'
+import type { ChatRecord } from '../../../src/store/memory/memory-store.js'
+
+describe('compareTitles', () => {
+  it('orders titles as their lower-cased keys compare by code point', () => {
+    const unit = fc.constantFrom('a', 'B', 'z', 'Z', '0', ' ', '~', '\u007f', 'é', 'É', 'ß', 'İ', 'Σ', '日', '𝒳', '\uffff', '\u0080')
+    const title = fc.string({ unit, maxLength: 8 })
+    const sign = (n: number): number => Math.sign(n)
+    fc.assert(fc.property(title, title, (x, y) => {
+      expect(sign(compareTitles(x, y))).toBe(sign(compareCodePoints(titleKey(x), titleKey(y))))
+      expect(sign(compareTitles(x, x.toUpperCase()))).toBe(sign(compareCodePoints(titleKey(x), titleKey(x.toUpperCase()))))
+    }), { numRuns: 5000 })
+    expect(compareTitles('Load test', 'load TEST')).toBe(0)
+    expect(compareTitles('ab', 'abİ')).toBeLessThan(0)
+    expect(compareTitles('Zeta', 'alpha')).toBeGreaterThan(0)
+  })
+})
+
+describe('ChatIndexes', () => {
+  const record = (id: string, title: string): ChatRecord =>
+    ({ id, title, description: '', priority: 'medium', isActive: true, createdAt: 1, updatedAt: 1, version: 1 })
+  const order = (ix: ChatIndexes): string[] => {
+    const ids: string[] = []
+    ix.byPriority[1].walk(0, false, (slot) => { ids.push(ix.records[slot]!.id); return true })
+    return ids
+  }
+
+  it('orders ties by id also when chats are not added in id order', () => {
+    const ix = new ChatIndexes(4)
+    const chats = new Map<string, ChatRecord>()
+    for (const id of ['m', 'n', 'c', 'z', 'a', 'k']) {
+      const r = record(id, 'Same title')
+      ix.add(r)
+      chats.set(id, r)
+    }
+    expect(order(ix)).toEqual(['a', 'c', 'k', 'm', 'n', 'z'])
+    const titled: string[] = []
+    ix.byTitle.walk(0, false, (slot) => { titled.push(ix.records[slot]!.id); return true })
+    expect(titled).toEqual(['a', 'c', 'k', 'm', 'n', 'z'])
+    expect(ix.problems(chats)).toEqual([])
+  })
+
+  it('orders ties by id through adds, removes and reused rows when ids ascend', () => {
+    const ix = new ChatIndexes(4)
+    const chats = new Map<string, ChatRecord>()
+    for (let i = 0; i < 40; i++) {
+      const r = record(`id-${String(i).padStart(3, '0')}`, i % 2 === 0 ? 'Even' : 'odd')
+      ix.add(r)
+      chats.set(r.id, r)
+      if (i % 3 === 0) {
+        const gone = chats.get(`id-${String(i >> 1).padStart(3, '0')}`)
+        if (gone !== undefined) { ix.remove(gone); chats.delete(gone.id) }
+      }
+    }
+    expect(order(ix)).toEqual([...chats.keys()].sort())
+    expect(ix.problems(chats)).toEqual([])
+    ix.seq[ix.byPriority[1].at(0)] = 1e9
+    expect(ix.problems(chats).join()).toMatch(/the order chats were added in disagrees with their ids/)
+  })
+})
