@@ -230,6 +230,28 @@ export class ChatIndexes {
     this.byUpdated.load(image.byUpdated)
     this.byTitle.load(image.byTitle)
     this.byPriority.forEach((index, p) => { index.load(image.byPriority[p]!) })
+    this.seqInIdOrder(image.byPriority)
+  }
+
+  /**
+   * Gives loaded chats their place in the order added (`seq`), as if added in id order: the three
+   * priority indexes are each in id order, so a merge of them walks every chat by id.
+   */
+  private seqInIdOrder (lists: readonly [Int32Array, Int32Array, Int32Array]): void {
+    const { records } = this
+    const at = [0, 0, 0]
+    for (;;) {
+      let best = -1
+      let bestId = ''
+      for (let p = 0; p < 3; p++) {
+        const slot = lists[p]![at[p]!]
+        if (slot === undefined) continue
+        const id = records[slot]!.id
+        if (best === -1 || id < bestId) { best = p; bestId = id }
+      }
+      if (best === -1) return
+      this.setSeq(lists[best]![at[best]!++]!, bestId)
+    }
   }
 
   /** Swaps in the new version of a chat (same id and slot), moving it only in the indexes whose keys changed. */
