@@ -1,18 +1,24 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { AppError } from '../../errors.js'
+import { HmacSha256 } from './sha256.js'
 
 /** A sort position: the values of the sort fields of the last item of a page, then its id. */
 export type KeyTuple = (number | string)[]
 
 const MAC_BYTES = 16
+const BASE64URL = /^[A-Za-z0-9_-]+$/
 
 /**
  * Opaque keyset cursors: `base64url(JSON [fingerprint, ...tuple]) . base64url(HMAC)`. The
  * fingerprint is a hash of the normalized filters and sort, so a cursor sent with other ones is
- * refused; the HMAC (a key made per store) refuses any cursor this store did not make.
+ * refused; the HMAC-SHA-256 (a key made per store) refuses any cursor this store did not make.
  */
 export class CursorCodec {
-  constructor (private readonly key: Buffer = randomBytes(32)) {}
+  private readonly hmac: HmacSha256
+
+  constructor (key: Buffer = randomBytes(32)) {
+    this.hmac = new HmacSha256(key)
+  }
 
   encode (fingerprint: string, tuple: KeyTuple): string {
     const payload = Buffer.from(JSON.stringify([fingerprint, ...tuple])).toString('base64url')
@@ -23,8 +29,9 @@ export class CursorCodec {
   decode (cursor: string, fingerprint: string): KeyTuple {
     const [payload, mac, extra] = cursor.split('.')
     const sent = mac === undefined ? undefined : Buffer.from(mac, 'base64url')
+    // The MAC reads the payload's characters as bytes: anything but base64url is refused first.
     if (payload === undefined || sent === undefined || extra !== undefined || sent.length !== MAC_BYTES ||
-      !timingSafeEqual(sent, this.mac(payload))) {
+      !BASE64URL.test(payload) || !timingSafeEqual(sent, this.mac(payload))) {
       throw invalid('is not a cursor this service made, or was altered')
     }
     const values = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as unknown[]
@@ -32,14 +39,26 @@ export class CursorCodec {
     return values.slice(1) as KeyTuple
   }
 
+  /** `payload` is base64url (ASCII). */
   private mac (payload: string): Buffer {
-    return createHmac('sha256', this.key).update(payload).digest().subarray(0, MAC_BYTES)
+    return this.hmac.macLatin1(payload, MAC_BYTES)
   }
 }
 
+/** Fingerprints by normalized query: a few distinct queries make most pages. Cleared when full. */
+const fingerprints = new Map<string, string>()
+const MAX_FINGERPRINTS = 1024
+
 /** A short hash of the normalized filters and sort a cursor belongs to. */
 export function fingerprintOf (normalized: unknown): string {
-  return createHash('sha256').update(JSON.stringify(normalized)).digest('base64url').slice(0, 16)
+  const json = JSON.stringify(normalized)
+  let fingerprint = fingerprints.get(json)
+  if (fingerprint === undefined) {
+    fingerprint = createHash('sha256').update(json).digest('base64url').slice(0, 16)
+    if (fingerprints.size >= MAX_FINGERPRINTS) fingerprints.clear()
+    fingerprints.set(json, fingerprint)
+  }
+  return fingerprint
 }
 
 export function invalid (message: string): AppError {
