@@ -54,7 +54,7 @@ describe('CursorCodec', () => {
 
 describe('HmacSha256', () => {
   it('computes the same MAC as createHmac, for keys and messages of every length around the block size', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 130 }), fc.string({ unit: fc.constantFrom(...'ABCabc019_-'), maxLength: 300 }), (key, message) => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 130 }), fc.string({ unit: fc.constantFrom('A', 'B', 'a', 'z', '0', '9', '_', '-'), maxLength: 300 }), (key, message) => {
       const expected = createHmac('sha256', key).update(message).digest()
       expect(new HmacSha256(key).macLatin1(message).equals(expected)).toBe(true)
       expect(new HmacSha256(key).macLatin1(message, 16).equals(expected.subarray(0, 16))).toBe(true)
