@@ -9,50 +9,68 @@ export function jsonString (s: string): string {
   return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`
 }
 
-/** A chat's JSON longer than this is not cached: the cache's bound in bytes stays a bound in entries too. */
-const MAX_CACHED_LENGTH = 4096
+/** A chat's JSON longer than this is not cached (such a chat is rare; the bound in bytes then also bounds the entries). */
+const MAX_CACHED_BYTES = 4096
 
 /**
- * The JSON of chats, cached by the chat object (the store hands out the same object for the same
- * version of a chat while it stays in its cache of views; a write makes a new one, so an entry is
- * never stale). At most `maxChars` characters of JSON are kept (UTF-16, so at most twice that in
- * bytes); the oldest entries go first.
+ * The JSON of chats as UTF-8, cached by the chat object (the store hands out the same object for
+ * the same version of a chat while it stays in its cache of views; a write makes a new one, so an
+ * entry is never stale). At most `maxBytes` bytes of JSON are kept, each in its own buffer (not
+ * slices of Node's shared pool, which would keep whole pool blocks alive); the oldest go first.
+ * A page is assembled by copying bytes: no string of the whole page to measure and encode again.
  */
 export class ChatJsonCache {
-  private readonly cache = new Map<Chat, string>()
-  private chars = 0
+  private readonly cache = new Map<Chat, Buffer>()
+  private bytes = 0
 
-  constructor (private readonly maxChars = 262_144) {}
+  constructor (private readonly maxBytes = 262_144) {}
 
   get size (): number { return this.cache.size }
-  get characters (): number { return this.chars }
+  /** The bytes of JSON held (each buffer also costs a few dozen bytes of bookkeeping). */
+  get byteLength (): number { return this.bytes }
 
-  of (chat: Chat): string {
+  of (chat: Chat): Buffer {
     let json = this.cache.get(chat)
     if (json !== undefined) return json
-    json = chatJson(chat)
-    if (json.length <= MAX_CACHED_LENGTH && this.maxChars > 0) {
-      while (this.chars + json.length > this.maxChars) {
-        const [oldest, old] = this.cache.entries().next().value!
-        this.cache.delete(oldest)
-        this.chars -= old.length
-      }
-      this.cache.set(chat, json)
-      this.chars += json.length
+    const text = chatJson(chat)
+    const length = Buffer.byteLength(text)
+    if (length > MAX_CACHED_BYTES || length > this.maxBytes) return Buffer.from(text)
+    json = Buffer.allocUnsafeSlow(length)
+    json.write(text)
+    while (this.bytes + length > this.maxBytes) {
+      const [oldest, old] = this.cache.entries().next().value!
+      this.cache.delete(oldest)
+      this.bytes -= old.length
     }
+    this.cache.set(chat, json)
+    this.bytes += length
     return json
   }
 
   /** A page, byte for byte what Fastify's serializer makes of it through `ChatPageSchema`. */
-  page (page: ListPage): string {
-    let out = '{"items":['
+  page (page: ListPage): Buffer {
     const { items } = page
-    for (let i = 0; i < items.length; i++) {
-      if (i > 0) out += ','
-      out += this.of(items[i]!)
+    const chats: Buffer[] = []
+    let length = 0
+    for (const chat of items) {
+      const json = this.of(chat)
+      chats.push(json)
+      length += json.length
     }
-    out += `],"total":${page.total},"limit":${page.limit},"nextCursor":${page.nextCursor === null ? 'null' : jsonString(page.nextCursor)}`
-    return page.offset === undefined ? `${out}}` : `${out},"offset":${page.offset}}`
+    const head = '{"items":['
+    const tail = `],"total":${page.total},"limit":${page.limit},"nextCursor":${page.nextCursor === null ? 'null' : jsonString(page.nextCursor)}` +
+      (page.offset === undefined ? '}' : `,"offset":${page.offset}}`)
+    const tailLength = Buffer.byteLength(tail)
+    const out = Buffer.allocUnsafe(head.length + length + Math.max(0, chats.length - 1) + tailLength)
+    let at = out.write(head, 0, 'latin1')
+    for (let i = 0; i < chats.length; i++) {
+      if (i > 0) out[at++] = 0x2c // ,
+      const json = chats[i]!
+      json.copy(out, at)
+      at += json.length
+    }
+    out.write(tail, at)
+    return out
   }
 }
 

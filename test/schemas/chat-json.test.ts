@@ -42,17 +42,21 @@ beforeAll(async () => {
 })
 afterAll(async () => { await app.close() })
 
-async function bySchema (page: ListPage): Promise<string> {
+async function bySchema (page: ListPage): Promise<Buffer> {
   current = page
   const res = await app.inject({ url: '/page' })
   expect(res.headers['content-type']).toBe('application/json; charset=utf-8')
-  return res.body
+  return res.rawPayload
 }
 
 describe('page JSON', () => {
   it('is byte for byte what the response schema makes of a page', async () => {
     await fc.assert(fc.asyncProperty(PAGE, async (page) => {
-      expect(new ChatJsonCache().page(page)).toBe(await bySchema(page))
+      const cache = new ChatJsonCache()
+      const expected = await bySchema(page)
+      expect(cache.page(page).equals(expected)).toBe(true)
+      // Again, from the cache.
+      expect(cache.page(page).equals(expected)).toBe(true)
     }), { numRuns: 300 })
   })
 
@@ -65,34 +69,40 @@ describe('ChatJsonCache', () => {
   const chat = (n: number, description = ''): Chat => ({
     id: `id-${n}`, title: `Chat ${n}`, description, priority: 'low', isActive: true, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', version: 1
   })
+  const bytes = (c: Chat): number => Buffer.byteLength(chatJson(c))
 
   it('gives the cached JSON of the same chat object, and the JSON of another object with other fields', () => {
     const cache = new ChatJsonCache()
     const a = chat(1)
-    expect(cache.of(a)).toBe(chatJson(a))
+    const first = cache.of(a)
+    expect(first.toString()).toBe(chatJson(a))
     expect(cache.size).toBe(1)
-    expect(cache.of(a)).toBe(chatJson(a))
+    expect(cache.of(a)).toBe(first)
     expect(cache.size).toBe(1)
-    const b = { ...a, title: 'Changed', version: 2 }
-    expect(JSON.parse(cache.of(b))).toEqual(b)
+    const b = { ...a, title: 'Changed é', version: 2 }
+    expect(JSON.parse(cache.of(b).toString())).toEqual(b)
     expect(cache.size).toBe(2)
+    expect(cache.byteLength).toBe(bytes(a) + bytes(b))
   })
 
-  it('keeps at most its budget of characters, the oldest going first, and never caches a chat longer than 4096', () => {
-    const one = chatJson(chat(0)).length
-    const cache = new ChatJsonCache(one * 3)
+  it('keeps at most its budget of bytes, the oldest going first, and never caches a chat over 4096 bytes', () => {
+    const cache = new ChatJsonCache(bytes(chat(0)) * 3)
     const chats = Array.from({ length: 10 }, (_, n) => chat(n))
     for (const c of chats) cache.of(c)
     expect(cache.size).toBe(3)
-    expect(cache.characters).toBeLessThanOrEqual(one * 3)
-    cache.of(chat(99, 'x'.repeat(5000)))
+    expect(cache.byteLength).toBeLessThanOrEqual(bytes(chat(0)) * 3)
+    const big = chat(99, 'x'.repeat(5000))
+    expect(cache.of(big).toString()).toBe(chatJson(big))
     expect(cache.size).toBe(3)
-    expect(cache.characters).toBe(chats.slice(7).reduce((n, c) => n + chatJson(c).length, 0))
+    expect(cache.byteLength).toBe(chats.slice(7).reduce((n, c) => n + bytes(c), 0))
+    expect(cache.of(chats[9]!).toString()).toBe(chatJson(chats[9]!))
+    expect(cache.of(chats[0]!).toString()).toBe(chatJson(chats[0]!))
+    expect(cache.size).toBe(3)
   })
 
   it('caches nothing with a budget of 0', () => {
     const cache = new ChatJsonCache(0)
-    expect(cache.of(chat(1))).toBe(chatJson(chat(1)))
+    expect(cache.of(chat(1)).toString()).toBe(chatJson(chat(1)))
     expect(cache.size).toBe(0)
   })
 })
