@@ -12,6 +12,9 @@ export function jsonString (s: string): string {
 /** A chat's JSON longer than this is not cached (such a chat is rare; the bound in bytes then also bounds the entries). */
 const MAX_CACHED_BYTES = 4096
 
+/** Pages are cut from slabs this big, as Node cuts small buffers from its pool: no allocation of their own. */
+const SLAB_BYTES = 128 * 1024
+
 /**
  * The JSON of chats as UTF-8, cached by the chat object (the store hands out the same object for
  * the same version of a chat while it stays in its cache of views; a write makes a new one, so an
@@ -22,6 +25,8 @@ const MAX_CACHED_BYTES = 4096
 export class ChatJsonCache {
   private readonly cache = new Map<Chat, Buffer>()
   private bytes = 0
+  private slab = Buffer.alloc(0)
+  private slabUsed = 0
 
   constructor (private readonly maxBytes = 262_144) {}
 
@@ -61,15 +66,27 @@ export class ChatJsonCache {
     const tail = `],"total":${page.total},"limit":${page.limit},"nextCursor":${page.nextCursor === null ? 'null' : jsonString(page.nextCursor)}` +
       (page.offset === undefined ? '}' : `,"offset":${page.offset}}`)
     const tailLength = Buffer.byteLength(tail)
-    const out = Buffer.allocUnsafe(head.length + length + Math.max(0, chats.length - 1) + tailLength)
+    const out = this.allocate(head.length + length + Math.max(0, chats.length - 1) + tailLength)
     let at = out.write(head, 0, 'latin1')
     for (let i = 0; i < chats.length; i++) {
       if (i > 0) out[at++] = 0x2c // ,
       const json = chats[i]!
-      json.copy(out, at)
+      out.set(json, at)
       at += json.length
     }
     out.write(tail, at)
+    return out
+  }
+
+  /** A buffer for one page, never handed out again: a slab's bytes are only ever used once (a full slab is left to the garbage collector with its last page). */
+  private allocate (size: number): Buffer {
+    if (size > SLAB_BYTES >>> 3) return Buffer.allocUnsafe(size)
+    if (this.slabUsed + size > this.slab.length) {
+      this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES)
+      this.slabUsed = 0
+    }
+    const out = this.slab.subarray(this.slabUsed, this.slabUsed + size)
+    this.slabUsed = (this.slabUsed + size + 7) & ~7
     return out
   }
 }

@@ -106,3 +106,20 @@ describe('ChatJsonCache', () => {
     expect(cache.size).toBe(0)
   })
 })
+
+describe('ChatJsonCache pages', () => {
+  it('never hands out the same bytes twice: earlier pages keep their content while later ones are made, small and large', () => {
+    const cache = new ChatJsonCache()
+    const chats = Array.from({ length: 100 }, (_, n): Chat => ({
+      id: `id-${n}`, title: `Chat ${n}`, description: 'd'.repeat(n * 30), priority: 'high', isActive: false, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', version: n + 1
+    }))
+    const made: Array<[Buffer, string]> = []
+    for (let i = 0; i < 400; i++) {
+      const items = chats.slice(i % 90, (i % 90) + 1 + (i % 11))
+      const page: ListPage = { items, total: 100, limit: 20, nextCursor: i % 2 === 0 ? null : `c${i}` }
+      const text = JSON.stringify({ items, total: 100, limit: 20, nextCursor: page.nextCursor })
+      made.push([cache.page(page), text])
+    }
+    for (const [buffer, text] of made) expect(buffer.toString()).toBe(text)
+  })
+})

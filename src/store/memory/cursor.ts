@@ -7,6 +7,8 @@ export type KeyTuple = (number | string)[]
 
 const MAC_BYTES = 16
 const BASE64URL = /^[A-Za-z0-9_-]+$/
+/** At most this many cursors remembered (each well under 4 KB: a title is at most 200 characters). */
+const MAX_MADE = 256
 
 /**
  * Opaque keyset cursors: `base64url(JSON [fingerprint, ...tuple]) . base64url(HMAC)`. The
@@ -15,14 +17,23 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/
  */
 export class CursorCodec {
   private readonly hmac: HmacSha256
+  /** Cursors made lately, by their payload's JSON: the first page of a query asked again ends where it did. */
+  private readonly made = new Map<string, string>()
 
   constructor (key: Buffer = randomBytes(32)) {
     this.hmac = new HmacSha256(key)
   }
 
   encode (fingerprint: string, tuple: KeyTuple): string {
-    const payload = Buffer.from(JSON.stringify([fingerprint, ...tuple])).toString('base64url')
-    return `${payload}.${this.mac(payload).toString('base64url')}`
+    const json = JSON.stringify([fingerprint, ...tuple])
+    let cursor = this.made.get(json)
+    if (cursor === undefined) {
+      const payload = Buffer.from(json).toString('base64url')
+      cursor = `${payload}.${this.mac(payload).toString('base64url')}`
+      if (this.made.size >= MAX_MADE) this.made.delete(this.made.keys().next().value!)
+      this.made.set(json, cursor)
+    }
+    return cursor
   }
 
   /** The tuple of a cursor made by `encode` with the same fingerprint; otherwise a validation problem. */
@@ -51,7 +62,11 @@ const MAX_FINGERPRINTS = 1024
 
 /** A short hash of the normalized filters and sort a cursor belongs to. */
 export function fingerprintOf (normalized: unknown): string {
-  const json = JSON.stringify(normalized)
+  return fingerprintOfJson(JSON.stringify(normalized))
+}
+
+/** `fingerprintOf` of a value given as its JSON. */
+export function fingerprintOfJson (json: string): string {
   let fingerprint = fingerprints.get(json)
   if (fingerprint === undefined) {
     fingerprint = createHash('sha256').update(json).digest('base64url').slice(0, 16)

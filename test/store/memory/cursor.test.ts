@@ -83,3 +83,18 @@ describe('CursorCodec, payload characters', () => {
     expect(codec.decode(`${payload}.${mac}`, fp)).toEqual([1, 'x'])
   })
 })
+
+describe('CursorCodec, cursors made again', () => {
+  it('makes the same cursor for the same position, from memory or not, and a fresh one for another', () => {
+    const codec = new CursorCodec(Buffer.alloc(32, 5))
+    const fp = fingerprintOf({ s: ['-createdAt'] })
+    const first = codec.encode(fp, [1, 'a'])
+    expect(codec.encode(fp, [1, 'a'])).toBe(first)
+    expect(new CursorCodec(Buffer.alloc(32, 5)).encode(fp, [1, 'a'])).toBe(first)
+    // Past the 256 remembered, the first is made again: the same string still.
+    for (let n = 0; n < 300; n++) expect(codec.decode(codec.encode(fp, [n, 'b']), fp)).toEqual([n, 'b'])
+    expect(codec.encode(fp, [1, 'a'])).toBe(first)
+    expect(codec.encode(fp, [2, 'a'])).not.toBe(first)
+    expect(codec.decode(codec.encode(fp, [2, 'a']), fp)).toEqual([2, 'a'])
+  })
+})
