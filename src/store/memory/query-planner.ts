@@ -324,10 +324,16 @@ class Query implements NormalizedQuery {
       plan.push('offset-jump')
     }
     const inRange = (n: number): boolean => n >= start && n < end
+    // Equal keys sit in the index by id. When `field` is the sort's last key, a run needs only the
+    // id order: the index's own order, reversed on a descending walk (no comparison reads a record).
+    const reverseRuns = descending && this.sort.length === at + 1
     let run: number[] = []
     let n = rank
     const flush = (): boolean => {
-      if (run.length > 1) run.sort(this.fullCompare)
+      if (run.length > 1) {
+        if (reverseRuns) run.reverse()
+        else run.sort(this.fullCompare)
+      }
       for (const s of run) if (!page.add(s)) return false
       run = []
       return true
