@@ -7,7 +7,6 @@ export type KeyTuple = (number | string)[]
 
 const MAC_BYTES = 16
 const BASE64URL = /^[A-Za-z0-9_-]+$/
-/** At most this many cursors remembered (each well under 4 KB: a title is at most 200 characters). */
 const MAX_MADE = 256
 
 /**
@@ -17,22 +16,29 @@ const MAX_MADE = 256
  */
 export class CursorCodec {
   private readonly hmac: HmacSha256
-  /** Cursors made lately, by their payload's JSON: the first page of a query asked again ends where it did. */
-  private readonly made = new Map<string, string>()
+  /**
+   * Cursors made lately, by the item they follow: a record is never changed (a write swaps in a
+   * new one), so a record and a fingerprint (filters and sort) always make the same cursor. The
+   * first page of a query asked again ends where it did. At most 256 (each holds its record).
+   */
+  private readonly made = new Map<object, { fingerprint: string, cursor: string }>()
 
   constructor (key: Buffer = randomBytes(32)) {
     this.hmac = new HmacSha256(key)
   }
 
   encode (fingerprint: string, tuple: KeyTuple): string {
-    const json = JSON.stringify([fingerprint, ...tuple])
-    let cursor = this.made.get(json)
-    if (cursor === undefined) {
-      const payload = Buffer.from(json).toString('base64url')
-      cursor = `${payload}.${this.mac(payload).toString('base64url')}`
-      if (this.made.size >= MAX_MADE) this.made.delete(this.made.keys().next().value!)
-      this.made.set(json, cursor)
-    }
+    const payload = Buffer.from(JSON.stringify([fingerprint, ...tuple])).toString('base64url')
+    return `${payload}.${this.mac(payload).toString('base64url')}`
+  }
+
+  /** `encode(fingerprint, tupleOf())` for the position of `item`, an immutable record whose values make the tuple. */
+  encodeAfter (item: object, fingerprint: string, tupleOf: () => KeyTuple): string {
+    const made = this.made.get(item)
+    if (made?.fingerprint === fingerprint) return made.cursor
+    const cursor = this.encode(fingerprint, tupleOf())
+    if (made === undefined && this.made.size >= MAX_MADE) this.made.delete(this.made.keys().next().value!)
+    this.made.set(item, { fingerprint, cursor })
     return cursor
   }
 

@@ -51,7 +51,7 @@ export function runQuery (ix: ChatIndexes, codec: CursorCodec, query: ListQuery)
   const more = slots.length > query.limit
   if (more) slots.pop()
   const last = slots[slots.length - 1]
-  const nextCursor = more && last !== undefined ? codec.encode(fingerprint, q.tupleOf(last)) : null
+  const nextCursor = more && last !== undefined ? codec.encodeAfter(ix.records[last]!, fingerprint, () => q.tupleOf(last)) : null
   return { records: slots.map((s) => ix.records[s]!), total, offset, nextCursor, plan: `${ordered}|${counted}` }
 }
 

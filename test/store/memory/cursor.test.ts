@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { AppError } from '../../../src/errors.js'
-import { CursorCodec, fingerprintOf } from '../../../src/store/memory/cursor.js'
+import { CursorCodec, fingerprintOf, type KeyTuple } from '../../../src/store/memory/cursor.js'
 import { HmacSha256 } from '../../../src/store/memory/sha256.js'
 
 function refusal (fn: () => unknown): AppError {
@@ -85,16 +85,23 @@ describe('CursorCodec, payload characters', () => {
 })
 
 describe('CursorCodec, cursors made again', () => {
-  it('makes the same cursor for the same position, from memory or not, and a fresh one for another', () => {
+  it('makes the cursor after an item once per fingerprint, the same as encode, and again past the 256 remembered', () => {
     const codec = new CursorCodec(Buffer.alloc(32, 5))
     const fp = fingerprintOf({ s: ['-createdAt'] })
-    const first = codec.encode(fp, [1, 'a'])
-    expect(codec.encode(fp, [1, 'a'])).toBe(first)
-    expect(new CursorCodec(Buffer.alloc(32, 5)).encode(fp, [1, 'a'])).toBe(first)
-    // Past the 256 remembered, the first is made again: the same string still.
-    for (let n = 0; n < 300; n++) expect(codec.decode(codec.encode(fp, [n, 'b']), fp)).toEqual([n, 'b'])
-    expect(codec.encode(fp, [1, 'a'])).toBe(first)
-    expect(codec.encode(fp, [2, 'a'])).not.toBe(first)
-    expect(codec.decode(codec.encode(fp, [2, 'a']), fp)).toEqual([2, 'a'])
+    const other = fingerprintOf({ s: ['createdAt'] })
+    const item = { id: 'a' }
+    let made = 0
+    const tuple = (): KeyTuple => { made++; return [1, 'a'] }
+    const first = codec.encodeAfter(item, fp, tuple)
+    expect(first).toBe(codec.encode(fp, [1, 'a']))
+    expect(codec.encodeAfter(item, fp, tuple)).toBe(first)
+    expect(made).toBe(1)
+    // Another fingerprint for the same item: made anew, and decodes only with that fingerprint.
+    const second = codec.encodeAfter(item, other, tuple)
+    expect(made).toBe(2)
+    expect(codec.decode(second, other)).toEqual([1, 'a'])
+    for (let n = 0; n < 300; n++) expect(codec.decode(codec.encodeAfter({ n }, fp, () => [n, 'b']), fp)).toEqual([n, 'b'])
+    expect(codec.encodeAfter(item, other, tuple)).toBe(second)
+    expect(made).toBe(3)
   })
 })
