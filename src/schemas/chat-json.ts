@@ -18,15 +18,14 @@ const SLAB_BYTES = 128 * 1024
 /**
  * The JSON of chats as UTF-8, cached by the chat object (the store hands out the same object for
  * the same version of a chat while it stays in its cache of views; a write makes a new one, so an
- * entry is never stale). At most `maxBytes` bytes of JSON are kept, each in its own buffer (not
- * slices of Node's shared pool, which would keep whole pool blocks alive); the oldest go first.
- * A page is assembled by copying bytes: no string of the whole page to measure and encode again.
+ * entry is never stale). At most `maxBytes` bytes of JSON are kept, each in a buffer of its own
+ * (a slice of a shared slab would keep the whole slab alive); the oldest go first. A page is
+ * assembled by copying bytes: no string of the whole page to measure and encode again.
  */
 export class ChatJsonCache {
   private readonly cache = new Map<Chat, Buffer>()
   private bytes = 0
-  private slab = Buffer.alloc(0)
-  private slabUsed = 0
+  private readonly pages = new Slab(SLAB_BYTES)
 
   constructor (private readonly maxBytes = 262_144) {}
 
@@ -66,7 +65,7 @@ export class ChatJsonCache {
     const tail = `],"total":${page.total},"limit":${page.limit},"nextCursor":${page.nextCursor === null ? 'null' : jsonString(page.nextCursor)}` +
       (page.offset === undefined ? '}' : `,"offset":${page.offset}}`)
     const tailLength = Buffer.byteLength(tail)
-    const out = this.allocate(head.length + length + Math.max(0, chats.length - 1) + tailLength)
+    const out = this.pages.take(head.length + length + Math.max(0, chats.length - 1) + tailLength)
     let at = out.write(head, 0, 'latin1')
     for (let i = 0; i < chats.length; i++) {
       if (i > 0) out[at++] = 0x2c // ,
@@ -77,16 +76,27 @@ export class ChatJsonCache {
     out.write(tail, at)
     return out
   }
+}
 
-  /** A buffer for one page, never handed out again: a slab's bytes are only ever used once (a full slab is left to the garbage collector with its last page). */
-  private allocate (size: number): Buffer {
-    if (size > SLAB_BYTES >>> 3) return Buffer.allocUnsafe(size)
-    if (this.slabUsed + size > this.slab.length) {
-      this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES)
-      this.slabUsed = 0
+/**
+ * Buffers cut one after the other from slabs, as Node cuts small buffers from its pool; bytes are
+ * never handed out twice, and a slab is left to the garbage collector once nothing cut from it
+ * is held. A cut bigger than an eighth of a slab gets a buffer of its own.
+ */
+class Slab {
+  private slab = Buffer.alloc(0)
+  private used = 0
+
+  constructor (private readonly bytes: number) {}
+
+  take (size: number): Buffer {
+    if (size > this.bytes >>> 3) return Buffer.allocUnsafeSlow(size)
+    if (this.used + size > this.slab.length) {
+      this.slab = Buffer.allocUnsafeSlow(this.bytes)
+      this.used = 0
     }
-    const out = this.slab.subarray(this.slabUsed, this.slabUsed + size)
-    this.slabUsed = (this.slabUsed + size + 7) & ~7
+    const out = this.slab.subarray(this.used, this.used + size)
+    this.used = (this.used + size + 7) & ~7
     return out
   }
 }
