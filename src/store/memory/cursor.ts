@@ -1,6 +1,5 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { AppError } from '../../errors.js'
-import { HmacSha256 } from './sha256.js'
 
 /** A sort position: the values of the sort fields of the last item of a page, then its id. */
 export type KeyTuple = (number | string)[]
@@ -12,10 +11,9 @@ const MAX_MADE = 256
 /**
  * Opaque keyset cursors: `base64url(JSON [fingerprint, ...tuple]) . base64url(HMAC)`. The
  * fingerprint is a hash of the normalized filters and sort, so a cursor sent with other ones is
- * refused; the HMAC-SHA-256 (a key made per store) refuses any cursor this store did not make.
+ * refused; the HMAC (a key made per store) refuses any cursor this store did not make.
  */
 export class CursorCodec {
-  private readonly hmac: HmacSha256
   /**
    * Cursors made lately, by the item they follow: a record is never changed (a write swaps in a
    * new one), so a record and a fingerprint (filters and sort) always make the same cursor. The
@@ -23,9 +21,7 @@ export class CursorCodec {
    */
   private readonly made = new Map<object, { fingerprint: string, cursor: string }>()
 
-  constructor (key: Buffer = randomBytes(32)) {
-    this.hmac = new HmacSha256(key)
-  }
+  constructor (private readonly key: Buffer = randomBytes(32)) {}
 
   encode (fingerprint: string, tuple: KeyTuple): string {
     const payload = Buffer.from(JSON.stringify([fingerprint, ...tuple])).toString('base64url')
@@ -46,7 +42,7 @@ export class CursorCodec {
   decode (cursor: string, fingerprint: string): KeyTuple {
     const [payload, mac, extra] = cursor.split('.')
     const sent = mac === undefined ? undefined : Buffer.from(mac, 'base64url')
-    // The MAC reads the payload's characters as bytes: anything but base64url is refused first.
+    // Anything but base64url is refused before the MAC is computed.
     if (payload === undefined || sent === undefined || extra !== undefined || sent.length !== MAC_BYTES ||
       !BASE64URL.test(payload) || !timingSafeEqual(sent, this.mac(payload))) {
       throw invalid('is not a cursor this service made, or was altered')
@@ -56,9 +52,8 @@ export class CursorCodec {
     return values.slice(1) as KeyTuple
   }
 
-  /** `payload` is base64url (ASCII). */
   private mac (payload: string): Buffer {
-    return this.hmac.macLatin1(payload, MAC_BYTES)
+    return createHmac('sha256', this.key).update(payload).digest().subarray(0, MAC_BYTES)
   }
 }
 

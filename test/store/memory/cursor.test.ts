@@ -1,9 +1,6 @@
-import { createHmac } from 'node:crypto'
-import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { AppError } from '../../../src/errors.js'
 import { CursorCodec, fingerprintOf, type KeyTuple } from '../../../src/store/memory/cursor.js'
-import { HmacSha256 } from '../../../src/store/memory/sha256.js'
 
 function refusal (fn: () => unknown): AppError {
   try {
@@ -52,31 +49,11 @@ describe('CursorCodec', () => {
   })
 })
 
-describe('HmacSha256', () => {
-  it('computes the same MAC as createHmac, for keys and messages of every length around the block size', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 130 }), fc.string({ unit: fc.constantFrom('A', 'B', 'a', 'z', '0', '9', '_', '-'), maxLength: 300 }), (key, message) => {
-      const expected = createHmac('sha256', key).update(message).digest()
-      expect(new HmacSha256(key).macLatin1(message).equals(expected)).toBe(true)
-      expect(new HmacSha256(key).macLatin1(message, 16).equals(expected.subarray(0, 16))).toBe(true)
-    }), { numRuns: 300 })
-  })
-
-  it('gives the same MAC again from one key (its state is not changed by a MAC)', () => {
-    const hmac = new HmacSha256(Buffer.alloc(32, 3))
-    const long = 'x'.repeat(200)
-    const first = hmac.macLatin1('abc')
-    hmac.macLatin1(long)
-    expect(hmac.macLatin1('abc').equals(first)).toBe(true)
-    expect(hmac.macLatin1(long).equals(createHmac('sha256', Buffer.alloc(32, 3)).update(long).digest())).toBe(true)
-  })
-})
-
 describe('CursorCodec, payload characters', () => {
-  it('refuses a payload with characters outside base64url, even when their low bytes carry a valid MAC', () => {
+  it('refuses a payload with characters outside base64url', () => {
     const codec = new CursorCodec(Buffer.alloc(32, 7))
     const fp = fingerprintOf({ s: ['title'] })
     const [payload, mac] = codec.encode(fp, [1, 'x']).split('.') as [string, string]
-    // U+0100 + the character's code: the same byte once truncated, another payload once decoded.
     const forged = String.fromCharCode(payload.charCodeAt(0) + 0x100) + payload.slice(1)
     const err = refusal(() => codec.decode(`${forged}.${mac}`, fp))
     expect(err.errors?.[0]?.path).toBe('/cursor')
