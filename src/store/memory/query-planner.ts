@@ -327,15 +327,21 @@ class Query implements NormalizedQuery {
     // Equal keys sit in the index by id. When `field` is the sort's last key, a run needs only the
     // id order: the index's own order, reversed on a descending walk (no comparison reads a record).
     const reverseRuns = descending && this.sort.length === at + 1
-    let run: number[] = []
+    // The current run of equal keys: run[0, runLength), the array reused from run to run.
+    const run: number[] = []
+    let runLength = 0
     let n = rank
     const flush = (): boolean => {
-      if (run.length > 1) {
-        if (reverseRuns) run.reverse()
-        else run.sort(this.fullCompare)
+      if (runLength <= 1) {
+        const single = runLength === 1
+        runLength = 0
+        return !single || page.add(run[0]!)
       }
-      for (const s of run) if (!page.add(s)) return false
-      run = []
+      const part = run.slice(0, runLength)
+      runLength = 0
+      if (reverseRuns) part.reverse()
+      else part.sort(this.fullCompare)
+      for (const s of part) if (!page.add(s)) return false
       return true
     }
     index.walk(rank, descending, (slot) => {
@@ -344,8 +350,8 @@ class Query implements NormalizedQuery {
       if (group !== undefined && ix.priority[slot] !== group) return true
       if (!this.matches(slot)) return true
       if (!runs) return page.add(slot)
-      if (run.length > 0 && this.compareField(field, run[0]!, slot) !== 0 && !flush()) return false
-      run.push(slot)
+      if (runLength > 0 && this.compareField(field, run[0]!, slot) !== 0 && !flush()) return false
+      run[runLength++] = slot
       return true
     })
     if (runs && !page.full) flush()
