@@ -59,7 +59,7 @@ export class CursorCodec {
 
 /** Fingerprints by normalized query: a few distinct queries make most pages. Cleared when full. */
 const fingerprints = new Map<string, string>()
-const MAX_FINGERPRINTS = 1024
+const MAX_FINGERPRINTS = 256
 
 /** A short hash of the normalized filters and sort a cursor belongs to. */
 export function fingerprintOf (normalized: unknown): string {
