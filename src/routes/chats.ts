@@ -3,6 +3,7 @@ import { Type } from 'typebox'
 import { etagOf, noneMatchHits, parseIfMatch } from '../etag.js'
 import { notFound } from '../errors.js'
 import { ChatIdParamsSchema, ChatRef, type ChatInputBody } from '../schemas/chat.js'
+import { ChatJsonCache } from '../schemas/chat-json.js'
 import { ListQuerySchema, toListQuery } from '../schemas/list-query.js'
 import { problemResponses } from '../schemas/problem.js'
 import type { ChatPatch } from '../store/chat-store.js'
@@ -21,6 +22,8 @@ const ChatPatchRef = Type.Unsafe<ChatPatch>(Type.Ref('ChatPatch'))
 /** `/chats`: short handlers that call the store. */
 const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { store } = app
+  // A page is written by `pageJson` (the same bytes as the 200 schema's serializer), from JSON cached by chat.
+  const pageJson = new ChatJsonCache()
 
   app.post('/chats', {
     schema: {
@@ -51,8 +54,9 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ...problemResponses('validation', 'rateLimited', 'unavailable', 'internal')
       }
     }
-  }, async (request) => {
-    return await store.list(toListQuery(request.query))
+  }, async (request, reply) => {
+    const page = await store.list(toListQuery(request.query))
+    return reply.header('content-type', 'application/json; charset=utf-8').send(pageJson.page(page))
   })
 
   app.get('/chats/:id', {

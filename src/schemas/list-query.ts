@@ -38,7 +38,10 @@ export type ListQueryString = Static<typeof ListQuerySchema>
 export function toListQuery (qs: ListQueryString): ListQuery {
   const errors: FieldError[] = []
   const query: ListQuery = { limit: qs.limit }
-  if (qs.priority !== undefined) query.priority = [...new Set(qs.priority.flatMap((p) => p.split(',') as Priority[]))]
+  if (qs.priority !== undefined) {
+    const [only] = qs.priority
+    query.priority = qs.priority.length === 1 && !only!.includes(',') ? [only as Priority] : [...new Set(qs.priority.flatMap((p) => p.split(',') as Priority[]))]
+  }
   if (qs.isActive !== undefined) query.isActive = qs.isActive
   if (qs.createdFrom !== undefined) query.createdFrom = epochMs(qs.createdFrom, '/createdFrom', errors)
   if (qs.createdTo !== undefined) query.createdTo = epochMs(qs.createdTo, '/createdTo', errors)

@@ -75,6 +75,38 @@ function toChat (r: ChatRecord): Chat {
   }
 }
 
+/**
+ * The `Chat` objects of recently listed chats, by record: a page of chats asked again (the first
+ * page of a common query) is answered with the same objects, so their JSON can be cached by object
+ * (`ChatJsonCache`). A record is never changed (a write swaps in a new one), so a view is never
+ * stale; a write drops the view of the record it replaces or deletes, so the cache keeps no
+ * record alive. At most `max` views (about 200 bytes each beyond the strings they share with the
+ * records); the oldest go first. The views are frozen: every answer that shows them shares them.
+ */
+class ChatViews {
+  private readonly views = new Map<ChatRecord, Chat>()
+
+  constructor (private readonly max: number) {}
+
+  of (record: ChatRecord): Chat {
+    let chat = this.views.get(record)
+    if (chat === undefined) {
+      chat = Object.freeze(toChat(record))
+      if (this.views.size >= this.max) this.views.delete(this.views.keys().next().value!)
+      this.views.set(record, chat)
+    }
+    return chat
+  }
+
+  drop (record: ChatRecord): void {
+    this.views.delete(record)
+  }
+
+  clear (): void {
+    this.views.clear()
+  }
+}
+
 export function createMemoryStore (options: MemoryStoreOptions): ChatStore {
   return new MemoryChatStore(options)
 }
@@ -85,6 +117,7 @@ export class MemoryChatStore implements ChatStore {
   /** Every query index, updated inside the same write-locked mutation as `chats`. */
   private indexes: ChatIndexes
   private readonly cursors: CursorCodec
+  private readonly views = new ChatViews(1024)
   private readonly lock: RwLock
   private readonly now: () => number
   private readonly nextId: IdGenerator
@@ -127,7 +160,9 @@ export class MemoryChatStore implements ChatStore {
     return await this.lock.withRead(() => {
       const { records, total, offset, nextCursor, plan } = runQuery(this.indexes, this.cursors, query)
       this.options.queryLog?.debug({ plan, total }, 'list query plan')
-      const page: ListPage = { items: records.map(toChat), total, limit: query.limit, nextCursor }
+      const items: Chat[] = []
+      for (const record of records) items.push(this.views.of(record))
+      const page: ListPage = { items, total, limit: query.limit, nextCursor }
       if (offset !== undefined) page.offset = offset
       return page
     })
@@ -160,6 +195,7 @@ export class MemoryChatStore implements ChatStore {
       this.options.journal?.append({ op: 'delete', id })
       this.chats.delete(id)
       this.indexes.remove(current)
+      this.views.drop(current)
       this.bytes -= estimateBytes(current.title, current.description)
     })
   }
@@ -204,6 +240,7 @@ export class MemoryChatStore implements ChatStore {
   /** Recovery's bulk load: the store takes `chats` (in creation order, trusted as they were journaled) as its own. */
   restore (chats: Map<string, ChatRecord>): void {
     this.chats = chats
+    this.views.clear()
     this.bytes = 0
     for (const record of chats.values()) this.bytes += estimateBytes(record.title, record.description)
     this.indexes = new ChatIndexes(this.options.indexChunk)
@@ -224,6 +261,7 @@ export class MemoryChatStore implements ChatStore {
     this.bytes = 0
     for (const record of chats.values()) this.bytes += estimateBytes(record.title, record.description)
     this.indexes = indexes
+    this.views.clear()
   }
 
   /**
@@ -264,6 +302,7 @@ export class MemoryChatStore implements ChatStore {
     this.options.journal?.append({ op: 'put', chat: record })
     this.chats.set(record.id, record)
     this.indexes.replace(current, record)
+    this.views.drop(current)
     this.bytes += after - before
     return toChat(record)
   }

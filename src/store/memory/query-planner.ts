@@ -1,6 +1,6 @@
 import { AppError } from '../../errors.js'
 import type { ListQuery, SortField, SortKey } from '../chat-store.js'
-import { CursorCodec, fingerprintOf, invalid, type KeyTuple } from './cursor.js'
+import { CursorCodec, fingerprintOfJson, invalid, type KeyTuple } from './cursor.js'
 import { compareCodePoints, PRIORITY_RANK, type ChatIndexes } from './indexes.js'
 import type { ChatRecord } from './memory-store.js'
 import type { OrderedIndex } from './ordered-index.js'
@@ -33,7 +33,7 @@ export function runQuery (ix: ChatIndexes, codec: CursorCodec, query: ListQuery)
       errors: [{ in: 'querystring', path: '/offset', message: 'cannot be combined with cursor' }]
     })
   }
-  const fingerprint = fingerprintOf(q.normalized())
+  const fingerprint = fingerprintOfJson(normalizedJson(q))
   const after = query.cursor === undefined ? undefined : q.checkTuple(codec.decode(query.cursor, fingerprint))
   const offset = after === undefined ? query.offset ?? 0 : undefined
   const { total, how: counted } = q.count()
@@ -49,13 +49,36 @@ export function runQuery (ix: ChatIndexes, codec: CursorCodec, query: ListQuery)
     ({ slots, plan: ordered } = q.sortMatches(after, offset ?? 0, want))
   }
   const more = slots.length > query.limit
-  if (more) slots.length = query.limit
+  if (more) slots.pop()
   const last = slots[slots.length - 1]
-  const nextCursor = more && last !== undefined ? codec.encode(fingerprint, q.tupleOf(last)) : null
+  const nextCursor = more && last !== undefined ? codec.encodeAfter(ix.records[last]!, fingerprint, () => q.tupleOf(last)) : null
   return { records: slots.map((s) => ix.records[s]!), total, offset, nextCursor, plan: `${ordered}|${counted}` }
 }
 
-class Query {
+/** What a query's cursor fingerprint is made from: its filters and sort, normalized. */
+export interface NormalizedQuery {
+  readonly priorityMask: number
+  readonly isActive: boolean | undefined
+  readonly hasRange: boolean
+  readonly from: number
+  readonly to: number
+  readonly words: readonly string[] | undefined
+  readonly sort: readonly SortKey[]
+}
+
+/**
+ * `JSON.stringify({ p, a, f, t, q, s })` of the normalized query, written directly (the fingerprint
+ * of every page with a cursor hashes it; a test checks it against `JSON.stringify`).
+ */
+export function normalizedJson (q: NormalizedQuery): string {
+  const f = q.hasRange && q.from !== -Infinity ? `${q.from}` : 'null'
+  const t = q.hasRange && q.to !== Infinity ? `${q.to}` : 'null'
+  let s = ''
+  for (const k of q.sort) s += `${s === '' ? '' : ','}"${k.descending ? '-' : ''}${k.field}"`
+  return `{"p":${q.priorityMask},"a":${q.isActive === undefined ? 'null' : `${q.isActive}`},"f":${f},"t":${t},"q":${q.words === undefined ? 'null' : JSON.stringify(q.words)},"s":[${s}]}`
+}
+
+class Query implements NormalizedQuery {
   readonly sort: SortKey[]
   /** Bit i set: priority rank i matches; 7 when every priority does. */
   readonly priorityMask: number
@@ -69,9 +92,9 @@ class Query {
   readonly fullCompare: (a: number, b: number) => number
 
   constructor (private readonly ix: ChatIndexes, query: ListQuery) {
+    const sort = query.sort !== undefined && query.sort.length > 0 ? query.sort : DEFAULT_SORT
     const seen = new Set<SortField>()
-    this.sort = (query.sort !== undefined && query.sort.length > 0 ? query.sort : DEFAULT_SORT)
-      .filter((k) => !seen.has(k.field) && seen.add(k.field))
+    this.sort = sort.length === 1 ? sort : sort.filter((k) => !seen.has(k.field) && seen.add(k.field))
     let mask = 0
     for (const p of query.priority ?? []) mask |= 1 << PRIORITY_RANK[p]
     this.priorityMask = mask === 0 ? 7 : mask
@@ -94,17 +117,6 @@ class Query {
         if (c !== 0) return key.descending ? -c : c
       }
       return ix.idOrder(a, b)
-    }
-  }
-
-  normalized (): unknown {
-    return {
-      p: this.priorityMask,
-      a: this.isActive ?? null,
-      f: this.hasRange && this.from !== -Infinity ? this.from : null,
-      t: this.hasRange && this.to !== Infinity ? this.to : null,
-      q: this.words ?? null,
-      s: this.sort.map((k) => (k.descending ? '-' : '') + k.field)
     }
   }
 
@@ -312,12 +324,24 @@ class Query {
       plan.push('offset-jump')
     }
     const inRange = (n: number): boolean => n >= start && n < end
+    // Equal keys sit in the index by id. When `field` is the sort's last key, a run needs only the
+    // id order: the index's own order, reversed on a descending walk (no comparison reads a record).
+    const reverseRuns = descending && this.sort.length === at + 1
+    // The current run of equal keys: run[0, runLength), the array reused from run to run.
     const run: number[] = []
+    let runLength = 0
     let n = rank
     const flush = (): boolean => {
-      if (run.length > 1) run.sort(this.fullCompare)
-      for (const s of run) if (!page.add(s)) return false
-      run.length = 0
+      if (runLength <= 1) {
+        const single = runLength === 1
+        runLength = 0
+        return !single || page.add(run[0]!)
+      }
+      const part = run.slice(0, runLength)
+      runLength = 0
+      if (reverseRuns) part.reverse()
+      else part.sort(this.fullCompare)
+      for (const s of part) if (!page.add(s)) return false
       return true
     }
     index.walk(rank, descending, (slot) => {
@@ -326,8 +350,8 @@ class Query {
       if (group !== undefined && ix.priority[slot] !== group) return true
       if (!this.matches(slot)) return true
       if (!runs) return page.add(slot)
-      if (run.length > 0 && this.compareField(field, run[0]!, slot) !== 0 && !flush()) return false
-      run.push(slot)
+      if (runLength > 0 && this.compareField(field, run[0]!, slot) !== 0 && !flush()) return false
+      run[runLength++] = slot
       return true
     })
     if (runs && !page.full) flush()
