@@ -23,7 +23,7 @@ const allocate = (): void => {
 const nothing = (): void => {}
 const store = createMemoryStore({ maxItems: 2_000_000, maxBytes: 0, lockTimeoutMs: 5000 })
 const ids: string[] = []
-for (let n = 0; n < 10_000; n++) ids.push((await store.create(chatInput(n))).id)
+for (let n = 0; n < 10_000; n++) ids.push((await store.create(chatInput(n) as never)).id)
 const PATCHES = [{ isActive: false }, { isActive: true }, { priority: 'high' as const }, { priority: 'low' as const }, { title: 'Patched by the load test' }, { description: 'Patched description', priority: 'medium' as const }]
 const REPLACES = Array.from({ length: 16 }, (_, n) => ({ ...chatInput(n + 1000), title: `Replaced chat ${n}` }))
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!
