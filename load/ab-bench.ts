@@ -40,8 +40,9 @@ async function start (dir: string, name: string): Promise<ServerProcess> {
 }
 
 const servers: ServerProcess[] = []
-for (const [i, dir] of dirs.entries()) servers.push(await start(dir, String.fromCharCode(65 + i)))
 try {
+  // Inside the try: a build that fails to start must not leave the ones before it running.
+  for (const [i, dir] of dirs.entries()) servers.push(await start(dir, String.fromCharCode(65 + i)))
   const pools: Pools[] = []
   for (const server of servers) {
     const chats = await seed(server.url, 10_000, 50, false)
