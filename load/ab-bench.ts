@@ -1,27 +1,33 @@
 /**
- * Server CPU µs per request of two builds of the service, A and B, started side by side and driven
- * alternately with the same fixed number of requests of each scenario (the load test's own), so
- * that a busy machine weighs on both alike. For changes smaller than the load test's run-to-run noise.
- * Run: `node --import tsx load/ab-bench.ts <dirA> <dirB> [scenarios] [rounds] [requests]`, each dir
- * holding a built `dist/server.js` (e.g. `npm run build` in two worktrees).
+ * Server CPU µs per request of two (or more) builds of the service, A, B, …, started side by side
+ * and driven alternately with the same fixed number of requests of each scenario (the load test's
+ * own), so that a busy machine weighs on all alike. For changes smaller than the load test's
+ * run-to-run noise. Run: `node --import tsx load/ab-bench.ts <dirA> <dirB> [<dirC> …] [scenarios]
+ * [rounds] [requests]`, each dir holding a built `dist/server.js` (e.g. `npm run build` in two
+ * worktrees). `NODE_ARGS_<letter>` (e.g. `NODE_ARGS_B='--max-semi-space-size=32'`) adds Node flags to one build.
  */
+import { existsSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { measure, seed } from './bench.js'
 import { freePort, startServer, type ServerProcess } from './processes.js'
 import { autocannonOptions, fillRequests, scenarioRequests, type Pools } from './scenarios.js'
 import type { ScenarioName } from './args.js'
 
-const [dirA, dirB, list = 'create,patch,replace,delete', roundsArg = '5', amountArg = '20000'] = process.argv.slice(2)
-if (dirA === undefined || dirB === undefined) throw new Error('usage: ab-bench.ts <dirA> <dirB> [scenarios] [rounds] [requests]')
+const argv = process.argv.slice(2)
+const isDir = (arg: string): boolean => existsSync(arg) && statSync(arg).isDirectory()
+const dirs = argv.filter(isDir)
+const [list = 'create,patch,replace,delete', roundsArg = '5', amountArg = '20000'] = argv.filter((arg) => !isDir(arg))
+if (dirs.length < 2) throw new Error('usage: ab-bench.ts <dirA> <dirB> [<dirC> …] [scenarios] [rounds] [requests]')
 const scenarios = list.split(',') as ScenarioName[]
 const rounds = Number(roundsArg)
 const amount = Number(amountArg)
 
 async function start (dir: string, name: string): Promise<ServerProcess> {
   const port = await freePort()
+  const flags = (process.env[`NODE_ARGS_${name}`] ?? '').split(' ').filter(Boolean)
   return await startServer({
     name,
-    nodeArgs: [path.join(path.resolve(dir), 'dist', 'server.js')],
+    nodeArgs: [...flags, path.join(path.resolve(dir), 'dist', 'server.js')],
     cwd: path.resolve(dir),
     port,
     env: {
@@ -33,8 +39,10 @@ async function start (dir: string, name: string): Promise<ServerProcess> {
   })
 }
 
-const servers = [await start(dirA, 'A'), await start(dirB, 'B')]
+const servers: ServerProcess[] = []
 try {
+  // Inside the try: a build that fails to start must not leave the ones before it running.
+  for (const [i, dir] of dirs.entries()) servers.push(await start(dir, String.fromCharCode(65 + i)))
   const pools: Pools[] = []
   for (const server of servers) {
     const chats = await seed(server.url, 10_000, 50, false)
@@ -63,8 +71,8 @@ try {
   }
   for (const scenario of scenarios) {
     const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
-    const [a, b] = all.map((m) => m.get(scenario)!)
-    process.stdout.write(`${scenario.padEnd(8)} A best ${best[0]!.get(scenario)!.toFixed(1)} median ${median(a!).toFixed(1)}   B best ${best[1]!.get(scenario)!.toFixed(1)} median ${median(b!).toFixed(1)}  µs CPU/req\n`)
+    const cells = servers.map((server, s) => `${server.name} best ${best[s]!.get(scenario)!.toFixed(1)} median ${median(all[s]!.get(scenario)!).toFixed(1)}`)
+    process.stdout.write(`${scenario.padEnd(8)} ${cells.join('   ')}  µs CPU/req\n`)
   }
 } finally {
   for (const server of servers) await server.stop()
