@@ -29,6 +29,7 @@ import { encodeEntry } from '../src/store/durable/record-codec.js'
 import { encodeIndexImage } from '../src/store/durable/index-codec.js'
 import { MemoryChatStore } from '../src/store/memory/memory-store.js'
 import { createLog, writeSnapshot } from '../src/store/durable/snapshot.js'
+import { longTexts } from './long-texts.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
@@ -124,19 +125,11 @@ async function throughput (): Promise<void> {
   console.log(`| FSYNC=always | ${median(rps.always).toFixed(0)} | ${median(ratios.always).toFixed(2)} |`)
 }
 
-let seed = 42
-const random = (k: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % k }
-const VOCABULARY = Array.from({ length: 5000 }, () => Array.from({ length: 3 + random(7) }, () => String.fromCharCode(97 + random(26))).join(''))
-const sentence = (length: number): string => {
-  const words: string[] = []
-  for (let chars = -1; chars < length;) { const w = VOCABULARY[random(VOCABULARY.length)]!; words.push(w); chars += w.length + 1 }
-  return words.join(' ')
-}
+const long = longTexts()
 
 function texts (i: number): { title: string, description: string } {
   if (TEXTS !== 'long') return { title: `Chat number ${i}`, description: 'Some notes about this chat, a sentence or two long, as chats usually have.' }
-  const title = `${sentence(32)} ${i}`
-  return { title: title[0]!.toUpperCase() + title.slice(1), description: sentence(125) }
+  return long(i)
 }
 
 function fakeChats (n: number): ChatRecord[] {

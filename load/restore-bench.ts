@@ -11,25 +11,19 @@
 import { performance } from 'node:perf_hooks'
 import { decodeIndexImage, encodeIndexImage } from '../src/store/durable/index-codec.js'
 import { MemoryChatStore, type Change, type ChatRecord } from '../src/store/memory/memory-store.js'
+import { longTexts } from './long-texts.js'
 
 const n = Number(process.argv[2] ?? 100_000)
 const payload = process.argv[3] ?? 'short'
 const WORDS = ['project', 'update', 'meeting', 'launch', 'review', 'customer', 'design', 'budget', 'weekly', 'sync']
-let seed = 42
-const random = (k: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % k }
-const VOCABULARY = Array.from({ length: 5000 }, () => Array.from({ length: 3 + random(7) }, () => String.fromCharCode(97 + random(26))).join(''))
-const sentence = (length: number): string => {
-  const words: string[] = []
-  for (let chars = -1; chars < length;) { const w = VOCABULARY[random(VOCABULARY.length)]!; words.push(w); chars += w.length + 1 }
-  return words.join(' ')
-}
+const long = longTexts()
 /** A flat copy, as strings decoded from a file are (built ones are ropes until first read). */
 const flat = (s: string): string => Buffer.from(s).toString()
 
 function texts (i: number): { title: string, description: string } {
   if (payload === 'long') {
-    const title = `${sentence(32)} ${i}`
-    return { title: flat(title[0]!.toUpperCase() + title.slice(1)), description: flat(sentence(125)) }
+    const { title, description } = long(i)
+    return { title: flat(title), description: flat(description) }
   }
   return { title: `Title ${WORDS[i % 10]!} ${i % 997}`, description: `${WORDS[(i * 7) % 10]!} ${WORDS[(i * 3) % 10]!} text ${i % 5003}` }
 }
