@@ -160,12 +160,6 @@ export class ChatIndexes {
     })
   }
 
-  /** The chat the indexes hold under `id`, if any. */
-  get (id: string): ChatRecord | undefined {
-    const slot = this.slotOf.get(id)
-    return slot === undefined ? undefined : this.records[slot]
-  }
-
   /**
    * The built indexes copied into flat arrays, for a snapshot to save: what `loadImage` takes back
    * (after `indexImage`) instead of sorting and tokenizing again. Cheap next to a build (copies of

@@ -27,14 +27,15 @@ const DEFAULT_SORT: SortKey[] = [{ field: 'createdAt', descending: false }]
  *    matches are few next to the entries such a walk would pass over, by sorting just the matches.
  */
 export function runQuery (ix: ChatIndexes, codec: CursorCodec, query: ListQuery): QueryResult {
-  const q = new Query(ix, query)
   if (query.cursor !== undefined && query.offset !== undefined) {
     throw new AppError('validation', 'querystring/cursor cannot be combined with offset', {
       errors: [{ in: 'querystring', path: '/offset', message: 'cannot be combined with cursor' }]
     })
   }
-  const fingerprint = fingerprintOfJson(normalizedJson(q))
-  const after = query.cursor === undefined ? undefined : q.checkTuple(codec.decode(query.cursor, fingerprint))
+  const q = new Query(ix, query)
+  // Only a page that reads or makes a cursor needs the fingerprint.
+  const fingerprint = (): string => fingerprintOfJson(normalizedJson(q))
+  const after = query.cursor === undefined ? undefined : q.checkTuple(codec.decode(query.cursor, fingerprint()))
   const offset = after === undefined ? query.offset ?? 0 : undefined
   const { total, how: counted } = q.count()
   const want = query.limit + 1
@@ -51,7 +52,7 @@ export function runQuery (ix: ChatIndexes, codec: CursorCodec, query: ListQuery)
   const more = slots.length > query.limit
   if (more) slots.pop()
   const last = slots[slots.length - 1]
-  const nextCursor = more && last !== undefined ? codec.encodeAfter(ix.records[last]!, fingerprint, () => q.tupleOf(last)) : null
+  const nextCursor = more && last !== undefined ? codec.encodeAfter(ix.records[last]!, fingerprint(), () => q.tupleOf(last)) : null
   return { records: slots.map((s) => ix.records[s]!), total, offset, nextCursor, plan: `${ordered}|${counted}` }
 }
 
@@ -86,6 +87,7 @@ class Query implements NormalizedQuery {
   readonly from: number
   readonly to: number
   readonly hasRange: boolean
+  private range: [number, number] | undefined
   readonly words: string[] | undefined
   /** The text matches, when `q` is set. */
   readonly textSlots: SlotSet | undefined
@@ -161,12 +163,14 @@ class Query implements NormalizedQuery {
     return { total: n, how: 'count:counters' }
   }
 
-  /** Ranks [start, end) of the createdAt range in byCreated. */
+  /** Ranks [start, end) of the createdAt range in byCreated (found once a query: the read lock holds the index still). */
   createdRange (): [number, number] {
+    if (this.range !== undefined) return this.range
     const { ix } = this
     const start = this.from === -Infinity ? 0 : ix.byCreated.rankOf((s) => ix.createdAt[s]! - this.from)
     const end = this.to === Infinity ? ix.byCreated.size : ix.byCreated.rankOf((s) => ix.createdAt[s]! - this.to)
-    return [start, end]
+    this.range = [start, end]
+    return this.range
   }
 
   /** Entries an index walk is expected to pass over to find `need` of `total` matches. */
@@ -213,7 +217,7 @@ class Query implements NormalizedQuery {
         ix.byPriority[p]!.walk(0, false, (slot) => { if (this.matches(slot)) all.push(slot); return true })
       }
     }
-    this.sortSlots(all)
+    all.sort(this.fullCompare)
     let start = offset
     if (after !== undefined) {
       let lo = 0
@@ -226,24 +230,6 @@ class Query implements NormalizedQuery {
       start = lo
     }
     return { slots: all.slice(start, start + want), plan: `sort:${from}${after === undefined ? '' : '+cursor'}` }
-  }
-
-  /** Sorts slots in the query's order; titles are folded once each rather than at every comparison. */
-  private sortSlots (slots: number[]): void {
-    if (!this.sort.some((k) => k.field === 'title')) {
-      slots.sort(this.fullCompare)
-      return
-    }
-    const keys = new Map<number, string>()
-    for (const s of slots) keys.set(s, this.ix.titleKeyOf(s))
-    const compare = (a: number, b: number): number => {
-      for (const key of this.sort) {
-        const c = key.field === 'title' ? compareCodePoints(keys.get(a)!, keys.get(b)!) : this.compareField(key.field, a, b)
-        if (c !== 0) return key.descending ? -c : c
-      }
-      return this.ix.idOrder(a, b)
-    }
-    slots.sort(compare)
   }
 
   /**
@@ -385,7 +371,7 @@ class Query implements NormalizedQuery {
       case 'createdAt': return ix.createdAt[a]! - ix.createdAt[b]!
       case 'updatedAt': return ix.updatedAt[a]! - ix.updatedAt[b]!
       case 'priority': return ix.priority[a]! - ix.priority[b]!
-      case 'title': return compareCodePoints(ix.titleKeyOf(a), ix.titleKeyOf(b))
+      case 'title': return ix.titleOrder(a, b)
       case 'id': return ix.idOrder(a, b)
     }
   }

@@ -432,16 +432,6 @@ export class TextIndex {
     }
   }
 
-  /** Moves a slot from one set of terms to another, touching only the terms that differ. */
-  change (slot: number, before: Set<string>, after: Set<string>): void {
-    const gone: string[] = []
-    for (const t of before) if (!after.has(t)) gone.push(t)
-    const added: string[] = []
-    for (const t of after) if (!before.has(t)) added.push(t)
-    this.remove(slot, gone)
-    this.add(slot, added)
-  }
-
   /**
    * Moves a slot from one chat text to the next (a write), looking only at the words of the
    * fields that changed: an unchanged field's words are on both sides. The new text's terms make

@@ -60,7 +60,7 @@ describe('TextIndex', () => {
           const before = model.get(slot)
           const after = new Set(terms)
           if (before === undefined) index.add(slot, after)
-          else index.change(slot, before, after)
+          else index.replace(slot, { title: [...before].join(' '), description: '' }, { title: [...after].join(' '), description: '' })
           model.set(slot, after)
         }
         for (const slot of removals) {
