@@ -31,8 +31,6 @@ export interface Recovered {
   /** Where the last log's good records end: appends continue there. */
   logEnd: number
   snapshotBytes: number
-  /** Bytes of all the logs. */
-  logBytes: number
   /** Torn tails cut off (at most one, in the last log), and in repair mode every cut. */
   cuts: Cut[]
   /**
@@ -64,7 +62,7 @@ export async function recover (ops: FileOps, dir: string, options: RecoverOption
   ops.mkdir(dir)
   const manifest = readManifest(ops, dir)
   const chats = new Map<string, ChatRecord>()
-  const result: Recovered = { chats, manifest, logEnd: HEADER_BYTES, snapshotBytes: 0, logBytes: 0, cuts: [], tail: [] }
+  const result: Recovered = { chats, manifest, logEnd: HEADER_BYTES, snapshotBytes: 0, cuts: [], tail: [] }
   if (manifest === undefined) {
     const strays = ops.list(dir).filter((name) => isStoreFile(name) && !name.endsWith('.tmp'))
     if (strays.length > 0) throw new RecoveryError(join(dir, 'MANIFEST'), undefined, `is missing but the directory holds data files (${strays.join(', ')})`, dir, false)
@@ -130,7 +128,6 @@ export async function recover (ops: FileOps, dir: string, options: RecoverOption
       end = offset
       if (last && tail && options.repair !== true) truncate(ops, path, offset)
     }
-    result.logBytes += end
     if (last) result.logEnd = end
   }
   if (result.cuts.length > 0 && options.repair === true) {

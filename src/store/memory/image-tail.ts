@@ -1,4 +1,4 @@
-import { compareCodePoints, PRIORITY_RANK, titleKey, type IndexImage } from './indexes.js'
+import { compareTitles, PRIORITY_RANK, type IndexImage } from './indexes.js'
 import type { Change, ChatRecord } from './memory-store.js'
 import { chatTerms, type TextImage } from './text-index.js'
 
@@ -42,14 +42,11 @@ export function withTail (image: IndexImage, tail: Iterable<Change>): IndexImage
     fresh.push(records.length)
     records.push(record)
   }
-  // Title keys of the fresh chats, made once (they are compared most).
-  const freshKeys = fresh.map((slot) => titleKey(records[slot]!.title))
-  const keyOf = (slot: number): string => slot >= used ? freshKeys[slot - used]! : titleKey(records[slot]!.title)
   const keep = (slots: Int32Array): Int32Array => slots.filter((slot) => dirty[slot] !== 1)
   const byId = (a: number, b: number): number => { const x = records[a]!.id; const y = records[b]!.id; return x < y ? -1 : x > y ? 1 : 0 }
   const byCreated = (a: number, b: number): number => records[a]!.createdAt - records[b]!.createdAt || byId(a, b)
   const byUpdated = (a: number, b: number): number => records[a]!.updatedAt - records[b]!.updatedAt || byId(a, b)
-  const byTitle = (a: number, b: number): number => (records[a]!.title === records[b]!.title ? 0 : compareCodePoints(keyOf(a), keyOf(b))) || byId(a, b)
+  const byTitle = (a: number, b: number): number => { const x = records[a]!.title; const y = records[b]!.title; return (x === y ? 0 : compareTitles(x, y)) || byId(a, b) }
   const merged = (slots: Int32Array, added: number[], compare: (a: number, b: number) => number): Int32Array =>
     mergeSorted(keep(slots), Int32Array.from(added).sort(compare), compare)
   const ofPriority = (p: number): number[] => fresh.filter((slot) => PRIORITY_RANK[records[slot]!.priority] === p)
