@@ -12,6 +12,7 @@ import { measure, seed } from './bench.js'
 import { freePort, startServer, type ServerProcess } from './processes.js'
 import { autocannonOptions, fillRequests, scenarioRequests, type Pools } from './scenarios.js'
 import type { ScenarioName } from './args.js'
+import { median } from './report.js'
 
 const argv = process.argv.slice(2)
 const isDir = (arg: string): boolean => existsSync(arg) && statSync(arg).isDirectory()
@@ -70,7 +71,6 @@ try {
     }
   }
   for (const scenario of scenarios) {
-    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
     const cells = servers.map((server, s) => `${server.name} best ${best[s]!.get(scenario)!.toFixed(1)} median ${median(all[s]!.get(scenario)!).toFixed(1)}`)
     process.stdout.write(`${scenario.padEnd(8)} ${cells.join('   ')}  µs CPU/req\n`)
   }

@@ -30,6 +30,7 @@ import { encodeIndexImage } from '../src/store/durable/index-codec.js'
 import { MemoryChatStore } from '../src/store/memory/memory-store.js'
 import { createLog, writeSnapshot } from '../src/store/durable/snapshot.js'
 import { longTexts } from './long-texts.js'
+import { median } from './report.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
@@ -87,12 +88,6 @@ async function writeLoad (seconds: number): Promise<{ rps: number, non2xx: numbe
     body: JSON.stringify({ title: 'Benchmark chat', description: 'A chat made by the durability benchmark.', priority: 'high' })
   })
   return { rps: result.requests.average, non2xx: result.non2xx, errors: result.errors }
-}
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = s.length >> 1
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
 }
 
 async function throughput (): Promise<void> {

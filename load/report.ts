@@ -40,6 +40,13 @@ export const TARGETS: Record<ScenarioName, number> = {
 }
 export const P99_TARGET_MS = 25
 
+/** The middle value (the mean of the two middle ones for an even count). */
+export function median (xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = s.length >> 1
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
+}
+
 export function summarize (result: Result): Summary {
   const statusCodes: Record<string, number> = {}
   for (const [code, { count }] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = count ?? 0

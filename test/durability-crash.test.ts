@@ -1,10 +1,10 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, watch } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Chat, ChatPatch } from '../src/store/chat-store.js'
 import { FSYNC_MODES, type FsyncMode } from '../src/store/durable/append-log.js'
+import { freePort } from '../load/processes.js'
 import { removeTempDirs, tempDir } from './store/durable/helpers.js'
 
 /**
@@ -27,17 +27,6 @@ interface Known {
   acked: Chat | 'deleted'
   /** A write sent without an answer (the kill came first): it may or may not have happened. */
   pending?: { op: 'patch', patch: ChatPatch } | { op: 'delete' }
-}
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => { resolve(port) })
-    })
-    server.on('error', reject)
-  })
 }
 
 function startService (dir: string, port: number, fsync: FsyncMode): ChildProcess {
