@@ -15,6 +15,10 @@ import type { ChatRecord } from '../memory/memory-store.js'
  *   the terms run together, UTF-8 (sorted by UTF-16 code units, as the dictionary keeps them; padded)
  * Slots are the store's own row numbers, holes included, so the image is a copy of the indexes,
  * not something to rebuild.
+ *
+ * `LAYOUT` versions the bytes and also the rules that made them, which recovery trusts: the title
+ * order (`compareTitles`) and the words (`chatTerms`). Bump it when either changes; an image of
+ * another version is not loaded (the indexes are built). `index-codec.test.ts` pins those rules.
  */
 const LAYOUT = 1
 const HEADER_WORDS = 9

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { decodeIndexImage, encodeIndexImage, IndexImageReader } from '../../../src/store/durable/index-codec.js'
 import { MemoryChatStore, type ChatRecord } from '../../../src/store/memory/memory-store.js'
+import { compareTitles } from '../../../src/store/memory/indexes.js'
+import { chatTerms } from '../../../src/store/memory/text-index.js'
 
 async function sample (): Promise<{ blob: Buffer, chats: ChatRecord[] }> {
   let t = Date.UTC(2025, 0, 1)
@@ -37,5 +39,17 @@ describe('index image codec', () => {
     const slots = Buffer.from(blob)
     slots.writeInt32LE(1, 36) // the first chat in the second's slot
     expect(() => decodeIndexImage(slots, chats)).toThrow(/puts chat 1 in slot 1/)
+  })
+})
+
+describe('the rules a saved image was made with', () => {
+  // Recovery trusts a saved image's title order and words. If this test fails, the rules changed:
+  // bump LAYOUT in src/store/durable/index-codec.ts (older images are then built again), then update it.
+  it('are the ones this layout version stands for', () => {
+    const titles = ['alpha', 'Alpha', 'ALPHA beta', 'Ärger', 'arger', 'Zebra', 'zebra', 'Œuvre', 'ß', 'ss', 'İstanbul', 'istanbul', '東京', 'emoji 😀', 'a-b', 'a b', '']
+    expect([...titles].sort((x, y) => compareTitles(x, y) || (x < y ? -1 : x > y ? 1 : 0)))
+      .toEqual(['', 'a b', 'a-b', 'Alpha', 'alpha', 'ALPHA beta', 'arger', 'emoji 😀', 'istanbul', 'İstanbul', 'ss', 'Zebra', 'zebra', 'ß', 'Ärger', 'Œuvre', '東京'])
+    expect([...chatTerms('Café Ärger İstanbul ß Œuvre', 'naïve co-op 東京 emoji😀 x2 hello_world')])
+      .toEqual(['cafe', 'arger', 'istanbul', 'ß', 'œuvre', 'naive', 'co', 'op', '東京', 'emoji', 'x2', 'hello', 'world'])
   })
 })
