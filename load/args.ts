@@ -10,6 +10,8 @@ export interface LoadOptions {
   scenarios: ScenarioName[]
   /** Also measure json-server 0.17 through the same scenarios. */
   peers: boolean
+  /** Also measure the write floor (`floor.ts`: bare Fastify, a Map, the same schemas) through the single-chat scenarios. */
+  floor: boolean
   /** Seconds of the mixed workload with RSS sampled; 0 for none. */
   soak: number
   /** Seconds of unrecorded load on each server before the first measurement. */
@@ -30,6 +32,9 @@ export const USAGE = `npm run load -- [options]
   --scenarios <list>   comma list of ${SCENARIOS.join(', ')}, or all (default all;
                        none when --soak is given alone)
   --peers              also run json-server 0.17 through the same scenarios
+  --floor              also run bare Fastify with a Map and the same schemas (load/floor.ts)
+                       through get, create, patch, replace and delete: what Fastify
+                       itself reaches against the ceiling
   --soak <s>           run the mixed workload for s seconds, sampling the service's RSS
   --warmup <s>         unrecorded load on each server first (default 3)
   --seed <n>           chats created before measuring (default 10000)
@@ -77,6 +82,7 @@ export function parseLoadArgs (argv: string[]): LoadOptions {
       connections: { type: 'string' },
       scenarios: { type: 'string' },
       peers: { type: 'boolean', default: false },
+      floor: { type: 'boolean', default: false },
       soak: { type: 'string' },
       warmup: { type: 'string' },
       seed: { type: 'string' },
@@ -91,6 +97,7 @@ export function parseLoadArgs (argv: string[]): LoadOptions {
     connections: positiveNumber('connections', values.connections, 50, { integer: true }),
     scenarios: scenarioList(values.scenarios, soak),
     peers: values.peers,
+    floor: values.floor,
     soak,
     warmup: positiveNumber('warmup', values.warmup, 3, { zero: true }),
     seed: positiveNumber('seed', values.seed, 10_000, { integer: true }),

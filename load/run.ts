@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Request, Result } from 'autocannon'
-import { parseLoadArgs, USAGE, type LoadOptions } from './args.js'
+import { parseLoadArgs, USAGE, type LoadOptions, type ScenarioName } from './args.js'
 import { combineParts, measure, seed, storeSize, supportsFilteredList, type Part } from './bench.js'
 import { freePort, startServer, type ServerProcess } from './processes.js'
 import { profileText, summarizeProfile, type CpuProfile } from './profile-summary.js'
@@ -30,12 +30,17 @@ const MAX_RATE_GUESS = 20_000
 const PEER_WRITE_RATE_GUESS = 50
 
 interface Target {
-  name: 'service' | 'json-server'
+  name: 'service' | 'json-server' | 'floor'
   dialect: Dialect
   server: ServerProcess
   pools: Pools
   createRps?: number
+  /** The scenarios it answers; all when absent. */
+  only?: ScenarioName[]
 }
+
+/** The floor keeps no query engine: only the single-chat scenarios. */
+const FLOOR_SCENARIOS: ScenarioName[] = ['get', 'create', 'patch', 'replace', 'delete']
 
 const say = (line: string): void => { process.stdout.write(line + '\n') }
 
@@ -122,7 +127,7 @@ async function main (): Promise<void> {
     })
     servers.push(ceiling)
 
-    const targets: Target[] = [{ name: 'service', dialect: 'service', server: service, pools: { seedIds, created: [], dry: 0 } }]
+    const allTargets: Target[] = [{ name: 'service', dialect: 'service', server: service, pools: { seedIds, created: [], dry: 0 } }]
     if (options.peers) {
       const dbFile = path.join(tmp, 'db.json')
       writeFileSync(dbFile, JSON.stringify({ chats }))
@@ -137,8 +142,24 @@ async function main (): Promise<void> {
         readyPath: `/chats/${seedIds[0]!}`
       })
       servers.push(peer)
-      targets.push({ name: 'json-server', dialect: 'json-server', server: peer, pools: { seedIds, created: [], dry: 0 } })
+      allTargets.push({ name: 'json-server', dialect: 'json-server', server: peer, pools: { seedIds, created: [], dry: 0 } })
       notes.push('json-server 0.17.4 runs as `json-server db.json --quiet` over the same chats; it writes its whole JSON file on every write, as it does by default.')
+    }
+
+    if (options.floor) {
+      const port = await freePort()
+      const floor = await startServer({
+        name: 'floor',
+        nodeArgs: ['--import', 'tsx', path.join(ROOT, 'load', 'floor.ts'), chatsFile],
+        cwd: ROOT,
+        port,
+        env: { NODE_ENV: 'production', PORT: String(port) },
+        logFile: path.join(RESULTS, `${stamp}-floor.log`),
+        readyPath: `/chats/${seedIds[0]!}`
+      })
+      servers.push(floor)
+      allTargets.push({ name: 'floor', dialect: 'service', server: floor, pools: { seedIds, created: [], dry: 0 }, only: FLOOR_SCENARIOS })
+      notes.push('floor: bare Fastify answering from a Map through the same body and response schemas, nothing else (`load/floor.ts`), through the single-chat scenarios: the most a Fastify service reaches against the ceiling on this machine.')
     }
 
     const filteredList = await supportsFilteredList(service.url, listPath('service', true))
@@ -168,7 +189,7 @@ async function main (): Promise<void> {
     if (options.warmup > 0) {
       say(`warming up for ${options.warmup} s on each server`)
       await measure(autocannonOptions(ceiling.url, 'warmup ceiling', ceilingRequests(seedIds), { duration: options.warmup, connections }))
-      for (const t of targets) {
+      for (const t of allTargets) {
         const requests = scenarioRequests(t.name === 'service' ? 'mixed' : 'get', context(t))
         await measure(autocannonOptions(t.server.url, `warmup ${t.name}`, requests, { duration: options.warmup, connections }))
         // The warm-up's mixed workload finds no chats made for deletes yet and reads instead: not a pool that ran dry.
@@ -185,8 +206,8 @@ async function main (): Promise<void> {
       const refused = result.non2xx + result.errors
       if (refused > 0) notes.push(`${t.name}: ${refused} of ${missing} creates made for deletes were refused (${Object.keys(result.statusCodeStats ?? {}).join(', ')}), the store's limits probably; the deletes used what there was.`)
     }
-    /** About how many requests a second the target can answer at most: the fastest ceiling for the service, its create rate for a peer. */
-    const fastest = (t: Target): number => t.name === 'service' ? Math.max(MAX_RATE_GUESS, ...ceilingRuns.map((c) => c.rps)) : (t.createRps ?? PEER_WRITE_RATE_GUESS)
+    /** About how many requests a second the target can answer at most: the fastest ceiling for the service and the floor, its create rate for a peer. */
+    const fastest = (t: Target): number => t.name !== 'json-server' ? Math.max(MAX_RATE_GUESS, ...ceilingRuns.map((c) => c.rps)) : (t.createRps ?? PEER_WRITE_RATE_GUESS)
     /** Each delete run is a fixed number of deletes, about what the target can do in `duration`, of chats made for it beforehand, so no delete meets a missing id. */
     const deleteAmount = async (t: Target): Promise<number> => {
       const wanted = Math.min(MAX_DELETE_POOL, Math.ceil(fastest(t) * duration))
@@ -200,6 +221,7 @@ async function main (): Promise<void> {
     // meet the same background load on a shared machine; their sums make the figures.
     const slices = Math.max(1, Math.round(duration / SLICE_SECONDS))
     for (const name of options.scenarios) {
+      const targets = allTargets.filter((t) => t.only === undefined || t.only.includes(name))
       const amounts = new Map<Target, number>()
       if (name === 'delete') for (const t of targets) amounts.set(t, await deleteAmount(t))
       if (name === 'mixed') for (const t of targets) await fillForMixed(t, duration)
@@ -228,7 +250,7 @@ async function main (): Promise<void> {
       rows.push(...measured)
       say(formatTable(measured).split('\n').slice(2).join('\n'))
     }
-    for (const t of targets) {
+    for (const t of allTargets) {
       if (t.pools.dry > 0) notes.push(`${t.name}: the chats made for deletes ran out; ${t.pools.dry} deletes had none left (in delete, a 404 each; in mixed, a read instead).`)
     }
     if (options.scenarios.includes('delete')) {
@@ -236,7 +258,7 @@ async function main (): Promise<void> {
     }
 
     if (options.soak > 0) {
-      await fillForMixed(targets[0]!, options.soak)
+      await fillForMixed(allTargets[0]!, options.soak)
       const ceilingBefore = combined('ceiling get (before the soak)', ceiling.url, [await runOnce(ceilingTarget, 'get (before the soak)', ceilingRequests(seedIds), { duration })])
       const storeStart = await storeSize(service.url)
       const rssStart = service.rssMiB() ?? 0
@@ -244,7 +266,7 @@ async function main (): Promise<void> {
       const t0 = Date.now()
       const every = Math.max(1, options.soak / 20) * 1000
       const sampler = setInterval(() => { samples.push([(Date.now() - t0) / 1000, service.rssMiB() ?? 0]) }, every)
-      const soakPart = await runOnce(targets[0]!, 'soak (mixed)', scenarioRequests('mixed', context(targets[0]!)), { duration: options.soak })
+      const soakPart = await runOnce(allTargets[0]!, 'soak (mixed)', scenarioRequests('mixed', context(allTargets[0]!)), { duration: options.soak })
       clearInterval(sampler)
       const rssEnd = service.rssMiB() ?? 0
       const endAt = (Date.now() - t0) / 1000

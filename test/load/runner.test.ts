@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseLoadArgs, SCENARIOS } from '../../load/args.js'
 import { combineParts, measure, seed, storeSize, supportsFilteredList } from '../../load/bench.js'
 import { startCeiling } from '../../load/ceiling.js'
+import { startFloor } from '../../load/floor.js'
 import { cpuSecondsOf, freePort, rssMiBOf } from '../../load/processes.js'
 import { areaOf, summarizeProfile, type CpuProfile } from '../../load/profile-summary.js'
 import { bar, barChart, cpuRatio, formatTable, markdownReport, markdownTable, ratioToCeiling, soakText, summarize, verdict, type Row } from '../../load/report.js'
@@ -14,12 +15,12 @@ import { build } from '../helper.js'
 
 describe('load runner: arguments', () => {
   it('defaults to every scenario, 10 s, 50 connections', () => {
-    expect(parseLoadArgs([])).toMatchObject({ duration: 10, connections: 50, scenarios: [...SCENARIOS], peers: false, soak: 0, seed: 10_000, profile: false, env: {} })
+    expect(parseLoadArgs([])).toMatchObject({ duration: 10, connections: 50, scenarios: [...SCENARIOS], peers: false, floor: false, soak: 0, seed: 10_000, profile: false, env: {} })
   })
 
   it('reads duration, connections and a scenario list, in the run order whatever the order given', () => {
-    const options = parseLoadArgs(['--duration', '5', '--connections', '20', '--scenarios', 'delete,get,create', '--peers'])
-    expect(options).toMatchObject({ duration: 5, connections: 20, scenarios: ['get', 'create', 'delete'], peers: true })
+    const options = parseLoadArgs(['--duration', '5', '--connections', '20', '--scenarios', 'delete,get,create', '--peers', '--floor'])
+    expect(options).toMatchObject({ duration: 5, connections: 20, scenarios: ['get', 'create', 'delete'], peers: true, floor: true })
   })
 
   it('runs only the soak when --soak comes alone, and more when scenarios are named', () => {
@@ -276,6 +277,31 @@ describe('load runner: smoke run', () => {
   it('tells whether the list takes a query: 200 yes, 400 no', async () => {
     expect(await supportsFilteredList(url, '/chats?limit=5')).toBe(true)
     expect(await supportsFilteredList(url, '/chats?no-such-parameter=1')).toBe(false)
+  })
+
+  it('answers every single-chat scenario from the floor as the service does, through the same schemas', async () => {
+    const floor = await startFloor(chats, 0)
+    try {
+      const res = await fetch(`${floor.url}/chats/${chats[0]!.id}`)
+      expect(await res.json()).toEqual(chats[0])
+      const context = { dialect: 'service' as const, pools: { seedIds: chats.map((c) => c.id), created: [], dry: 0 }, filteredList: false }
+      const run = async (name: 'get' | 'create' | 'patch' | 'replace' | 'delete', amount: number): Promise<Record<string, number>> =>
+        summarize(await measure(autocannonOptions(floor.url, `floor ${name}`, scenarioRequests(name, context), { amount, connections: 2 }), false)).statusCodes
+      expect(await run('create', 10)).toEqual({ 201: 10 })
+      expect(context.pools.created).toHaveLength(10)
+      expect(await run('patch', 10)).toEqual({ 200: 10 })
+      expect(await run('replace', 10)).toEqual({ 200: 10 })
+      expect(await run('delete', 10)).toEqual({ 204: 10 })
+      expect(await run('get', 10)).toEqual({ 200: 10 })
+      // The schemas hold: a body the service refuses is a 400 here too, and a chat gone is a 404.
+      const bad = await fetch(`${floor.url}/chats`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"title":"x","extra":1}' })
+      expect(bad.status).toBe(400)
+      expect((await fetch(`${floor.url}/chats/unknown`, { method: 'DELETE' })).status).toBe(404)
+      const patched = await fetch(`${floor.url}/chats/${chats[1]!.id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"priority":"high"}' })
+      expect(await patched.json()).toMatchObject({ id: chats[1]!.id, priority: 'high', version: chats[1]!.version + 1 })
+    } finally {
+      await floor.close()
+    }
   })
 
   it('serves the same chats from the ceiling, through the same schema', async () => {
