@@ -19,6 +19,17 @@ describe('configuration', () => {
     expect(() => loadConfig({ FSYNC: 'sometimes' })).toThrow(/FSYNC/)
   })
 
+  it('names every broken setting at once, and the values a choice takes', () => {
+    expect(() => loadConfig({ PORT: '70000', FSYNC: 'sometimes', MAX_ITEMS: '1.5' })).toThrow(
+      'Invalid configuration: PORT must be <= 65535; MAX_ITEMS must be integer; FSYNC must be one of always, everysec, no'
+    )
+  })
+
+  it('takes typed overrides over the environment', () => {
+    expect(loadConfig({ PORT: '4000' }, { PORT: 0, LOG_LEVEL: 'silent' })).toMatchObject({ PORT: 0, LOG_LEVEL: 'silent' })
+    expect(() => loadConfig({}, { MAX_ITEMS: 0 })).toThrow(/MAX_ITEMS must be >= 1/)
+  })
+
   it('splits the allow-list', () => {
     expect(allowList(loadConfig({ RATE_LIMIT_ALLOW_LIST: ' 127.0.0.1, ::1 ,' }))).toEqual(['127.0.0.1', '::1'])
   })
