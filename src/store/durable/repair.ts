@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { nodeFileOps, type FileOps } from './file-ops.js'
@@ -28,10 +28,12 @@ export async function repair (dir: string, ops: FileOps = nodeFileOps): Promise<
   await writeSnapshot(ops, dir, snapshotName(n), [...found.chats.values()])
   writeManifest(ops, dir, { version: 1, snapshot: snapshotName(n), logs: [logName(n)], next: n + 1 })
   const aside = join(dir, `damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`)
-  mkdirSync(aside)
+  ops.mkdir(aside)
   for (const name of [found.manifest.snapshot, ...found.manifest.logs]) {
     if (name !== null) ops.rename(join(dir, name), join(aside, name))
   }
+  // Both directories changed: the old files left one and entered the other.
+  ops.syncDir(aside)
   ops.syncDir(dir)
   return { cuts: found.cuts, chats: found.chats.size, movedTo: aside }
 }

@@ -238,9 +238,14 @@ describe('repair', () => {
     await store.close()
     const snapshot = join(dir, readManifest(nodeFileOps, dir)!.snapshot!)
     flipByte(snapshot, HEADER_BYTES + recordSize(chats[0]!) + recordSize(chats[1]!) + 9)
-    const result = await repair(dir)
+    const synced: string[] = []
+    const made: string[] = []
+    const result = await repair(dir, { ...nodeFileOps, syncDir: (d) => { synced.push(d); nodeFileOps.syncDir(d) }, mkdir: (d) => { made.push(d); nodeFileOps.mkdir(d) } })
     expect(result.cuts).toHaveLength(1)
     expect(existsSync(snapshot)).toBe(false)
+    // The folder the old files go to is made through the file layer, and both folders are synced after the moves.
+    expect(made.at(-1)).toBe(result.movedTo)
+    expect(synced.slice(-2)).toEqual([result.movedTo, dir])
     const repaired = await openStore(dir)
     expect(await allChats(repaired)).toEqual([chats[0], chats[1], later])
     await repaired.close()
