@@ -8,7 +8,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import { createMemoryStore } from '../src/store/memory/memory-store.js'
-import { chatInput } from './scenarios.js'
+import { chatInput, CREATE_INPUTS, PATCH_INPUTS, pick, REPLACE_INPUTS } from './scenarios.js'
 
 const [roundsArg = '5', sweepArg = '8', garbageArg = '16'] = process.argv.slice(2)
 const OPS = 10_000
@@ -24,13 +24,10 @@ const nothing = (): void => {}
 const store = createMemoryStore({ maxItems: 2_000_000, maxBytes: 0, lockTimeoutMs: 5000 })
 const ids: string[] = []
 for (let n = 0; n < 10_000; n++) ids.push((await store.create(chatInput(n) as never)).id)
-const PATCHES = [{ isActive: false }, { isActive: true }, { priority: 'high' as const }, { priority: 'low' as const }, { title: 'Patched by the load test' }, { description: 'Patched description', priority: 'medium' as const }]
-const REPLACES = Array.from({ length: 16 }, (_, n) => ({ ...chatInput(n + 1000), title: `Replaced chat ${n}` }))
-const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!
 const ops = {
-  create: async () => { await store.create(JSON.parse(JSON.stringify(chatInput(Math.floor(Math.random() * 64)))) as never) },
-  patch: async () => { await store.update(pick(ids), JSON.parse(JSON.stringify(pick(PATCHES))) as never) },
-  replace: async () => { await store.replace(pick(ids), JSON.parse(JSON.stringify(pick(REPLACES))) as never) }
+  create: async () => { await store.create(JSON.parse(JSON.stringify(pick(CREATE_INPUTS))) as never) },
+  patch: async () => { await store.update(pick(ids), JSON.parse(JSON.stringify(pick(PATCH_INPUTS))) as never) },
+  replace: async () => { await store.replace(pick(ids), JSON.parse(JSON.stringify(pick(REPLACE_INPUTS))) as never) }
 }
 const modes = { plain: nothing, evict, garbage: allocate }
 const best = new Map<string, number>()

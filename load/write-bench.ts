@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
-import { chatInput } from './scenarios.js'
+import { chatInput, CREATE_INPUTS as CREATE_BODIES, PATCH_INPUTS as PATCH_BODIES, pick, REPLACE_INPUTS as REPLACE_BODIES } from './scenarios.js'
 
 const args = process.argv.slice(2)
 const srcAt = args.indexOf('--src')
@@ -21,9 +21,6 @@ const layer = args[0] ?? 'store'
 const ROUNDS = Number(args[1] ?? 7)
 const OPS = layer === 'store' ? 20_000 : 5_000
 
-const CREATE_BODIES = Array.from({ length: 64 }, (_, n) => chatInput(n))
-const PATCH_BODIES = [{ isActive: false }, { isActive: true }, { priority: 'high' }, { priority: 'low' }, { title: 'Patched by the load test' }, { description: 'Patched description', priority: 'medium' }]
-const REPLACE_BODIES = Array.from({ length: 16 }, (_, n) => ({ ...chatInput(n + 1000), title: `Replaced chat ${n}` }))
 
 interface Ops {
   create: (body: object) => Promise<string>
@@ -65,7 +62,6 @@ async function httpOps (): Promise<Ops> {
 const ops = layer === 'http' ? await httpOps() : await storeOps()
 const seedIds: string[] = []
 for (let n = 0; n < 10_000; n++) seedIds.push(await ops.create(chatInput(n)))
-const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!
 const pool: string[] = []
 
 const runs: Record<string, () => Promise<void>> = {
