@@ -10,7 +10,7 @@ export interface LoadOptions {
   scenarios: ScenarioName[]
   /** Also measure json-server 0.17 through the same scenarios. */
   peers: boolean
-  /** Also measure the write floor (`floor.ts`: bare Fastify, a Map, the same schemas) through the single-chat scenarios. */
+  /** Also measure the floor (`floor.ts`: bare Fastify, a Map, the same schemas) through the same scenarios. */
   floor: boolean
   /** Seconds of the mixed workload with RSS sampled; 0 for none. */
   soak: number
@@ -33,8 +33,7 @@ export const USAGE = `npm run load -- [options]
                        none when --soak is given alone)
   --peers              also run json-server 0.17 through the same scenarios
   --floor              also run bare Fastify with a Map and the same schemas (load/floor.ts)
-                       through get, create, patch, replace and delete: what Fastify
-                       itself reaches against the ceiling
+                       through the same scenarios: what Fastify itself reaches
   --soak <s>           run the mixed workload for s seconds, sampling the service's RSS
   --warmup <s>         unrecorded load on each server first (default 3)
   --seed <n>           chats created before measuring (default 10000)

@@ -1,25 +1,35 @@
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import Fastify from 'fastify'
-import { ChatInputSchema, ChatPatchSchema, ChatSchema, PrioritySchema } from '../src/schemas/chat.js'
-import type { Chat, ChatInput, ChatPatch } from '../src/store/chat-store.js'
+import { ChatInputSchema, ChatPageSchema, ChatPatchSchema, ChatSchema, PrioritySchema } from '../src/schemas/chat.js'
+import { ListQuerySchema, type ListQueryString } from '../src/schemas/list-query.js'
+import type { Chat, ChatInput, ChatPatch, ListPage } from '../src/store/chat-store.js'
 
 /**
- * The write floor: bare Fastify answering the load test's single-chat requests (get, create,
- * patch, replace, delete) from a Map, through the service's own body and response schemas, and
- * nothing else: no lock, indexes, validation beyond the schema, logging, hooks, rate limits or
+ * The floor: bare Fastify answering every request of the load test (get, create, patch, replace,
+ * delete, list) from a Map, through the service's own query, body and response schemas, and
+ * nothing else: no lock, indexes, validation beyond the schemas, logging, hooks, rate limits or
  * metrics. It is what Fastify itself costs a request of each kind on this machine, so its ratio
  * to the ceiling (`npm run load -- --floor`) is the most any Fastify service could reach there.
- * Not a store: it keeps no limits, checks no If-Match and keeps the text as sent.
+ * Not a store: it keeps no limits, checks no If-Match and keeps the text as sent; a list URL is
+ * answered with a page worked out the first time it is asked (filters `priority` and `isActive`,
+ * the first sort key, `limit`) and kept, so a list costs Fastify and the page's JSON, no query.
  */
 export async function startFloor (chats: Chat[], port: number, host = '127.0.0.1'): Promise<{ url: string, close: () => Promise<void> }> {
   const byId = new Map(chats.map((c) => [c.id, c]))
-  // Bodies are checked as strictly as the service checks them (every error, no stripping or
-  // coercion); the schemas' own rule keyword (`x-chat-text`) is known to Ajv here but checks nothing.
-  const strict = { allErrors: true, removeAdditional: false, coerceTypes: false, useDefaults: false, keywords: ['x-chat-text'] }
-  const app = Fastify({ logger: false, ajv: { customOptions: strict } })
+  // Every error reported and nothing stripped, as the service checks; query strings coerced as the
+  // service's are. The schemas' own rule keyword (`x-chat-text`) is known to Ajv here but checks nothing.
+  const options = { allErrors: true, removeAdditional: false, coerceTypes: 'array' as const, useDefaults: true, keywords: ['x-chat-text'] }
+  const app = Fastify({ logger: false, ajv: { customOptions: options } })
   app.addSchema(PrioritySchema)
   app.addSchema(ChatSchema)
+  app.addSchema(ChatPageSchema)
+  const pages = new Map<string, ListPage>()
+  app.get<{ Querystring: ListQueryString }>('/chats', { schema: { querystring: ListQuerySchema, response: { 200: { $ref: 'ChatPage' } } } }, async (request) => {
+    let page = pages.get(request.url)
+    if (page === undefined) pages.set(request.url, page = pageOf([...byId.values()], request.query))
+    return page
+  })
   const one = { 200: { $ref: 'Chat' } }
   type ById = { Params: { id: string } }
 
@@ -50,6 +60,21 @@ export async function startFloor (chats: Chat[], port: number, host = '127.0.0.1
   })
   const url = await app.listen({ port, host })
   return { url, close: async () => { await app.close() } }
+}
+
+const RANK = { low: 0, medium: 1, high: 2 }
+
+/** A naive page: filter, sort by the first key (ties by id), cut. */
+function pageOf (chats: Chat[], query: ListQueryString): ListPage {
+  const priorities = query.priority?.flatMap((p) => p.split(','))
+  const matches = chats.filter((c) => (priorities === undefined || priorities.includes(c.priority)) && (query.isActive === undefined || c.isActive === query.isActive))
+  const [key = 'createdAt'] = (query.sort ?? '').split(',').filter(Boolean)
+  const field = key.replace('-', '') as 'createdAt' | 'updatedAt' | 'title' | 'priority'
+  const value = (c: Chat): string | number => field === 'priority' ? RANK[c.priority] : field === 'title' ? c.title.toLowerCase() : c[field]
+  const order = (a: Chat, b: Chat): number => { const x = value(a); const y = value(b); return x < y ? -1 : x > y ? 1 : 0 }
+  const sign = key.startsWith('-') ? -1 : 1
+  matches.sort((a, b) => sign * order(a, b) || (a.id < b.id ? -1 : 1))
+  return { items: matches.slice(0, query.limit), total: matches.length, limit: query.limit, nextCursor: matches.length > query.limit ? 'floor' : null }
 }
 
 if (import.meta.url === `file://${process.argv[1] ?? ''}`) {

@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Request, Result } from 'autocannon'
-import { parseLoadArgs, USAGE, type LoadOptions, type ScenarioName } from './args.js'
+import { parseLoadArgs, USAGE, type LoadOptions } from './args.js'
 import { combineParts, measure, seed, storeSize, supportsFilteredList, type Part } from './bench.js'
 import { freePort, startServer, type ServerProcess } from './processes.js'
 import { profileText, summarizeProfile, type CpuProfile } from './profile-summary.js'
@@ -35,12 +35,7 @@ interface Target {
   server: ServerProcess
   pools: Pools
   createRps?: number
-  /** The scenarios it answers; all when absent. */
-  only?: ScenarioName[]
 }
-
-/** The floor keeps no query engine: only the single-chat scenarios. */
-const FLOOR_SCENARIOS: ScenarioName[] = ['get', 'create', 'patch', 'replace', 'delete']
 
 const say = (line: string): void => { process.stdout.write(line + '\n') }
 
@@ -127,7 +122,7 @@ async function main (): Promise<void> {
     })
     servers.push(ceiling)
 
-    const allTargets: Target[] = [{ name: 'service', dialect: 'service', server: service, pools: { seedIds, created: [], dry: 0 } }]
+    const targets: Target[] = [{ name: 'service', dialect: 'service', server: service, pools: { seedIds, created: [], dry: 0 } }]
     if (options.peers) {
       const dbFile = path.join(tmp, 'db.json')
       writeFileSync(dbFile, JSON.stringify({ chats }))
@@ -142,7 +137,7 @@ async function main (): Promise<void> {
         readyPath: `/chats/${seedIds[0]!}`
       })
       servers.push(peer)
-      allTargets.push({ name: 'json-server', dialect: 'json-server', server: peer, pools: { seedIds, created: [], dry: 0 } })
+      targets.push({ name: 'json-server', dialect: 'json-server', server: peer, pools: { seedIds, created: [], dry: 0 } })
       notes.push('json-server 0.17.4 runs as `json-server db.json --quiet` over the same chats; it writes its whole JSON file on every write, as it does by default.')
     }
 
@@ -158,8 +153,8 @@ async function main (): Promise<void> {
         readyPath: `/chats/${seedIds[0]!}`
       })
       servers.push(floor)
-      allTargets.push({ name: 'floor', dialect: 'service', server: floor, pools: { seedIds, created: [], dry: 0 }, only: FLOOR_SCENARIOS })
-      notes.push('floor: bare Fastify answering from a Map through the same body and response schemas, nothing else (`load/floor.ts`), through the single-chat scenarios: the most a Fastify service reaches against the ceiling on this machine.')
+      targets.push({ name: 'floor', dialect: 'service', server: floor, pools: { seedIds, created: [], dry: 0 } })
+      notes.push('floor: bare Fastify answering from a Map through the same query, body and response schemas, nothing else (`load/floor.ts`; a list URL gets a page worked out once and kept): the most a Fastify service reaches against the ceiling on this machine.')
     }
 
     const filteredList = await supportsFilteredList(service.url, listPath('service', true))
@@ -189,8 +184,8 @@ async function main (): Promise<void> {
     if (options.warmup > 0) {
       say(`warming up for ${options.warmup} s on each server`)
       await measure(autocannonOptions(ceiling.url, 'warmup ceiling', ceilingRequests(seedIds), { duration: options.warmup, connections }))
-      for (const t of allTargets) {
-        const requests = scenarioRequests(t.name === 'service' ? 'mixed' : 'get', context(t))
+      for (const t of targets) {
+        const requests = scenarioRequests(t.name === 'json-server' ? 'get' : 'mixed', context(t))
         await measure(autocannonOptions(t.server.url, `warmup ${t.name}`, requests, { duration: options.warmup, connections }))
         // The warm-up's mixed workload finds no chats made for deletes yet and reads instead: not a pool that ran dry.
         t.pools.dry = 0
@@ -221,7 +216,6 @@ async function main (): Promise<void> {
     // meet the same background load on a shared machine; their sums make the figures.
     const slices = Math.max(1, Math.round(duration / SLICE_SECONDS))
     for (const name of options.scenarios) {
-      const targets = allTargets.filter((t) => t.only === undefined || t.only.includes(name))
       const amounts = new Map<Target, number>()
       if (name === 'delete') for (const t of targets) amounts.set(t, await deleteAmount(t))
       if (name === 'mixed') for (const t of targets) await fillForMixed(t, duration)
@@ -250,7 +244,7 @@ async function main (): Promise<void> {
       rows.push(...measured)
       say(formatTable(measured).split('\n').slice(2).join('\n'))
     }
-    for (const t of allTargets) {
+    for (const t of targets) {
       if (t.pools.dry > 0) notes.push(`${t.name}: the chats made for deletes ran out; ${t.pools.dry} deletes had none left (in delete, a 404 each; in mixed, a read instead).`)
     }
     if (options.scenarios.includes('delete')) {
@@ -258,7 +252,7 @@ async function main (): Promise<void> {
     }
 
     if (options.soak > 0) {
-      await fillForMixed(allTargets[0]!, options.soak)
+      await fillForMixed(targets[0]!, options.soak)
       const ceilingBefore = combined('ceiling get (before the soak)', ceiling.url, [await runOnce(ceilingTarget, 'get (before the soak)', ceilingRequests(seedIds), { duration })])
       const storeStart = await storeSize(service.url)
       const rssStart = service.rssMiB() ?? 0
@@ -266,7 +260,7 @@ async function main (): Promise<void> {
       const t0 = Date.now()
       const every = Math.max(1, options.soak / 20) * 1000
       const sampler = setInterval(() => { samples.push([(Date.now() - t0) / 1000, service.rssMiB() ?? 0]) }, every)
-      const soakPart = await runOnce(allTargets[0]!, 'soak (mixed)', scenarioRequests('mixed', context(allTargets[0]!)), { duration: options.soak })
+      const soakPart = await runOnce(targets[0]!, 'soak (mixed)', scenarioRequests('mixed', context(targets[0]!)), { duration: options.soak })
       clearInterval(sampler)
       const rssEnd = service.rssMiB() ?? 0
       const endAt = (Date.now() - t0) / 1000

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net'
 import type { Result } from 'autocannon'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { parseLoadArgs, SCENARIOS } from '../../load/args.js'
+import { parseLoadArgs, SCENARIOS, type ScenarioName } from '../../load/args.js'
 import { combineParts, measure, seed, storeSize, supportsFilteredList } from '../../load/bench.js'
 import { startCeiling } from '../../load/ceiling.js'
 import { startFloor } from '../../load/floor.js'
@@ -279,13 +279,20 @@ describe('load runner: smoke run', () => {
     expect(await supportsFilteredList(url, '/chats?no-such-parameter=1')).toBe(false)
   })
 
-  it('answers every single-chat scenario from the floor as the service does, through the same schemas', async () => {
+  it('answers every scenario from the floor as the service does, through the same schemas', async () => {
     const floor = await startFloor(chats, 0)
     try {
       const res = await fetch(`${floor.url}/chats/${chats[0]!.id}`)
       expect(await res.json()).toEqual(chats[0])
+      // The list page: the same filters and order as the service's, and a 400 for what the query schema refuses.
+      const path = listPath('service', true)
+      const [ours, theirs] = await Promise.all([fetch(`${url}${path}`), fetch(`${floor.url}${path}`)])
+      const [page, floorPage] = await Promise.all([ours.json(), theirs.json()]) as [{ items: Chat[], total: number }, { items: Chat[], total: number }]
+      expect(floorPage.items.map((c) => c.id)).toEqual(page.items.map((c) => c.id))
+      expect(floorPage.total).toBe(page.total)
+      expect((await fetch(`${floor.url}/chats?sort=color`)).status).toBe(400)
       const context = { dialect: 'service' as const, pools: { seedIds: chats.map((c) => c.id), created: [], dry: 0 }, filteredList: false }
-      const run = async (name: 'get' | 'create' | 'patch' | 'replace' | 'delete', amount: number): Promise<Record<string, number>> =>
+      const run = async (name: ScenarioName, amount: number): Promise<Record<string, number>> =>
         summarize(await measure(autocannonOptions(floor.url, `floor ${name}`, scenarioRequests(name, context), { amount, connections: 2 }), false)).statusCodes
       expect(await run('create', 10)).toEqual({ 201: 10 })
       expect(context.pools.created).toHaveLength(10)
@@ -293,12 +300,16 @@ describe('load runner: smoke run', () => {
       expect(await run('replace', 10)).toEqual({ 200: 10 })
       expect(await run('delete', 10)).toEqual({ 204: 10 })
       expect(await run('get', 10)).toEqual({ 200: 10 })
+      const mixed = await run('mixed', 40)
+      expect(Object.keys(mixed).every((status) => status.startsWith('2'))).toBe(true)
+      expect(Object.values(mixed).reduce((a, b) => a + b, 0)).toBe(40)
       // The schemas hold: a body the service refuses is a 400 here too, and a chat gone is a 404.
       const bad = await fetch(`${floor.url}/chats`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"title":"x","extra":1}' })
       expect(bad.status).toBe(400)
       expect((await fetch(`${floor.url}/chats/unknown`, { method: 'DELETE' })).status).toBe(404)
+      const before = await (await fetch(`${floor.url}/chats/${chats[1]!.id}`)).json() as Chat
       const patched = await fetch(`${floor.url}/chats/${chats[1]!.id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"priority":"high"}' })
-      expect(await patched.json()).toMatchObject({ id: chats[1]!.id, priority: 'high', version: chats[1]!.version + 1 })
+      expect(await patched.json()).toEqual({ ...before, priority: 'high', updatedAt: expect.any(String) as string, version: before.version + 1 })
     } finally {
       await floor.close()
     }
