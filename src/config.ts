@@ -30,8 +30,8 @@ export const ConfigSchema = Type.Object({
   DATA_DIR: Type.String({ default: '' }),
   FSYNC: Type.Union([Type.Literal('always'), Type.Literal('everysec'), Type.Literal('no')], { default: 'everysec' }),
   /** Compaction starts when the log is at least this big and at least COMPACT_GROWTH_PERCENT of the last snapshot. */
-  COMPACT_MIN_BYTES: Type.Integer({ minimum: 0, default: 64 * 1024 * 1024 }),
-  COMPACT_GROWTH_PERCENT: Type.Integer({ minimum: 0, default: 100 }),
+  COMPACT_MIN_BYTES: Type.Integer({ minimum: 0, default: 16 * 1024 * 1024 }),
+  COMPACT_GROWTH_PERCENT: Type.Integer({ minimum: 0, default: 20 }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10_000 })
 })
 

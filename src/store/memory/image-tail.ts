@@ -9,16 +9,16 @@ export interface MergedImage extends IndexImage {
 
 /**
  * A snapshot's index image with the changes logged after it applied in bulk, as an image again
- * (for `ChatIndexes.loadImage`): what one change at a time would give, in time linear in the
- * image plus a sort of the chats the changes leave, so that a log as long as the snapshot costs
- * about what a build of the indexes does, and a short one far less. Every chat the changes touch
+ * (for `ChatIndexes.loadImage`): what one change at a time would give, in passes linear in the
+ * image plus a sort of the chats the changes touch, so that a short log costs far less than a
+ * build (about twice a build's cost per chat changed: see `TAIL_SHARE`). Every chat the changes touch
  * leaves its slot (a hole, reused later); its last version, unless deleted, gets a new slot past
  * the image's, so that its slots come after every saved one in each word's list. `slotOf` finds
  * a saved chat's slot by id.
  *
- * Ties between keys are broken by id, as the indexes do; ids are compared as strings only to
- * place the chats the image did not hold (creates) among the saved ones: everything else compares
- * each chat's rank in id order, a number.
+ * Ties between keys are broken by id, as the indexes do; ids are compared as strings only in one
+ * walk of every chat in id order (`inIdOrder`) and a sort of the chats the image did not hold:
+ * everything after compares each chat's rank in that order, a number.
  */
 export function withTail (image: IndexImage, tail: readonly Change[], slotOf: (id: string) => number | undefined): MergedImage {
   const { used } = image

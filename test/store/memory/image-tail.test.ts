@@ -56,7 +56,7 @@ describe('saved indexes with a log as long as the snapshot', () => {
     const late: string[] = []
     for (let n = 0; n < 2000; n++) {
       const i = (n * 7919) % 2000
-      if (n % 5 === 0) late.push((await store.create({ title: `${TITLES[n % TITLES.length]!}`, description: 'even newer', priority: 'medium' })).id)
+      if (n % 5 === 0) late.push((await store.create({ title: TITLES[n % TITLES.length]!, description: 'even newer', priority: 'medium' })).id)
       if (i % 4 === 0) await store.update(ids[i]!, { title: TITLES[(i * 7) % TITLES.length]!, description: `renamed ${i % 11}` })
       else if (i % 4 === 1) await store.update(ids[i]!, { priority: (['low', 'medium', 'high'] as const)[(i + 1) % 3]! })
       else if (i % 4 === 2) await store.update(ids[i]!, { isActive: i % 2 === 0 })
