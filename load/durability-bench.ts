@@ -5,15 +5,18 @@
  *    connections creating chats, in memory, with FSYNC=everysec and with FSYNC=always, the modes
  *    alternating round by round; each durable mode is reported as a ratio to the in-memory store
  *    of the same round (median over the rounds).
- * 2. Recovery: the time for the durable store to load 1,000,000 chats, from a snapshot and from a
- *    log of creates, and for the built server to be ready on them.
+ * 2. Recovery: the time for the durable store to load 1,000,000 chats, from a snapshot (alone, or
+ *    with the longest log the default compaction thresholds leave after it) and from a log of
+ *    creates, and for the built server to be ready on them.
  * 3. The cost of one append inside the write lock.
  * `node --import tsx load/durability-bench.ts [throughput|recovery|append]` runs one part (`recover-once <dir>`:
  * one timed recovery, as JSON; the recovery part runs each of its recoveries so, in a fresh process).
  *
  * Options (environment): BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_CONNECTIONS (50), BENCH_CHATS (1000000),
  * BENCH_TEXTS (short: `Chat number 123` and one fixed sentence; long: about 40-character titles
- * and 125-character descriptions of words drawn from a vocabulary of 5,000, as `restore-bench.ts long`).
+ * and 125-character descriptions of words drawn from a vocabulary of 5,000, as `restore-bench.ts long`),
+ * BENCH_SOURCES (the recovery part: which of its rows to time, by number, e.g. `2,3`; default all),
+ * BENCH_BASELINE (the recovery part: another build's server script, timed alternately with this one's).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -25,12 +28,13 @@ import { AppendLog } from '../src/store/durable/append-log.js'
 import { createDurableStore } from '../src/store/durable/durable-store.js'
 import { nodeFileOps } from '../src/store/durable/file-ops.js'
 import { logName, snapshotName, writeManifest } from '../src/store/durable/manifest.js'
-import { encodeEntry } from '../src/store/durable/record-codec.js'
+import { encodeEntry, HEADER_BYTES } from '../src/store/durable/record-codec.js'
 import { encodeIndexImage } from '../src/store/durable/index-codec.js'
 import { MemoryChatStore } from '../src/store/memory/memory-store.js'
 import { createLog, writeSnapshot } from '../src/store/durable/snapshot.js'
 import { longTexts } from './long-texts.js'
 import { median } from './report.js'
+import { loadConfig } from '../src/config.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
@@ -39,6 +43,12 @@ const CHATS = Number(process.env.BENCH_CHATS ?? 1_000_000)
 const TEXTS = process.env.BENCH_TEXTS ?? 'short'
 const PORT = 3917
 const root = new URL('..', import.meta.url).pathname
+/** The compaction thresholds a server started without settings uses. */
+const DEFAULTS = loadConfig({})
+/** A lower COMPACT_GROWTH_PERCENT, for the restart it bounds (at the price of more compactions). */
+const LOWER_GROWTH_PERCENT = 20
+/** BENCH_BASELINE: another build's server script (e.g. an older dist/server.js copied beside this one) timed alternately with this one's. */
+const BASELINE = process.env.BENCH_BASELINE
 
 type Mode = 'memory' | 'everysec' | 'always'
 const MODES: Mode[] = ['memory', 'everysec', 'always']
@@ -168,14 +178,59 @@ async function timeRecovery (dir: string): Promise<{ ms: number, cpuMs: number, 
   return JSON.parse(out) as { ms: number, cpuMs: number, items: number }
 }
 
-/** A data directory holding `chats` as a snapshot (with the indexes a compaction saves beside them when `index`) and an empty log. */
-async function snapshotDir (chats: ChatRecord[], index: Buffer[] | undefined): Promise<{ dir: string, bytes: number }> {
+/**
+ * A data directory holding `chats` as a snapshot (with the indexes a compaction saves beside them
+ * when `index`) and a log holding `tail(snapshot's size)` (empty when no tail).
+ */
+async function snapshotDir (chats: ChatRecord[], index: Buffer[] | undefined, tail: (bytes: number) => ChatRecord[] = () => []): Promise<{ dir: string, bytes: number, logBytes: number, logged: number }> {
   const ops = nodeFileOps
   const dir = temp()
   const bytes = await writeSnapshot(ops, dir, snapshotName(1), chats, undefined, index)
-  ops.close(createLog(ops, dir, logName(2)).fd)
+  const logged = tail(bytes)
+  const logBytes = writeLog(dir, logName(2), logged)
   writeManifest(ops, dir, { version: 1, snapshot: snapshotName(1), logs: [logName(2)], next: 3 })
-  return { dir, bytes }
+  return { dir, bytes, logBytes, logged: logged.length }
+}
+
+/** Writes a log of puts of `chats` in `dir`, answering its size. */
+function writeLog (dir: string, name: string, chats: readonly ChatRecord[]): number {
+  const ops = nodeFileOps
+  const log = createLog(ops, dir, name)
+  let at = log.end
+  for (let i = 0; i < chats.length; i += 10_000) {
+    const batch = Buffer.concat(chats.slice(i, i + 10_000).map((chat) => encodeEntry({ op: 'put', chat })))
+    ops.write(log.fd, batch, at)
+    at += batch.length
+  }
+  ops.fdatasync(log.fd)
+  ops.close(log.fd)
+  return at
+}
+
+/** The log size at which the default settings compact after a snapshot of `bytes` (COMPACT_MIN_BYTES, COMPACT_GROWTH_PERCENT). */
+function threshold (bytes: number, growthPercent = DEFAULTS.COMPACT_GROWTH_PERCENT): number {
+  return Math.max(DEFAULTS.COMPACT_MIN_BYTES, bytes * growthPercent / 100)
+}
+
+/** The first `chats` that fit in a log of less than `bytes`: the longest log a compaction threshold of `bytes` leaves behind. */
+function fitting (chats: Iterable<ChatRecord>, bytes: number): ChatRecord[] {
+  const out: ChatRecord[] = []
+  let at = HEADER_BYTES
+  for (const chat of chats) {
+    at += encodeEntry({ op: 'put', chat }).length
+    if (at >= bytes) break
+    out.push(chat)
+  }
+  return out
+}
+
+/** Updates of `chats` (each a new title and description, a later updatedAt), one chat after another and round again. */
+function * updates (chats: readonly ChatRecord[]): Generator<ChatRecord> {
+  for (let i = 0; ; i++) {
+    const before = chats[i % chats.length]!
+    const round = Math.floor(i / chats.length) + 1
+    yield { ...before, ...texts(chats.length + i), updatedAt: before.updatedAt + round * 1e9, version: before.version + round }
+  }
 }
 
 /** The index image a compaction would save for `chats`. */
@@ -186,56 +241,77 @@ async function indexImage (chats: ChatRecord[]): Promise<Buffer[]> {
   return (await encodeIndexImage(image, chats))!
 }
 
-/** Writes the data directories recovery is timed on; the chats are dropped after, so that the timed recoveries do not carry them in the heap. */
-async function recoveryFiles (): Promise<{ fromSnapshot: string, bytes: number, fromPlainSnapshot: string, plainBytes: number, fromLog: string, at: number }> {
+interface Source { name: string, dir: string, bytes: number, chats: number, server: boolean }
+
+/**
+ * Writes the data directories recovery is timed on; the chats are dropped after, so that the
+ * timed recoveries do not carry them in the heap. Those with a log after the snapshot are the
+ * slowest restarts a compaction threshold allows: a log just under it, of creates (the store grew
+ * to about CHATS since its snapshot) or of updates (a snapshot of CHATS).
+ */
+async function recoveryFiles (): Promise<Source[]> {
   const chats = fakeChats(CHATS)
-  const ops = nodeFileOps
-
-  const { dir: fromSnapshot, bytes } = await snapshotDir(chats, await indexImage(chats))
-  const { dir: fromPlainSnapshot, bytes: plainBytes } = await snapshotDir(chats, undefined)
-
+  const index = await indexImage(chats)
+  const withIndex = await snapshotDir(chats, index)
+  const plain = await snapshotDir(chats, undefined)
+  // The snapshot of a store that grows to CHATS by the time its log reaches the threshold.
+  const share = 1 / (1 + DEFAULTS.COMPACT_GROWTH_PERCENT / 100 * withIndex.bytes / plain.bytes)
+  const early = chats.slice(0, Math.round(CHATS * share))
+  const grown = await snapshotDir(early, await indexImage(early), (bytes) => fitting(chats.slice(early.length), threshold(bytes)))
+  const changed = await snapshotDir(chats, index, (bytes) => fitting(updates(chats), threshold(bytes)))
+  const lower = await snapshotDir(chats, index, (bytes) => fitting(updates(chats), threshold(bytes, LOWER_GROWTH_PERCENT)))
   const fromLog = temp()
-  const log = createLog(ops, fromLog, logName(1))
-  let at = log.end
-  for (let i = 0; i < chats.length; i += 10_000) {
-    const batch = Buffer.concat(chats.slice(i, i + 10_000).map((chat) => encodeEntry({ op: 'put', chat })))
-    ops.write(log.fd, batch, at)
-    at += batch.length
-  }
-  ops.fdatasync(log.fd)
-  ops.close(log.fd)
-  writeManifest(ops, fromLog, { version: 1, snapshot: null, logs: [logName(1)], next: 2 })
-  return { fromSnapshot, bytes, fromPlainSnapshot, plainBytes, fromLog, at }
+  const logBytes = writeLog(fromLog, logName(1), chats)
+  writeManifest(nodeFileOps, fromLog, { version: 1, snapshot: null, logs: [logName(1)], next: 2 })
+  const k = (n: number): string => `${Math.round(n / 1000).toLocaleString('en')}k`
+  const defaults = `COMPACT_GROWTH_PERCENT=${DEFAULTS.COMPACT_GROWTH_PERCENT}, the default`
+  return [
+    { name: 'a snapshot with its saved indexes', dir: withIndex.dir, bytes: withIndex.bytes, chats: CHATS, server: true },
+    { name: `a snapshot of ${k(early.length)} with its saved indexes + a log of ${k(grown.logged)} creates, just under the compaction threshold (${defaults})`, dir: grown.dir, bytes: grown.bytes + grown.logBytes, chats: early.length + grown.logged, server: true },
+    { name: `a snapshot with its saved indexes + a log of ${k(changed.logged)} updates, just under the compaction threshold (${defaults})`, dir: changed.dir, bytes: changed.bytes + changed.logBytes, chats: CHATS, server: true },
+    { name: `a snapshot with its saved indexes + a log of ${k(lower.logged)} updates, just under the compaction threshold of COMPACT_GROWTH_PERCENT=${LOWER_GROWTH_PERCENT} (a lower setting)`, dir: lower.dir, bytes: lower.bytes + lower.logBytes, chats: CHATS, server: true },
+    { name: 'a snapshot without saved indexes (version 1, or repair\'s): indexes built', dir: plain.dir, bytes: plain.bytes, chats: CHATS, server: false },
+    { name: `a log of ${k(CHATS)} creates: indexes built`, dir: fromLog, bytes: logBytes, chats: CHATS, server: false }
+  ]
 }
 
 async function recovery (): Promise<void> {
-  const { fromSnapshot, bytes, fromPlainSnapshot, plainBytes, fromLog, at } = await recoveryFiles()
+  const sources = await recoveryFiles()
+  const only = process.env.BENCH_SOURCES?.split(',').map(Number)
   console.log(`\nRecovery of ${CHATS.toLocaleString('en')} chats, ${TEXTS} texts (median of 3, each in a fresh process, files in the page cache; CPU: all of the process's threads):`)
-  console.log('| from | file size | time | CPU |\n|---|---|---|---|')
-  const sources = [['a snapshot with its saved indexes', fromSnapshot, bytes], ['a snapshot without saved indexes (built again)', fromPlainSnapshot, plainBytes], ['a log of creates', fromLog, at]] as const
-  for (const [name, dir, size] of sources) {
+  console.log(`| from | files | in process: time | CPU | the built server, spawn to /health/ready 200 | CPU |${BASELINE === undefined ? '' : ` ${BASELINE}, alternated |`}\n|---|---|---|---|---|---|${BASELINE === undefined ? '' : '---|'}`)
+  for (const [i, { name, dir, bytes, chats, server }] of sources.entries()) {
+    if (only !== undefined && !only.includes(i + 1)) continue
     const runs: number[] = []
     const cpus: number[] = []
-    for (let i = 0; i < 3; i++) {
+    for (let r = 0; r < 3; r++) {
       const { ms, cpuMs, items } = await timeRecovery(dir)
-      if (items !== CHATS) throw new Error(`recovered ${items} chats, not ${CHATS}`)
+      if (items !== chats) throw new Error(`${name}: recovered ${items} chats, not ${chats}`)
       runs.push(ms)
       cpus.push(cpuMs)
     }
-    console.log(`| ${name} | ${(size / 1024 / 1024).toFixed(0)} MiB | ${(median(runs) / 1000).toFixed(2)} s (${runs.map(s2).join(', ')}) | ${(median(cpus) / 1000).toFixed(2)} s |`)
-  }
-  const starts: number[] = []
-  const cpus: number[] = []
-  let notReadys = 0
-  for (let i = 0; i < 3; i++) {
-    const { ms, cpuMs, notReady } = await serverStart(fromSnapshot)
-    starts.push(ms)
-    cpus.push(cpuMs)
-    notReadys += notReady
+    let served = '| |'
+    let compared = ''
+    if (server) {
+      const starts: number[] = []
+      const serverCpus: number[] = []
+      const baseline: number[] = []
+      let notReadys = 0
+      for (let r = 0; r < 3; r++) {
+        // With a baseline build, the two alternate, so that both meet the same load.
+        if (BASELINE !== undefined) baseline.push((await serverStart(dir, BASELINE)).ms)
+        const { ms, cpuMs, notReady } = await serverStart(dir)
+        starts.push(ms)
+        serverCpus.push(cpuMs)
+        notReadys += notReady
+      }
+      served = `${s2(median(starts))} s (${starts.map(s2).join(', ')}; ${notReadys} answers of 503 meanwhile) | ${s2(median(serverCpus))} s |`
+      if (BASELINE !== undefined) compared = ` ${s2(median(baseline))} s (${baseline.map(s2).join(', ')}) |`
+    }
+    console.log(`| ${name} | ${(bytes / 1024 / 1024).toFixed(0)} MiB | ${s2(median(runs))} s (${runs.map(s2).join(', ')}) | ${s2(median(cpus))} s | ${served}${compared}`)
   }
   const empty = await serverStart(temp())
-  console.log(`| the built server, from spawn to /health/ready 200 (a snapshot with its saved indexes; ${notReadys} answers of 503 meanwhile) | ${(bytes / 1024 / 1024).toFixed(0)} MiB | ${(median(starts) / 1000).toFixed(2)} s (${starts.map(s2).join(', ')}) | ${(median(cpus) / 1000).toFixed(2)} s |`)
-  console.log(`| the built server on an empty directory | | ${s2(empty.ms)} s | ${s2(empty.cpuMs)} s |`)
+  console.log(`| the built server on an empty directory | | | | ${s2(empty.ms)} s | ${s2(empty.cpuMs)} s |`)
 }
 
 const s2 = (ms: number): string => (ms / 1000).toFixed(2)
@@ -251,10 +327,10 @@ function cpuOf (pid: number | undefined): number {
 }
 
 /** Spawns the server on a data directory and times it until /health/ready answers 200, counting the 503s before. */
-async function serverStart (dir: string): Promise<{ ms: number, cpuMs: number, notReady: number }> {
+async function serverStart (dir: string, server = 'dist/server.js'): Promise<{ ms: number, cpuMs: number, notReady: number }> {
   const started = performance.now()
   const env = { ...process.env, NODE_ENV: 'production' as const, LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(PORT), MAX_ITEMS: '100000000', MAX_STORE_BYTES: '0', DATA_DIR: dir }
-  const child = spawn(process.execPath, ['dist/server.js'], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] })
+  const child = spawn(process.execPath, [server], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] })
   let notReady = 0
   try {
     for (;;) {

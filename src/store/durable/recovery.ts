@@ -35,16 +35,20 @@ export interface Recovered {
   cuts: Cut[]
   /**
    * The indexes the snapshot saved, for its chats, when it saved them and the logs after it are
-   * short enough (at most a quarter of its chats) for `tail` to be applied to them one change at
-   * a time rather than building the indexes again.
+   * short enough (at most a third of its chats) for `tail` to be merged into them
+   * (`ChatIndexes.loadImage`) at less cost than building them again.
    */
   image?: IndexImage
   /** With `image`: the logs' changes, in order. */
   tail: Change[]
 }
 
-/** The most changes a log may add to a snapshot's saved indexes, as a share of its chats (1/4), before building them again is cheaper. */
-const TAIL_SHARE = 4
+/**
+ * The most changes a log may add to a snapshot's saved indexes, as a share of its chats (1/3),
+ * before building them again is cheaper: merging a change costs about what building a chat
+ * does, twice over (its words and keys, and its old ones taken out), plus the loading of the rest.
+ */
+const TAIL_SHARE = 3
 
 export interface RecoverOptions {
   /** Repair mode: cut every damaged file at its damage and go on, instead of refusing. */

@@ -1,5 +1,6 @@
 import type { Priority } from '../chat-store.js'
-import type { ChatRecord } from './memory-store.js'
+import type { Change, ChatRecord } from './memory-store.js'
+import { withTail } from './image-tail.js'
 import { DEFAULT_CHUNK, OrderedIndex } from './ordered-index.js'
 import { chatTerms, TextIndex, textImage, type TextCapture, type TextImage } from './text-index.js'
 
@@ -179,26 +180,41 @@ export class ChatIndexes {
 
   /**
    * Fills empty indexes from an image (`toImage`, through a snapshot), its records in their slots,
-   * empty slots reused later. Checks that the arrays hold together with the records (every entry
-   * a filled slot, each ordered index a permutation of the right ones, postings ascending) and
-   * throws when not; the orders themselves and the postings' words are trusted as saved (the
-   * image's version, `LAYOUT` in index-codec.ts, stands for the rules that made them).
+   * empty slots reused later, with `tail` (the changes logged after it) merged in (`withTail`).
+   * Checks that the arrays hold together with the records (every entry a filled slot, each
+   * ordered index a permutation of the right ones, postings ascending) and throws when not; the
+   * orders themselves and the postings' words are trusted as saved (the image's version, `LAYOUT`
+   * in index-codec.ts, stands for the rules that made them).
    */
-  loadImage (image: IndexImage): void {
+  loadImage (saved: IndexImage, tail: readonly Change[] = []): void {
     if (this.used !== 0) throw new Error('ChatIndexes: loadImage needs empty indexes')
+    if (saved.records.length !== saved.used) throw new Error('ChatIndexes: the image holds a record array of the wrong length')
+    const { slotOf } = this
+    for (let slot = 0; slot < saved.used; slot++) {
+      const record = saved.records[slot]
+      if (record !== undefined) slotOf.set(record.id, slot)
+    }
+    let image: IndexImage = saved
+    let byId: Int32Array | undefined
+    if (tail.length > 0) {
+      const merged = withTail(saved, tail, (id) => slotOf.get(id))
+      for (let slot = saved.used; slot < merged.used; slot++) slotOf.set(merged.records[slot]!.id, slot)
+      for (let slot = 0; slot < saved.used; slot++) {
+        const record = saved.records[slot]
+        // A chat that left its slot and did not get another: deleted.
+        if (record !== undefined && merged.records[slot] === undefined && slotOf.get(record.id) === slot) slotOf.delete(record.id)
+      }
+      image = merged
+      byId = merged.byId
+    }
     const { used, records } = image
-    if (records.length !== used) throw new Error('ChatIndexes: the image holds a record array of the wrong length')
     this.ensureCapacity(used)
     this.records = records as (ChatRecord | undefined)[]
     this.used = used
     for (let slot = used - 1; slot >= 0; slot--) {
       const record = records[slot]
-      if (record === undefined) {
-        this.free.push(slot)
-        continue
-      }
-      this.slotOf.set(record.id, slot)
-      this.setColumns(slot, record)
+      if (record === undefined) this.free.push(slot)
+      else this.setColumns(slot, record)
     }
     if (this.slotOf.size !== used - this.free.length) throw new Error('ChatIndexes: the image holds an id twice')
     const n = this.slotOf.size
@@ -225,7 +241,8 @@ export class ChatIndexes {
     this.byUpdated.load(image.byUpdated)
     this.byTitle.load(image.byTitle)
     this.byPriority.forEach((index, p) => { index.load(image.byPriority[p]!) })
-    this.seqInIdOrder(image.byPriority)
+    if (byId === undefined) this.seqInIdOrder(image.byPriority)
+    else for (const slot of byId) this.setSeq(slot, records[slot]!.id)
   }
 
   /**
@@ -399,27 +416,46 @@ function allSlots (n: number): Int32Array {
 const NOT_ASCII = /[^\u0000-\u007f]/
 
 /**
- * The slots ordered by their title keys (code point order, then `ties`). Each key's first seven
- * characters, 7 bits each, make a number that orders as the keys do: a short key is padded with
- * 0, and a character from 127 up counts as 127 and ends the number (the rest padded), since past
- * it the units no longer order as the keys do (a surrogate pair is two). Equal numbers only mean
- * "compare the strings"; most comparisons are one subtraction. Without surrogates, natively.
+ * A number that orders as title keys do (code point order), where it differs: each key's first
+ * seven characters, 7 bits each; a short key is padded with 0, and a character from 127 up counts
+ * as 127 and ends the number (the rest padded), since past it the units no longer order as the
+ * keys do (a surrogate pair is two). Equal numbers only mean "compare the keys"; most comparisons
+ * are one subtraction.
  */
+function keyPrefix (key: string): number {
+  let p = 0
+  let i = 0
+  for (; i < 7 && i < key.length; i++) {
+    const c = key.charCodeAt(i)
+    p = p * 128 + Math.min(c, 127)
+    if (c >= 127) { i++; break }
+  }
+  for (; i < 7; i++) p *= 128
+  return p
+}
+
+/** `keyPrefix(titleKey(title))`, without the lower-cased copy while the first seven characters are ASCII. */
+export function titlePrefix (title: string): number {
+  let p = 0
+  let i = 0
+  for (; i < 7 && i < title.length; i++) {
+    let c = title.charCodeAt(i)
+    if (c >= 127) return keyPrefix(titleKey(title))
+    if (c >= 65 && c <= 90) c += 32
+    p = p * 128 + c
+  }
+  for (; i < 7; i++) p *= 128
+  return p
+}
+
+/** The slots ordered by their title keys (code point order, then `ties`): by `keyPrefix` first, then the keys, natively when there are no surrogates. */
 function sortByTitle (keys: readonly string[], ties: (a: number, b: number) => number): Int32Array {
   const n = keys.length
   const prefix = new Float64Array(n)
   let surrogates = false
   for (let slot = 0; slot < n; slot++) {
     const key = keys[slot]!
-    let p = 0
-    let i = 0
-    for (; i < 7 && i < key.length; i++) {
-      const c = key.charCodeAt(i)
-      p = p * 128 + Math.min(c, 127)
-      if (c >= 127) { i++; break }
-    }
-    for (; i < 7; i++) p *= 128
-    prefix[slot] = p
+    prefix[slot] = keyPrefix(key)
     if (!surrogates && NOT_ASCII.test(key)) surrogates = /[\ud800-\udfff]/.test(key)
   }
   const compare = surrogates ? compareCodePoints : (a: string, b: string): number => a < b ? -1 : a > b ? 1 : 0

@@ -5,7 +5,6 @@ import { isoTime } from '../iso-time.js'
 import { RwLock } from '../rw-lock.js'
 import { checkDescription, checkTitle, throwIfAny } from '../validate.js'
 import { CursorCodec } from './cursor.js'
-import { withTail } from './image-tail.js'
 import { ChatIndexes, type IndexCapture, type IndexImage } from './indexes.js'
 import { runQuery } from './query-planner.js'
 
@@ -253,9 +252,9 @@ export class MemoryChatStore implements ChatStore {
    * `image` (the snapshot's chats in their slots) with `tail` merged in (`withTail`). Throws
    * when the image does not hold together, changing nothing: `restore` is then the way.
    */
-  restoreImage (chats: Map<string, ChatRecord>, image: IndexImage, tail: Iterable<Change>): void {
+  restoreImage (chats: Map<string, ChatRecord>, image: IndexImage, tail: readonly Change[]): void {
     const indexes = new ChatIndexes(this.options.indexChunk)
-    indexes.loadImage(withTail(image, tail))
+    indexes.loadImage(image, tail)
     if (indexes.size !== chats.size) throw new Error(`the saved indexes with the log applied hold ${indexes.size} chats, the store ${chats.size}`)
     this.chats = chats
     this.bytes = 0

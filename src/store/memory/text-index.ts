@@ -249,68 +249,17 @@ export class TextIndex {
   }
 
   /**
-   * Fills an empty index from the chats in slots 0 to n - 1 (holes allowed) at once: each slot
-   * appended to its terms' lists in ascending order, the dictionary sorted once at the end. Words
-   * are looked up where they lie in the text, in a hash table of their own, so that only a new
-   * term is cut out as a string (a chat's words are mostly known ones).
+   * Fills an empty index from the chats in slots 0 to n - 1 (holes allowed) at once
+   * (`collectTerms`): each slot appended to its terms' lists in ascending order, the lists made at
+   * their final size, the dictionary sorted once at the end.
    */
-  load (chats: ArrayLike<{ readonly title: string, readonly description: string } | undefined>, n: number): void {
+  load (chats: ArrayLike<ChatText | undefined>, n: number): void {
     if (this.postings.size !== 0) throw new Error('TextIndex: load needs an empty index')
     this.universe = n
-    const terms: string[] = []
-    const hashes: number[] = []
-    const lists: Postings[] = []
-    let mask = 4095
-    let table = new Int32Array(mask + 1).fill(-1)
-    let slot = 0
-    // Each slot's distinct terms, one after another, slot by slot: the lists are then made at their final size and filled in one pass.
-    const counts: number[] = []
-    const lastSlot: number[] = []
-    let occurrences = new Int32Array(1 << 16)
-    let k = 0
-    const visit = (from: string, start: number, end: number, hash: number): void => {
-      let at = hash & mask
-      let id = table[at]!
-      for (; id !== -1; at = (at + 1) & mask, id = table[at]!) {
-        if (hashes[id] === hash && sameWord(terms[id]!, from, start, end)) break
-      }
-      if (id === -1) {
-        id = terms.length
-        table[at] = id
-        terms.push(start === 0 && end === from.length ? from : from.slice(start, end))
-        hashes.push(hash)
-        lists.push(new Postings())
-        counts.push(0)
-        lastSlot.push(-1)
-        if (terms.length * 2 > mask) {
-          mask = mask * 2 + 1
-          table = new Int32Array(mask + 1).fill(-1)
-          for (let t = 0; t < hashes.length; t++) {
-            let free = hashes[t]! & mask
-            while (table[free] !== -1) free = (free + 1) & mask
-            table[free] = t
-          }
-        }
-      }
-      if (lastSlot[id] === slot) return
-      lastSlot[id] = slot
-      counts[id]!++
-      if (k === occurrences.length) {
-        const grown = new Int32Array(k * 2)
-        grown.set(occurrences)
-        occurrences = grown
-      }
-      occurrences[k++] = id
-    }
-    const ends = new Int32Array(n)
-    for (; slot < n; slot++) {
-      const chat = chats[slot]
-      if (chat !== undefined) {
-        forEachWord(chat.title, visit)
-        forEachWord(chat.description, visit)
-      }
-      ends[slot] = k
-    }
+    const slots = new Int32Array(n)
+    for (let slot = 0; slot < n; slot++) slots[slot] = slot
+    const { terms, counts, occurrences, ends } = collectTerms(chats, slots)
+    const lists = terms.map(() => new Postings())
     for (let id = 0; id < lists.length; id++) lists[id]!.reserve(counts[id]!, n)
     for (let from = 0, s = 0; s < n; s++) {
       for (const end = ends[s]!; from < end; from++) lists[occurrences[from]!]!.append(s, n)
@@ -548,6 +497,77 @@ export class TextIndex {
     }
     return new BitSlots(bits)
   }
+}
+
+/** The distinct words of some chats (`collectTerms`). */
+export interface CollectedTerms {
+  /** Each word once, in the order first met. */
+  terms: string[]
+  /** counts[t]: the number of chats with term t. */
+  counts: number[]
+  /** The term numbers of each chat's distinct words, chat after chat: those of the i-th chat end at ends[i]. */
+  occurrences: Int32Array
+  ends: Int32Array
+}
+
+/**
+ * The distinct words of the chats in `slots` (an empty slot has none), for a bulk build. Words
+ * are looked up where they lie in the text, in a hash table of their own, so that only a new
+ * term is cut out as a string (a chat's words are mostly known ones).
+ */
+export function collectTerms (chats: ArrayLike<ChatText | undefined>, slots: ArrayLike<number>): CollectedTerms {
+  const terms: string[] = []
+  const hashes: number[] = []
+  const counts: number[] = []
+  const lastSeen: number[] = []
+  let mask = 4095
+  let table = new Int32Array(mask + 1).fill(-1)
+  let i = 0
+  let occurrences = new Int32Array(1 << 16)
+  let k = 0
+  const visit = (from: string, start: number, end: number, hash: number): void => {
+    let at = hash & mask
+    let id = table[at]!
+    for (; id !== -1; at = (at + 1) & mask, id = table[at]!) {
+      if (hashes[id] === hash && sameWord(terms[id]!, from, start, end)) break
+    }
+    if (id === -1) {
+      id = terms.length
+      table[at] = id
+      terms.push(start === 0 && end === from.length ? from : from.slice(start, end))
+      hashes.push(hash)
+      counts.push(0)
+      lastSeen.push(-1)
+      if (terms.length * 2 > mask) {
+        mask = mask * 2 + 1
+        table = new Int32Array(mask + 1).fill(-1)
+        for (let t = 0; t < hashes.length; t++) {
+          let free = hashes[t]! & mask
+          while (table[free] !== -1) free = (free + 1) & mask
+          table[free] = t
+        }
+      }
+    }
+    if (lastSeen[id] === i) return
+    lastSeen[id] = i
+    counts[id]!++
+    if (k === occurrences.length) {
+      const grown = new Int32Array(k * 2)
+      grown.set(occurrences)
+      occurrences = grown
+    }
+    occurrences[k++] = id
+  }
+  const ends = new Int32Array(slots.length)
+  for (; i < slots.length; i++) {
+    const chat = chats[slots[i]!]
+    if (chat !== undefined) {
+      forEachWord(chat.title, visit)
+      forEachWord(chat.description, visit)
+    }
+    ends[i] = k
+  }
+  return { terms, counts, occurrences, ends }
 }
 
 /**

@@ -93,11 +93,11 @@ describe('saved indexes', () => {
     await reopened.close()
   })
 
-  it('builds the indexes again when the log after the snapshot is long (more than a quarter of its chats)', async () => {
+  it('builds the indexes again when the log after the snapshot is long (more than a third of its chats)', async () => {
     const dir = tempDir()
     const store = await busyStore(dir, 40)
     await store.compact()
-    for (let i = 0; i < 12; i++) await store.create({ title: `more ${i}` })
+    for (let i = 0; i < 15; i++) await store.create({ title: `more ${i}` })
     const expected = await answers(store)
     await store.close()
     const { store: reopened, indexes } = await reopen(dir)

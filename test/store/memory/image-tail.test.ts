@@ -36,3 +36,57 @@ describe('saved indexes with the changes after them', () => {
     await restored.checkInvariants()
   })
 })
+
+describe('saved indexes with a log as long as the snapshot', () => {
+  it('merged, answer as a build of the same chats does: every order, ties, non-ASCII titles, words', async () => {
+    let t = Date.UTC(2025, 0, 1)
+    const tail: Change[] = []
+    let logging = false
+    const options = { maxItems: 100_000, maxBytes: 0, lockTimeoutMs: 60_000 }
+    const store = new MemoryChatStore({ ...options, now: () => t++, journal: { append: (c) => { if (logging) tail.push(c) } } })
+    // Titles that tie, that differ only in case, and that start with characters past ASCII (some lower-case to ASCII: the Kelvin sign, İ).
+    const TITLES = ['Alpha', 'alpha', 'ALPHA beta', 'İstanbul', '\u212Aelvin', 'kelvin', 'Éclair', 'eclair', '😀 smile', 'zeta', 'Z', 'z']
+    const ids: string[] = []
+    for (let i = 0; i < 2000; i++) {
+      ids.push((await store.create({ title: `${TITLES[i % TITLES.length]!}${i % 3 === 0 ? '' : ` ${i % 17}`}`, description: i % 2 === 0 ? 'even words' : `odd ${i}`, priority: (['low', 'medium', 'high'] as const)[i % 3]!, isActive: i % 5 !== 0 })).id)
+    }
+    const cut: { capture: IndexCapture } = await store.withAll((_chats, image) => ({ capture: image() }))
+    logging = true
+    // More changes than chats, in no order of ids: most chats updated (some twice, some only in priority or activity), some deleted, creates (some deleted again).
+    const late: string[] = []
+    for (let n = 0; n < 2000; n++) {
+      const i = (n * 7919) % 2000
+      if (n % 5 === 0) late.push((await store.create({ title: TITLES[n % TITLES.length]!, description: 'even newer', priority: 'medium' })).id)
+      if (i % 4 === 0) await store.update(ids[i]!, { title: TITLES[(i * 7) % TITLES.length]!, description: `renamed ${i % 11}` })
+      else if (i % 4 === 1) await store.update(ids[i]!, { priority: (['low', 'medium', 'high'] as const)[(i + 1) % 3]! })
+      else if (i % 4 === 2) await store.update(ids[i]!, { isActive: i % 2 === 0 })
+    }
+    for (let i = 0; i < 2000; i += 8) await store.update(ids[i]!, { title: `again ${TITLES[i % TITLES.length]!}` })
+    for (let i = 5; i < 2000; i += 9) await store.delete(ids[i]!)
+    for (let i = 0; i < late.length; i += 7) await store.delete(late[i]!)
+    expect(tail.length).toBeGreaterThan(2000)
+
+    const chats = await store.withAll((all) => new Map(all))
+    const merged = new MemoryChatStore(options)
+    merged.restoreImage(chats, await indexImage(cut.capture), tail)
+    await merged.checkInvariants()
+    const built = new MemoryChatStore(options)
+    built.restore(new Map(chats))
+    const queries: ListQuery[] = [
+      ...SORT_FIELDS.flatMap((field) => [false, true].map((descending) => ({ sort: [{ field, descending }], limit: 1000, offset: 0 }))),
+      { sort: [{ field: 'title', descending: false }], limit: 1000, offset: 1000 },
+      { q: 'even', limit: 1000 }, { q: 'renamed', limit: 1000 }, { q: 'again', limit: 1000 }, { q: 'newer', priority: ['medium'], limit: 1000 },
+      { q: 'istanbul', limit: 100 }, { q: 'kelvin', limit: 100 }, { q: 'eclair', limit: 100 }, { q: 'odd', isActive: false, limit: 1000 }
+    ]
+    for (const query of queries) {
+      const [a, b, c] = [await store.list(query), await merged.list(query), await built.list(query)]
+      expect(b.items).toEqual(c.items)
+      expect(b.items).toEqual(a.items)
+      expect(b.total).toBe(a.total)
+    }
+    // Writes go on from the merged indexes.
+    await merged.create({ title: 'after' })
+    await merged.delete(ids[0]!)
+    await merged.checkInvariants()
+  })
+})
