@@ -45,8 +45,9 @@ const PORT = 3917
 const root = new URL('..', import.meta.url).pathname
 /** The compaction thresholds a server started without settings uses. */
 const DEFAULTS = loadConfig({})
-/** A lower COMPACT_GROWTH_PERCENT, for the restart it bounds (at the price of more compactions). */
+/** Lower thresholds, for the restart they bound (at the price of more compactions). */
 const LOWER_GROWTH_PERCENT = 20
+const LOWER_MIN_BYTES = 16 * 2 ** 20
 /** BENCH_BASELINE: another build's server script (e.g. an older dist/server.js copied beside this one) timed alternately with this one's. */
 const BASELINE = process.env.BENCH_BASELINE
 
@@ -208,8 +209,8 @@ function writeLog (dir: string, name: string, chats: readonly ChatRecord[]): num
 }
 
 /** The log size at which the default settings compact after a snapshot of `bytes` (COMPACT_MIN_BYTES, COMPACT_GROWTH_PERCENT). */
-function threshold (bytes: number, growthPercent = DEFAULTS.COMPACT_GROWTH_PERCENT): number {
-  return Math.max(DEFAULTS.COMPACT_MIN_BYTES, bytes * growthPercent / 100)
+function threshold (bytes: number, growthPercent = DEFAULTS.COMPACT_GROWTH_PERCENT, minBytes = DEFAULTS.COMPACT_MIN_BYTES): number {
+  return Math.max(minBytes, bytes * growthPercent / 100)
 }
 
 /** The first `chats` that fit in a log of less than `bytes`: the longest log a compaction threshold of `bytes` leaves behind. */
@@ -259,7 +260,7 @@ async function recoveryFiles (): Promise<Source[]> {
   const early = chats.slice(0, Math.round(CHATS * share))
   const grown = await snapshotDir(early, await indexImage(early), (bytes) => fitting(chats.slice(early.length), threshold(bytes)))
   const changed = await snapshotDir(chats, index, (bytes) => fitting(updates(chats), threshold(bytes)))
-  const lower = await snapshotDir(chats, index, (bytes) => fitting(updates(chats), threshold(bytes, LOWER_GROWTH_PERCENT)))
+  const lower = await snapshotDir(chats, index, (bytes) => fitting(updates(chats), threshold(bytes, LOWER_GROWTH_PERCENT, LOWER_MIN_BYTES)))
   const fromLog = temp()
   const logBytes = writeLog(fromLog, logName(1), chats)
   writeManifest(nodeFileOps, fromLog, { version: 1, snapshot: null, logs: [logName(1)], next: 2 })
@@ -269,7 +270,7 @@ async function recoveryFiles (): Promise<Source[]> {
     { name: 'a snapshot with its saved indexes', dir: withIndex.dir, bytes: withIndex.bytes, chats: CHATS, server: true },
     { name: `a snapshot of ${k(early.length)} with its saved indexes + a log of ${k(grown.logged)} creates, just under the compaction threshold (${defaults})`, dir: grown.dir, bytes: grown.bytes + grown.logBytes, chats: early.length + grown.logged, server: true },
     { name: `a snapshot with its saved indexes + a log of ${k(changed.logged)} updates, just under the compaction threshold (${defaults})`, dir: changed.dir, bytes: changed.bytes + changed.logBytes, chats: CHATS, server: true },
-    { name: `a snapshot with its saved indexes + a log of ${k(lower.logged)} updates, just under the compaction threshold of COMPACT_GROWTH_PERCENT=${LOWER_GROWTH_PERCENT} (a lower setting)`, dir: lower.dir, bytes: lower.bytes + lower.logBytes, chats: CHATS, server: true },
+    { name: `a snapshot with its saved indexes + a log of ${k(lower.logged)} updates, just under the compaction threshold of COMPACT_GROWTH_PERCENT=${LOWER_GROWTH_PERCENT} with COMPACT_MIN_BYTES=${LOWER_MIN_BYTES} (lower settings)`, dir: lower.dir, bytes: lower.bytes + lower.logBytes, chats: CHATS, server: true },
     { name: 'a snapshot without saved indexes (version 1, or repair\'s): indexes built', dir: plain.dir, bytes: plain.bytes, chats: CHATS, server: false },
     { name: `a log of ${k(CHATS)} creates: indexes built`, dir: fromLog, bytes: logBytes, chats: CHATS, server: false }
   ]
