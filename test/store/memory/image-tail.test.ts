@@ -91,4 +91,16 @@ describe('saved indexes with a log as long as the snapshot', () => {
     await merged.delete(ids[0]!)
     await merged.checkInvariants()
   })
+
+  it('refuses saved indexes that hold an id twice, changing nothing (recovery then builds them)', async () => {
+    const store = new MemoryChatStore({ maxItems: 10, maxBytes: 0, lockTimeoutMs: 1000 })
+    for (const title of ['one', 'two', 'three']) await store.create({ title })
+    const image = await indexImage(await store.withAll((_chats, image) => image()))
+    const records = [...image.records]
+    records[2] = { ...records[2]!, id: records[0]!.id }
+    const restored = new MemoryChatStore({ maxItems: 10, maxBytes: 0, lockTimeoutMs: 1000 })
+    expect(() => { restored.restoreImage({ ...image, records }, []) }).toThrow(/the image holds an id twice/)
+    expect(restored.stats().items).toBe(0)
+    await restored.checkInvariants()
+  })
 })
