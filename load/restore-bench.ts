@@ -41,7 +41,7 @@ for (let i = 0; i < n; i++) {
 const store = new MemoryChatStore({ maxItems: n, maxBytes: 0, lockTimeoutMs: 1000 })
 const seconds = (from: number): string => `${((performance.now() - from) / 1000).toFixed(2)} s`
 let started = performance.now()
-store.restore(chats.values())
+store.restore(chats.values(), chats.size)
 process.stdout.write(`restore of ${n.toLocaleString('en')} chats (${payload} texts): ${seconds(started)}\n`)
 
 if (process.argv[4] === 'image') {

@@ -177,7 +177,10 @@ export class DurableChatStore implements ChatStore {
           this.logger.warn({ dataDir: dir, err }, 'the snapshot\'s saved indexes do not fit its chats; building them instead')
         }
       }
-      if (indexes === 'built') this.memory.restore(found.chats().values())
+      if (indexes === 'built') {
+        const chats = found.chats()
+        this.memory.restore(chats.values(), chats.size)
+      }
       this.snapshotBytes = found.snapshotBytes
       this.log = new AppendLog(this.ops, fsync, fd, end, {
         onAppend: () => { this.maybeCompact() },

@@ -234,10 +234,13 @@ export class MemoryChatStore implements ChatStore {
     await this.lock.withWrite(() => undefined)
   }
 
-  /** Recovery's bulk load: the store takes `chats` (distinct, in id order, trusted as they were journaled) as its own. */
-  restore (chats: Iterable<ChatRecord>): void {
+  /**
+   * Recovery's bulk load: the store takes `chats` (distinct, in id order, trusted as they were
+   * journaled) as its own; `count`, when known, sizes the indexes' columns at once.
+   */
+  restore (chats: Iterable<ChatRecord>, count = 0): void {
     const indexes = new ChatIndexes(this.options.indexChunk)
-    indexes.load(chats)
+    indexes.load(chats, count)
     this.takeIndexes(indexes)
   }
 
