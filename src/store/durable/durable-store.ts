@@ -249,7 +249,7 @@ export class DurableChatStore implements ChatStore {
       this.manifest = { version: 1, snapshot, logs: [newLog], next: n + 1 }
       writeManifest(this.ops, dir, this.manifest)
       if (heal) {
-        await this.memory.withAll(() => { log.switchTo(file.fd, file.end, true) })
+        await this.memory.exclusive(() => { log.switchTo(file.fd, file.end, true) })
         switched = true
       }
       this.snapshotBytes = bytes

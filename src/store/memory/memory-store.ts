@@ -265,6 +265,11 @@ export class MemoryChatStore implements ChatStore {
     return await this.lock.withWrite(() => fn(this.indexes.inIdOrder(), () => this.indexes.toImage()))
   }
 
+  /** Runs `fn` with the write lock held, so that no write goes on meanwhile (without `withAll`'s copy of every chat). */
+  async exclusive<T> (fn: () => T): Promise<T> {
+    return await this.lock.withWrite(fn)
+  }
+
   private takeIndexes (indexes: ChatIndexes): void {
     let bytes = 0
     for (const record of indexes.records) if (record !== undefined) bytes += estimateBytes(record.title, record.description)
