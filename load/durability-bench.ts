@@ -237,7 +237,7 @@ function * updates (chats: readonly ChatRecord[]): Generator<ChatRecord> {
 /** The index image a compaction would save for `chats`. */
 async function indexImage (chats: ChatRecord[]): Promise<Buffer[]> {
   const store = new MemoryChatStore({ maxItems: chats.length, maxBytes: 0, lockTimeoutMs: 1000 })
-  store.restore(new Map(chats.map((chat) => [chat.id, chat])))
+  store.restore(chats)
   const image = await store.withAll((_all, image) => image())
   return (await encodeIndexImage(image, chats))!
 }

@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks'
 import type { ChatStore, ListQuery } from '../src/store/chat-store.js'
 import { ChatIndexes } from '../src/store/memory/indexes.js'
-import { MemoryChatStore, type ChatRecord } from '../src/store/memory/memory-store.js'
+import { MemoryChatStore } from '../src/store/memory/memory-store.js'
 import { parseSort } from '../src/schemas/list-query.js'
 
 const gc = (globalThis as { gc?: () => void }).gc
@@ -99,13 +99,14 @@ async function fill (n: number): Promise<Filled> {
   const fillMs = performance.now() - started
   const total = heap() - before
   // Drop the full-text index, then every index, to see what each costs; then build them again.
-  const internals = store as unknown as { indexes: ChatIndexes | null, chats: Map<string, ChatRecord> }
+  const internals = store as unknown as { indexes: ChatIndexes | null }
+  const chats = internals.indexes!.inIdOrder()
   ;(internals.indexes as unknown as { text: unknown }).text = null
   const withoutText = heap() - before
   internals.indexes = null
   const base = heap() - before
   const rebuilt = new ChatIndexes()
-  for (const record of internals.chats.values()) rebuilt.add(record)
+  for (const record of chats) rebuilt.add(record)
   internals.indexes = rebuilt
   return { store, fillMs, bytesPerChat: { total: total / n, base: base / n, indexes: (withoutText - base) / n, text: (total - withoutText) / n } }
 }

@@ -41,7 +41,7 @@ for (let i = 0; i < n; i++) {
 const store = new MemoryChatStore({ maxItems: n, maxBytes: 0, lockTimeoutMs: 1000 })
 const seconds = (from: number): string => `${((performance.now() - from) / 1000).toFixed(2)} s`
 let started = performance.now()
-store.restore(chats)
+store.restore(chats.values(), chats.size)
 process.stdout.write(`restore of ${n.toLocaleString('en')} chats (${payload} texts): ${seconds(started)}\n`)
 
 if (process.argv[4] === 'image') {
@@ -54,7 +54,7 @@ if (process.argv[4] === 'image') {
   process.stdout.write(`  encoded (off the lock, in steps): ${seconds(started)}, ${(blob.length / 1024 / 1024).toFixed(0)} MiB\n`)
   const again = new MemoryChatStore({ maxItems: n, maxBytes: 0, lockTimeoutMs: 1000 })
   started = performance.now()
-  again.restoreImage(chats, decodeIndexImage(blob, ordered), [])
+  again.restoreImage(decodeIndexImage(blob, ordered), [])
   process.stdout.write(`  decodeIndexImage + restoreImage: ${seconds(started)}\n`)
   // A log after the snapshot: `k` creates and `k` updates (new texts) of other chats.
   const k = Number(process.argv[5] ?? 0)
@@ -75,7 +75,7 @@ if (process.argv[4] === 'image') {
     const withLog = new MemoryChatStore({ maxItems: 2 * n, maxBytes: 0, lockTimeoutMs: 1000 })
     const image = decodeIndexImage(blob, ordered)
     started = performance.now()
-    withLog.restoreImage(after, image, tail)
+    withLog.restoreImage(image, tail)
     process.stdout.write(`  restoreImage with a log of ${k.toLocaleString('en')} creates and ${k.toLocaleString('en')} updates: ${seconds(started)}\n`)
   }
 }

@@ -171,20 +171,23 @@ export class DurableChatStore implements ChatStore {
       let indexes: 'loaded' | 'built' = 'built'
       if (found.image !== undefined) {
         try {
-          this.memory.restoreImage(found.chats, found.image, found.tail)
+          this.memory.restoreImage(found.image, found.tail)
           indexes = 'loaded'
         } catch (err) {
           this.logger.warn({ dataDir: dir, err }, 'the snapshot\'s saved indexes do not fit its chats; building them instead')
         }
       }
-      if (indexes === 'built') this.memory.restore(found.chats)
+      if (indexes === 'built') {
+        const chats = found.chats()
+        this.memory.restore(chats.values(), chats.size)
+      }
       this.snapshotBytes = found.snapshotBytes
       this.log = new AppendLog(this.ops, fsync, fd, end, {
         onAppend: () => { this.maybeCompact() },
         onFault: (fault) => { this.onFault(fault) }
       })
       this.state = 'ready'
-      this.logger.info({ dataDir: dir, fsync, chats: found.chats.size, indexes, ms: Math.round(performance.now() - started) }, 'store recovered')
+      this.logger.info({ dataDir: dir, fsync, chats: this.memory.stats().items, indexes, ms: Math.round(performance.now() - started) }, 'store recovered')
       this.maybeCompact()
     } catch (err) {
       if (this.state !== 'closed') this.state = 'failed'
@@ -234,7 +237,7 @@ export class DurableChatStore implements ChatStore {
       }
       const { chats, image } = await this.memory.withAll((all, image) => {
         if (!heal) log.switchTo(file.fd, file.end)
-        return { chats: [...all.values()], image: image() }
+        return { chats: all, image: image() }
       })
       switched = !heal
       const index = await encodeIndexImage(image, chats).catch((err: unknown) => {
@@ -246,7 +249,7 @@ export class DurableChatStore implements ChatStore {
       this.manifest = { version: 1, snapshot, logs: [newLog], next: n + 1 }
       writeManifest(this.ops, dir, this.manifest)
       if (heal) {
-        await this.memory.withAll(() => { log.switchTo(file.fd, file.end, true) })
+        await this.memory.exclusive(() => { log.switchTo(file.fd, file.end, true) })
         switched = true
       }
       this.snapshotBytes = bytes

@@ -24,8 +24,11 @@ export class RecoveryError extends Error {
 export interface Cut { file: string, offset: number, reason: string }
 
 export interface Recovered {
-  /** In creation order, as the memory store keeps them. */
-  chats: Map<string, ChatRecord>
+  /**
+   * Every chat, by id, in id order. Made on the first call when there is an `image` (which holds
+   * them already, so that a start from it builds no map of a million ids for nothing).
+   */
+  chats: () => Map<string, ChatRecord>
   /** Undefined in a directory that held no store yet. */
   manifest: Manifest | undefined
   /** Where the last log's good records end: appends continue there. */
@@ -65,28 +68,43 @@ export async function recover (ops: FileOps, dir: string, options: RecoverOption
   const warn = options.warn ?? (() => undefined)
   ops.mkdir(dir)
   const manifest = readManifest(ops, dir)
-  const chats = new Map<string, ChatRecord>()
-  const result: Recovered = { chats, manifest, logEnd: HEADER_BYTES, snapshotBytes: 0, cuts: [], tail: [] }
+  /** The snapshot's chats, in its order (id order). */
+  const puts: ChatRecord[] = []
+  /** Every chat: the snapshot's with the logs applied; left unmade while the logs go to `tail`. */
+  let chats: Map<string, ChatRecord> | undefined
+  const apply = (entry: Entry): void => {
+    if (entry.op === 'put') chats!.set(entry.chat.id, entry.chat)
+    else if (entry.op === 'delete') chats!.delete(entry.id)
+  }
+  const allChats = (): Map<string, ChatRecord> => {
+    if (chats === undefined) {
+      chats = new Map()
+      for (const chat of puts) chats.set(chat.id, chat)
+      for (const change of result.tail) apply(change)
+    }
+    return chats
+  }
+  const result: Recovered = { chats: allChats, manifest, logEnd: HEADER_BYTES, snapshotBytes: 0, cuts: [], tail: [] }
+  /** Gives up the saved indexes: the logs are applied to the map of chats instead. */
+  const dropImage = (): void => {
+    allChats()
+    result.image = undefined
+    result.tail = []
+  }
   if (manifest === undefined) {
     const strays = ops.list(dir).filter((name) => isStoreFile(name) && !name.endsWith('.tmp'))
     if (strays.length > 0) throw new RecoveryError(join(dir, 'MANIFEST'), undefined, `is missing but the directory holds data files (${strays.join(', ')})`, dir, false)
     return result
   }
-  const apply = (entry: Entry): void => {
-    if (entry.op === 'put') chats.set(entry.chat.id, entry.chat)
-    else if (entry.op === 'delete') chats.delete(entry.id)
-  }
-
   if (manifest.snapshot !== null) {
     const path = join(dir, manifest.snapshot)
     if (!ops.exists(path)) throw new RecoveryError(path, undefined, 'is named by the MANIFEST but missing', dir, false)
     let ended: number | undefined
-    const puts: ChatRecord[] = []
     const pieces = new IndexImageReader()
     const scan = await scanFile(ops, path, FileKind.snapshot, (entry) => {
       if (ended !== undefined) throw new RecoveryError(path, undefined, 'has records after its end record', dir)
       if (entry.op === 'end') ended = entry.count
-      else if (entry.op === 'put') { puts.push(entry.chat); apply(entry) }
+      else if (entry.op === 'put') puts.push(entry.chat)
       else if (entry.op === 'index') pieces.add(entry.bytes)
     })
     let problem = scan.damage
@@ -95,7 +113,7 @@ export async function recover (ops: FileOps, dir: string, options: RecoverOption
     if (problem !== undefined) {
       if (options.repair !== true) throw new RecoveryError(path, problem.offset, problem.reason, dir)
       result.cuts.push({ file: path, offset: problem.offset, reason: problem.reason })
-    } else if (pieces.started && puts.length === chats.size) {
+    } else if (pieces.started) {
       try {
         result.image = pieces.decode(puts)
       } catch (err) {
@@ -104,16 +122,12 @@ export async function recover (ops: FileOps, dir: string, options: RecoverOption
     }
     result.snapshotBytes = scan.size
   }
-  const tailMax = chats.size / TAIL_SHARE
+  if (result.image === undefined) allChats()
+  const tailMax = puts.length / TAIL_SHARE
   const replay = (entry: Entry): void => {
-    apply(entry)
-    if (result.image === undefined || (entry.op !== 'put' && entry.op !== 'delete')) return
-    if (result.tail.length >= tailMax) {
-      result.image = undefined
-      result.tail = []
-    } else {
-      result.tail.push(entry)
-    }
+    if (result.image !== undefined && (entry.op === 'put' || entry.op === 'delete') && result.tail.length >= tailMax) dropImage()
+    if (result.image === undefined) apply(entry)
+    else if (entry.op === 'put' || entry.op === 'delete') result.tail.push(entry)
   }
 
   for (const [i, name] of manifest.logs.entries()) {
@@ -134,10 +148,7 @@ export async function recover (ops: FileOps, dir: string, options: RecoverOption
     }
     if (last) result.logEnd = end
   }
-  if (result.cuts.length > 0 && options.repair === true) {
-    result.image = undefined
-    result.tail = []
-  }
+  if (result.cuts.length > 0 && options.repair === true) dropImage()
   return result
 }
 

@@ -21,11 +21,11 @@ export interface RepairResult {
  */
 export async function repair (dir: string, ops: FileOps = nodeFileOps): Promise<RepairResult> {
   const found = await recover(ops, dir, { repair: true })
-  if (found.manifest === undefined || found.cuts.length === 0) return { cuts: found.cuts, chats: found.chats.size }
+  if (found.manifest === undefined || found.cuts.length === 0) return { cuts: found.cuts, chats: found.chats().size }
   const n = found.manifest.next
   const log = createLog(ops, dir, logName(n))
   ops.close(log.fd)
-  await writeSnapshot(ops, dir, snapshotName(n), [...found.chats.values()])
+  await writeSnapshot(ops, dir, snapshotName(n), [...found.chats().values()])
   writeManifest(ops, dir, { version: 1, snapshot: snapshotName(n), logs: [logName(n)], next: n + 1 })
   const aside = join(dir, `damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`)
   ops.mkdir(aside)
@@ -35,7 +35,7 @@ export async function repair (dir: string, ops: FileOps = nodeFileOps): Promise<
   // Both directories changed: the old files left one and entered the other.
   ops.syncDir(aside)
   ops.syncDir(dir)
-  return { cuts: found.cuts, chats: found.chats.size, movedTo: aside }
+  return { cuts: found.cuts, chats: found.chats().size, movedTo: aside }
 }
 
 /** `npm run repair -- <DATA_DIR>`, or `node dist/store/durable/repair.js <DATA_DIR>`. Answers the exit code. */

@@ -102,6 +102,23 @@ export class ChatIndexes {
 
   get size (): number { return this.byCreated.size }
 
+  /** The chat with this id, or undefined: the store's one map of ids. */
+  get (id: string): ChatRecord | undefined {
+    const slot = this.slotOf.get(id)
+    return slot === undefined ? undefined : this.records[slot]
+  }
+
+  /**
+   * Every chat in id order, which is the order they were created in (as the store's ids are
+   * made): the three priority indexes, each in id order, merged.
+   */
+  inIdOrder (): ChatRecord[] {
+    const { records } = this
+    const out: ChatRecord[] = []
+    mergeById(this.byPriority.map((index) => index.toArray()), this.idOrder, (slot) => { out.push(records[slot]!) })
+    return out
+  }
+
   add (record: ChatRecord): void {
     const slot = this.free.pop() ?? this.used++
     this.slotOf.set(record.id, slot)
@@ -296,14 +313,17 @@ export class ChatIndexes {
     this.free.push(slot)
   }
 
-  /** What disagrees between the indexes and the store's map of chats (nothing when all agree). For tests. */
-  problems (chats: ReadonlyMap<string, ChatRecord>): string[] {
+  /** What disagrees within the indexes: the map of ids, the rows, the columns, the orders (nothing when all agree). For tests. */
+  problems (): string[] {
     const out: string[] = []
-    if (this.slotOf.size !== chats.size) out.push(`the indexes hold ${this.slotOf.size} chats, the map ${chats.size}`)
     const counts = new Float64Array(6)
-    for (const [id, r] of chats) {
-      const slot = this.slotOf.get(id)
-      if (slot === undefined || this.records[slot] !== r) {
+    let filled = 0
+    for (let slot = 0; slot < this.used; slot++) {
+      const r = this.records[slot]
+      if (r === undefined) continue
+      filled++
+      const { id } = r
+      if (this.slotOf.get(id) !== slot) {
         out.push(`chat ${id} is not in its row`)
         continue
       }
@@ -316,14 +336,16 @@ export class ChatIndexes {
         if (!this.text.match([term]).has(slot)) out.push(`chat ${id} is missing from the text index under "${term}"`)
       }
     }
+    if (this.slotOf.size !== filled) out.push(`the map of ids holds ${this.slotOf.size} chats, the rows ${filled}`)
+    if (this.free.length !== this.used - filled) out.push(`${this.free.length} rows are free, ${this.used - filled} empty`)
     if (this.seqOrdersIds) {
-      const slots = [...chats.keys()].sort().map((id) => this.slotOf.get(id) ?? -1)
+      const slots = [...this.slotOf.keys()].sort().map((id) => this.slotOf.get(id)!)
       for (let i = 1; i < slots.length; i++) {
         if (!(this.seq[slots[i - 1]!]! < this.seq[slots[i]!]!)) out.push(`the order chats were added in disagrees with their ids at row ${slots[i]!}`)
       }
     }
     if (counts.some((n, i) => n !== this.counts[i])) out.push(`the (priority, isActive) counts are ${this.counts.join()}, the chats make ${counts.join()}`)
-    const ordered: Array<[string, OrderedIndex, number]> = [['createdAt', this.byCreated, chats.size], ['updatedAt', this.byUpdated, chats.size], ['title', this.byTitle, chats.size],
+    const ordered: Array<[string, OrderedIndex, number]> = [['createdAt', this.byCreated, filled], ['updatedAt', this.byUpdated, filled], ['title', this.byTitle, filled],
       ...this.byPriority.map((index, p): [string, OrderedIndex, number] => [`priority ${p}`, index, this.counts[p * 2]! + this.counts[p * 2 + 1]!])]
     for (const [name, index, size] of ordered) {
       if (index.size !== size) out.push(`the ${name} index holds ${index.size} entries, not ${size}`)
@@ -403,6 +425,19 @@ export type IndexCapture = Omit<IndexImage, 'text'> & { text: TextCapture }
 /** Finishes a capture into an image, letting the event loop through (see `textImage`). */
 export async function indexImage (capture: IndexCapture): Promise<IndexImage> {
   return { ...capture, text: await textImage(capture.text) }
+}
+
+/** Visits the slots of `lists` (each ordered by `order`) in that order. */
+function mergeById (lists: readonly Int32Array[], order: (a: number, b: number) => number, visit: (slot: number) => void): void {
+  const at = lists.map(() => 0)
+  for (;;) {
+    let best = -1
+    for (let p = 0; p < lists.length; p++) {
+      if (at[p]! < lists[p]!.length && (best === -1 || order(lists[p]![at[p]!]!, lists[best]![at[best]!]!) < 0)) best = p
+    }
+    if (best === -1) return
+    visit(lists[best]![at[best]!++]!)
+  }
 }
 
 function allSlots (n: number): Int32Array {

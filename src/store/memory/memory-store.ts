@@ -53,7 +53,7 @@ export interface ChatRecord {
  * Latin-1, two otherwise). Deterministic, so that the same chats always add up to the same figure;
  * calibrated on the measured heap (`scripts/measure-memory.ts`, README "Holding up under load").
  */
-export const RECORD_OVERHEAD_BYTES = 980
+export const RECORD_OVERHEAD_BYTES = 945
 // eslint-disable-next-line no-control-regex
 const TWO_BYTE = /[^\u0000-\u00ff]/
 const stringBytes = (s: string): number => TWO_BYTE.test(s) ? 2 * s.length : s.length
@@ -111,9 +111,7 @@ export function createMemoryStore (options: MemoryStoreOptions): ChatStore {
 }
 
 export class MemoryChatStore implements ChatStore {
-  /** Primary storage. Insertion order is creation order, which is also id order. */
-  private chats = new Map<string, ChatRecord>()
-  /** Every query index, updated inside the same write-locked mutation as `chats`. */
+  /** The chats (by id, through the indexes' map of ids to rows) and every query index, changed only with the write lock held. */
   private indexes: ChatIndexes
   private readonly cursors: CursorCodec
   private readonly views = new ChatViews(1024)
@@ -133,7 +131,7 @@ export class MemoryChatStore implements ChatStore {
   async create (input: ChatInput): Promise<Chat> {
     const fields = normalize(input)
     return await this.lock.withWrite(() => {
-      if (this.chats.size >= this.options.maxItems) {
+      if (this.indexes.size >= this.options.maxItems) {
         throw new AppError('capacityExceeded', `The store holds its maximum of ${this.options.maxItems} chats`)
       }
       const size = estimateBytes(fields.title, fields.description)
@@ -141,7 +139,6 @@ export class MemoryChatStore implements ChatStore {
       const now = this.now()
       const record: ChatRecord = { id: this.nextId(), title: fields.title, description: fields.description, priority: fields.priority, isActive: fields.isActive, createdAt: now, updatedAt: now, version: 1 }
       this.options.journal?.append({ op: 'put', chat: record })
-      this.chats.set(record.id, record)
       this.indexes.add(record)
       this.bytes += size
       return toChat(record)
@@ -150,7 +147,7 @@ export class MemoryChatStore implements ChatStore {
 
   async get (id: string): Promise<Chat | undefined> {
     return await this.lock.withRead(() => {
-      const record = this.chats.get(id)
+      const record = this.indexes.get(id)
       return record === undefined ? undefined : toChat(record)
     })
   }
@@ -192,7 +189,6 @@ export class MemoryChatStore implements ChatStore {
     await this.lock.withWrite(() => {
       const current = this.current(id, options)
       this.options.journal?.append({ op: 'delete', id })
-      this.chats.delete(id)
       this.indexes.remove(current)
       this.views.drop(current)
       this.bytes -= estimateBytes(current.title, current.description)
@@ -200,33 +196,35 @@ export class MemoryChatStore implements ChatStore {
   }
 
   async count (): Promise<number> {
-    return this.chats.size
+    return this.indexes.size
   }
 
   stats (): StoreStats {
-    return { items: this.chats.size, maxItems: this.options.maxItems, bytes: this.bytes, maxBytes: this.options.maxBytes, lock: { ...this.lock.stats } }
+    return { items: this.indexes.size, maxItems: this.options.maxItems, bytes: this.bytes, maxBytes: this.options.maxBytes, lock: { ...this.lock.stats } }
   }
 
   /**
-   * Checks, under the read lock, that everything the store keeps agrees with its map of chats, and
-   * throws naming every disagreement. For tests; a new index adds its own check to the list here.
+   * Checks, under the read lock, that everything the store keeps agrees with its chats, and
+   * throws naming every disagreement. For tests; a new index adds its own check to `problems`.
    */
   async checkInvariants (): Promise<void> {
     await this.lock.withRead(() => {
       const broken: string[] = []
       let bytes = 0
       let previous = ''
-      for (const [id, record] of this.chats) {
-        if (record.id !== id) broken.push(`chat ${record.id} is kept under the key ${id}`)
-        if (id <= previous) broken.push(`chat ${id} comes after ${previous}: the map is out of creation order`)
+      const chats = this.indexes.inIdOrder()
+      for (const record of chats) {
+        const { id } = record
+        if (id <= previous) broken.push(`chat ${id} comes after ${previous}: the chats are out of id order`)
         previous = id
         if (record.version < 1 || record.updatedAt < record.createdAt) broken.push(`chat ${id} has version ${record.version}, createdAt ${record.createdAt}, updatedAt ${record.updatedAt}`)
         bytes += estimateBytes(record.title, record.description)
       }
+      if (chats.length !== this.indexes.size) broken.push(`${chats.length} chats in id order, ${this.indexes.size} in the indexes`)
       if (bytes !== this.bytes) broken.push(`the byte count is ${this.bytes}, the chats add up to ${bytes}`)
-      if (this.chats.size > this.options.maxItems) broken.push(`${this.chats.size} chats, over the maximum of ${this.options.maxItems}`)
+      if (chats.length > this.options.maxItems) broken.push(`${chats.length} chats, over the maximum of ${this.options.maxItems}`)
       if (this.options.maxBytes > 0 && this.bytes > this.options.maxBytes) broken.push(`${this.bytes} bytes, over the budget of ${this.options.maxBytes}`)
-      broken.push(...this.indexes.problems(this.chats))
+      broken.push(...this.indexes.problems())
       if (broken.length > 0) throw new Error(`Store invariants broken: ${broken.join('; ')}`)
     })
   }
@@ -236,44 +234,53 @@ export class MemoryChatStore implements ChatStore {
     await this.lock.withWrite(() => undefined)
   }
 
-  /** Recovery's bulk load: the store takes `chats` (in creation order, trusted as they were journaled) as its own. */
-  restore (chats: Map<string, ChatRecord>): void {
-    this.chats = chats
-    this.views.clear()
-    this.bytes = 0
-    for (const record of chats.values()) this.bytes += estimateBytes(record.title, record.description)
-    this.indexes = new ChatIndexes(this.options.indexChunk)
-    this.indexes.load(chats.values(), chats.size)
+  /**
+   * Recovery's bulk load: the store takes `chats` (distinct, in id order, trusted as they were
+   * journaled) as its own; `count`, when known, sizes the indexes' columns at once.
+   */
+  restore (chats: Iterable<ChatRecord>, count = 0): void {
+    const indexes = new ChatIndexes(this.options.indexChunk)
+    indexes.load(chats, count)
+    this.takeIndexes(indexes)
   }
 
   /**
-   * Recovery's load from a snapshot that saved its indexes: the store takes `chats` (the snapshot's
-   * chats with `tail`, the changes logged after it, applied) as its own, and its indexes from
-   * `image` (the snapshot's chats in their slots) with `tail` merged in (`withTail`). Throws
-   * when the image does not hold together, changing nothing: `restore` is then the way.
+   * Recovery's load from a snapshot that saved its indexes: the store takes its chats and its
+   * indexes from `image` (the snapshot's chats in their slots) with `tail` (the changes logged
+   * after it) merged in (`withTail`). Throws when the image does not hold together, changing
+   * nothing: `restore` is then the way.
    */
-  restoreImage (chats: Map<string, ChatRecord>, image: IndexImage, tail: readonly Change[]): void {
+  restoreImage (image: IndexImage, tail: readonly Change[]): void {
     const indexes = new ChatIndexes(this.options.indexChunk)
     indexes.loadImage(image, tail)
-    if (indexes.size !== chats.size) throw new Error(`the saved indexes with the log applied hold ${indexes.size} chats, the store ${chats.size}`)
-    this.chats = chats
-    this.bytes = 0
-    for (const record of chats.values()) this.bytes += estimateBytes(record.title, record.description)
-    this.indexes = indexes
-    this.views.clear()
+    this.takeIndexes(indexes)
   }
 
   /**
-   * Runs `fn` with the write lock held over every chat: a consistent cut, for a snapshot. `image`
-   * copies the indexes as they are at that cut (`indexImage` finishes the copy, off the lock).
+   * Runs `fn` with the write lock held over every chat (in id order, which is creation order): a
+   * consistent cut, for a snapshot. `image` copies the indexes as they are at that cut
+   * (`indexImage` finishes the copy, off the lock).
    */
-  async withAll<T> (fn: (chats: ReadonlyMap<string, ChatRecord>, image: () => IndexCapture) => T): Promise<T> {
-    return await this.lock.withWrite(() => fn(this.chats, () => this.indexes.toImage()))
+  async withAll<T> (fn: (chats: readonly ChatRecord[], image: () => IndexCapture) => T): Promise<T> {
+    return await this.lock.withWrite(() => fn(this.indexes.inIdOrder(), () => this.indexes.toImage()))
+  }
+
+  /** Runs `fn` with the write lock held, so that no write goes on meanwhile (without `withAll`'s copy of every chat). */
+  async exclusive<T> (fn: () => T): Promise<T> {
+    return await this.lock.withWrite(fn)
+  }
+
+  private takeIndexes (indexes: ChatIndexes): void {
+    let bytes = 0
+    for (const record of indexes.records) if (record !== undefined) bytes += estimateBytes(record.title, record.description)
+    this.indexes = indexes
+    this.bytes = bytes
+    this.views.clear()
   }
 
   /** The chat a write applies to, after its existence and its `If-Match` are checked. Call with the write lock held. */
   private current (id: string, options: WriteOptions): ChatRecord {
-    const record = isChatId(id) ? this.chats.get(id) : undefined
+    const record = isChatId(id) ? this.indexes.get(id) : undefined
     if (record === undefined) throw notFound()
     if (options.ifVersion !== undefined && !options.ifVersion.includes(record.version)) {
       throw new AppError('preconditionFailed', `If-Match does not match the chat's current version (${record.version})`)
@@ -299,7 +306,6 @@ export class MemoryChatStore implements ChatStore {
       version: current.version + 1
     }
     this.options.journal?.append({ op: 'put', chat: record })
-    this.chats.set(record.id, record)
     this.indexes.replace(current, record)
     this.views.drop(current)
     this.bytes += after - before

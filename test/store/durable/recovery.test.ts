@@ -66,7 +66,7 @@ describe('recovery', () => {
     const size = statSync(log).size
     flipByte(log, size - 2)
     const found = await recover(nodeFileOps, dir)
-    expect([...found.chats.values()]).toHaveLength(3)
+    expect([...found.chats().values()]).toHaveLength(3)
     expect(found.cuts).toEqual([{ file: log, offset: size - recordSize(chats[3]!), reason: 'CRC-32 mismatch' }])
   })
 
@@ -80,14 +80,14 @@ describe('recovery', () => {
     // The process dies here (no close): the zeros stay, and a crash mid-write leaves part of a record in them.
     const clean = await recover(nodeFileOps, dir)
     expect(clean.cuts).toEqual([])
-    expect([...clean.chats.values()]).toHaveLength(2)
+    expect([...clean.chats().values()]).toHaveLength(2)
     const torn = encodeEntry({ op: 'delete', id: chats[0]!.id })
     const bytes = readFileSync(log)
     torn.subarray(0, torn.length - 4).copy(bytes, end)
     writeFileSync(log, bytes)
     const found = await recover(nodeFileOps, dir)
     expect(found.cuts).toEqual([{ file: log, offset: end, reason: 'CRC-32 mismatch' }])
-    expect(found.chats.size).toBe(2)
+    expect(found.chats().size).toBe(2)
     expect(statSync(log).size).toBe(end)
   })
 
@@ -95,7 +95,7 @@ describe('recovery', () => {
     const { dir, chats, log } = await storeWith(3)
     appendFileSync(log, Buffer.alloc(4096))
     const found = await recover(nodeFileOps, dir)
-    expect(found.chats.size).toBe(chats.length)
+    expect(found.chats().size).toBe(chats.length)
   })
 
   it('reads the same records, and finds the same damage, whatever the size of its reads', async () => {

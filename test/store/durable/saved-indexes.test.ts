@@ -152,7 +152,7 @@ describe('saved indexes', () => {
 
     // Saved for other chats (one fewer): the image says so.
     const other = new MemoryChatStore({ maxItems: 100, maxBytes: 0, lockTimeoutMs: 1000 })
-    other.restore(new Map(chats.slice(1).map((c) => [c.id, c])))
+    other.restore(chats.slice(1))
     const otherImage = await other.withAll((_all, image) => image())
     await writeSnapshot(nodeFileOps, dir, name, chats, undefined, (await encodeIndexImage(otherImage, chats.slice(1))))
     let found = await reopen(dir)
@@ -163,7 +163,7 @@ describe('saved indexes', () => {
 
     // The layout adds up but an ordered index names a slot twice: the store finds out as it loads them.
     const same = new MemoryChatStore({ maxItems: 100, maxBytes: 0, lockTimeoutMs: 1000 })
-    same.restore(new Map(chats.map((c) => [c.id, c])))
+    same.restore(chats)
     const image = await same.withAll((_all, image) => image())
     image.byTitle[0] = image.byTitle[1]!
     await writeSnapshot(nodeFileOps, dir, name, chats, undefined, (await encodeIndexImage(image, chats)))
@@ -188,6 +188,6 @@ describe('saved indexes', () => {
     await expect(recover(nodeFileOps, dir)).rejects.toThrow(/CRC-32 mismatch/)
     const repaired = await recover(nodeFileOps, dir, { repair: true })
     expect(repaired.image).toBeUndefined()
-    expect(repaired.chats.size).toBe(24)
+    expect(repaired.chats().size).toBe(24)
   })
 })

@@ -20,8 +20,9 @@ describe('saved indexes with the changes after them', () => {
     const image = await indexImage(cut.capture)
     expect(image.text.dense.some((d) => d === 1)).toBe(true)
     const restored = new MemoryChatStore({ maxItems: 100_000, maxBytes: 0, lockTimeoutMs: 60_000 })
-    restored.restoreImage(await store.withAll((chats) => new Map(chats)), image, tail)
+    restored.restoreImage(image, tail)
     await restored.checkInvariants()
+    expect(await restored.withAll((chats) => chats)).toEqual(await store.withAll((chats) => chats))
     const queries: ListQuery[] = [
       ...SORT_FIELDS.flatMap((field) => [false, true].map((descending) => ({ sort: [{ field, descending }], limit: 50, offset: 4000 }))),
       { q: 'common', limit: 20, offset: 4200 }, { q: 'even', limit: 20 }, { q: 'renamed', limit: 1000 }, { q: 'late', priority: ['medium'], limit: 1000 }
@@ -66,12 +67,13 @@ describe('saved indexes with a log as long as the snapshot', () => {
     for (let i = 0; i < late.length; i += 7) await store.delete(late[i]!)
     expect(tail.length).toBeGreaterThan(2000)
 
-    const chats = await store.withAll((all) => new Map(all))
+    const chats = await store.withAll((all) => all)
     const merged = new MemoryChatStore(options)
-    merged.restoreImage(chats, await indexImage(cut.capture), tail)
+    merged.restoreImage(await indexImage(cut.capture), tail)
     await merged.checkInvariants()
+    expect(await merged.withAll((all) => all)).toEqual(chats)
     const built = new MemoryChatStore(options)
-    built.restore(new Map(chats))
+    built.restore(chats)
     const queries: ListQuery[] = [
       ...SORT_FIELDS.flatMap((field) => [false, true].map((descending) => ({ sort: [{ field, descending }], limit: 1000, offset: 0 }))),
       { sort: [{ field: 'title', descending: false }], limit: 1000, offset: 1000 },
@@ -88,5 +90,17 @@ describe('saved indexes with a log as long as the snapshot', () => {
     await merged.create({ title: 'after' })
     await merged.delete(ids[0]!)
     await merged.checkInvariants()
+  })
+
+  it('refuses saved indexes that hold an id twice, changing nothing (recovery then builds them)', async () => {
+    const store = new MemoryChatStore({ maxItems: 10, maxBytes: 0, lockTimeoutMs: 1000 })
+    for (const title of ['one', 'two', 'three']) await store.create({ title })
+    const image = await indexImage(await store.withAll((_chats, image) => image()))
+    const records = [...image.records]
+    records[2] = { ...records[2]!, id: records[0]!.id }
+    const restored = new MemoryChatStore({ maxItems: 10, maxBytes: 0, lockTimeoutMs: 1000 })
+    expect(() => { restored.restoreImage({ ...image, records }, []) }).toThrow(/the image holds an id twice/)
+    expect(restored.stats().items).toBe(0)
+    await restored.checkInvariants()
   })
 })

@@ -29,17 +29,13 @@ describe('ChatIndexes', () => {
 
   it('orders ties by id also when chats are not added in id order', () => {
     const ix = new ChatIndexes(4)
-    const chats = new Map<string, ChatRecord>()
-    for (const id of ['m', 'n', 'c', 'z', 'a', 'k']) {
-      const r = record(id, 'Same title')
-      ix.add(r)
-      chats.set(id, r)
-    }
+    for (const id of ['m', 'n', 'c', 'z', 'a', 'k']) ix.add(record(id, 'Same title'))
     expect(order(ix)).toEqual(['a', 'c', 'k', 'm', 'n', 'z'])
     const titled: string[] = []
     ix.byTitle.walk(0, false, (slot) => { titled.push(ix.records[slot]!.id); return true })
     expect(titled).toEqual(['a', 'c', 'k', 'm', 'n', 'z'])
-    expect(ix.problems(chats)).toEqual([])
+    expect(ix.inIdOrder().map((r) => r.id)).toEqual(['a', 'c', 'k', 'm', 'n', 'z'])
+    expect(ix.problems()).toEqual([])
   })
 
   it('orders ties by id through adds, removes and reused rows when ids ascend', () => {
@@ -55,8 +51,9 @@ describe('ChatIndexes', () => {
       }
     }
     expect(order(ix)).toEqual([...chats.keys()].sort())
-    expect(ix.problems(chats)).toEqual([])
+    expect(ix.inIdOrder()).toEqual([...chats.keys()].sort().map((id) => chats.get(id)))
+    expect(ix.problems()).toEqual([])
     ix.seq[ix.byPriority[1].at(0)] = 1e9
-    expect(ix.problems(chats).join()).toMatch(/the order chats were added in disagrees with their ids/)
+    expect(ix.problems().join()).toMatch(/the order chats were added in disagrees with their ids/)
   })
 })

@@ -132,19 +132,19 @@ describe('list: checks and plans', () => {
     }
   })
 
-  it('has its invariants checked: an index that drifts from the map is reported', async () => {
+  it('has its invariants checked: an index that drifts from the rows is reported', async () => {
     const store = new MemoryChatStore({ maxItems: 10, maxBytes: 0, lockTimeoutMs: 1000 })
-    const a = await store.create({ title: 'Alpha beta', priority: 'high' })
-    await store.create({ title: 'Gamma' })
+    await store.create({ title: 'Alpha beta', priority: 'high' })
+    const b = await store.create({ title: 'Gamma' })
     await store.checkInvariants()
     const ix = (store as unknown as { indexes: ChatIndexes }).indexes
     ix.byTitle.remove(0)
     ix.counts[5]!++
     ix.createdAt[1] = 0
     ix.text.remove(0, ['alpha'])
-    ix.records[0] = { ...ix.records[0]!, title: 'x' }
+    ix.records[0] = { ...ix.records[0]!, id: 'not-its-id', title: 'x' }
     await expect(store.checkInvariants()).rejects.toThrow(new RegExp([
-      `chat ${a.id} is not in its row`, 'columns disagree', 'counts are', 'the title index holds 1 entries, not 2'
+      `chat ${b.id} comes after not-its-id`, 'the byte count is', 'chat not-its-id is not in its row', 'columns disagree', 'counts are', 'the title index holds 1 entries, not 2'
     ].join('.*')))
   })
 
@@ -158,7 +158,7 @@ describe('list: checks and plans', () => {
     }
     for (let i = 0; i < 120; i += 7) await source.update(ids[i]!, { title: `renamed ${i}`, priority: 'low' })
     for (let i = 3; i < 120; i += 9) await source.delete(ids[i]!)
-    const copy = await source.withAll((chats) => new Map(chats))
+    const copy = await source.withAll((chats) => chats)
     const restored = new MemoryChatStore({ maxItems: 1000, maxBytes: 0, lockTimeoutMs: 1000, indexChunk: 4 })
     restored.restore(copy)
     await restored.checkInvariants()

@@ -96,13 +96,15 @@ describe('query engine against a naive filter and sort', () => {
         await store.checkInvariants()
         // Recovery's bulk build from the same chats must answer exactly as the store built write by write.
         const restored = new MemoryChatStore({ maxItems: 10_000, maxBytes: 0, lockTimeoutMs: 60_000, indexChunk: chunk })
-        restored.restore(await store.withAll((chats) => new Map(chats)))
+        const chats = await store.withAll((all) => all)
+        restored.restore(chats)
         await restored.checkInvariants()
         // So must the indexes a snapshot saved (through its codec), with the later changes applied one by one.
         const image = decodeIndexImage(Buffer.concat((await encodeIndexImage(cut!.capture, cut!.chats))!), cut!.chats)
         const imaged = new MemoryChatStore({ maxItems: 10_000, maxBytes: 0, lockTimeoutMs: 60_000, indexChunk: chunk })
-        imaged.restoreImage(await store.withAll((chats) => new Map(chats)), image, tail)
+        imaged.restoreImage(image, tail)
         await imaged.checkInvariants()
+        expect(await imaged.withAll((all) => all)).toEqual(chats)
         for (const { filters, limit, offset, cursorLimits } of queries) {
           const query: ListQuery = clean({ ...filters, limit, offset })
           const expected = naiveList(model.values(), query)
