@@ -19,7 +19,7 @@
  * BENCH_BASELINE (the recovery part: another build's server script, timed alternately with this one's).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
@@ -33,6 +33,7 @@ import { encodeIndexImage } from '../src/store/durable/index-codec.js'
 import { MemoryChatStore } from '../src/store/memory/memory-store.js'
 import { createLog, writeSnapshot } from '../src/store/durable/snapshot.js'
 import { longTexts } from './long-texts.js'
+import { cpuSecondsOf } from './processes.js'
 import { median } from './report.js'
 import { loadConfig } from '../src/config.js'
 
@@ -318,14 +319,6 @@ async function recovery (): Promise<void> {
 const s2 = (ms: number): string => (ms / 1000).toFixed(2)
 
 /** The CPU a process has used so far (user and system, all threads), from /proc; 0 where there is none. */
-function cpuOf (pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
-    return (Number(fields[11]) + Number(fields[12])) * 1000 / 100 // utime and stime, in clock ticks of 1/100 s
-  } catch {
-    return 0
-  }
-}
 
 /** Spawns the server on a data directory and times it until /health/ready answers 200, counting the 503s before. */
 async function serverStart (dir: string, server = 'dist/server.js'): Promise<{ ms: number, cpuMs: number, notReady: number }> {
@@ -336,7 +329,7 @@ async function serverStart (dir: string, server = 'dist/server.js'): Promise<{ m
   try {
     for (;;) {
       const status = await fetch(`http://127.0.0.1:${PORT}/health/ready`).then((r) => r.status, () => 0)
-      if (status === 200) return { ms: performance.now() - started, cpuMs: cpuOf(child.pid), notReady }
+      if (status === 200) return { ms: performance.now() - started, cpuMs: child.pid === undefined ? 0 : (cpuSecondsOf(child.pid) ?? 0) * 1000, notReady }
       if (status === 503) notReady++
       if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}`)
       await new Promise((resolve) => setTimeout(resolve, 20))

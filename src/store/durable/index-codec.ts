@@ -1,4 +1,4 @@
-import { indexImage, type IndexCapture, type IndexImage } from '../memory/indexes.js'
+import { indexImage, walkById, type IndexCapture, type IndexImage } from '../memory/indexes.js'
 import type { ChatRecord } from '../memory/memory-store.js'
 
 /**
@@ -180,18 +180,8 @@ function bytesOf (array: Int32Array): Buffer {
 /** The slots in the order of their chats' ids: the three priority indexes (each by id) merged. */
 function slotsInIdOrder (image: IndexCapture): Int32Array {
   const lists = image.byPriority
-  const records = image.records
-  const at = [0, 0, 0]
   const out = new Int32Array(lists[0].length + lists[1].length + lists[2].length)
-  for (let o = 0; o < out.length; o++) {
-    let best = -1
-    let bestId = ''
-    for (let p = 0; p < 3; p++) {
-      if (at[p]! >= lists[p]!.length) continue
-      const id = records[lists[p]![at[p]!]!]!.id
-      if (best === -1 || id < bestId) { best = p; bestId = id }
-    }
-    out[o] = lists[best]![at[best]!++]!
-  }
+  let o = 0
+  walkById(lists, image.records, (slot) => { out[o++] = slot })
   return out
 }

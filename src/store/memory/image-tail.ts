@@ -1,4 +1,4 @@
-import { compareTitles, PRIORITY_RANK, titlePrefix, type IndexImage } from './indexes.js'
+import { compareTitles, PRIORITY_RANK, titlePrefix, walkById, type IndexImage } from './indexes.js'
 import type { Change, ChatRecord } from './memory-store.js'
 import { collectTerms, type TextImage } from './text-index.js'
 
@@ -102,24 +102,15 @@ function compareIds (x: string, y: string): number {
  */
 function inIdOrder (lists: IndexImage['byPriority'], saved: IndexImage['records'], moved: Int32Array, dirty: Uint8Array, created: readonly number[], records: IndexImage['records']): Int32Array {
   const out = new Int32Array(lists[0].length + lists[1].length + lists[2].length + created.length)
-  const at = [0, 0, 0]
   let k = 0
   let c = 0
-  for (;;) {
-    let best = -1
-    let bestId = ''
-    for (let p = 0; p < 3; p++) {
-      const slot = lists[p]![at[p]!]
-      if (slot === undefined) continue
-      const id = saved[slot]!.id
-      if (best === -1 || id < bestId) { best = p; bestId = id }
-    }
-    while (c < created.length && (best === -1 || records[created[c]!]!.id < bestId)) out[k++] = created[c++]!
-    if (best === -1) return out.subarray(0, k)
-    const slot = lists[best]![at[best]!++]!
+  walkById(lists, saved, (slot, id) => {
+    while (c < created.length && records[created[c]!]!.id < id) out[k++] = created[c++]!
     if (dirty[slot] !== 1) out[k++] = slot
     else if (moved[slot] !== -1) out[k++] = moved[slot]!
-  }
+  })
+  while (c < created.length) out[k++] = created[c++]!
+  return out.subarray(0, k)
 }
 
 /** The two sorted lists as one: each entry of `b` finds its place in `a` by galloping from the last one's. */

@@ -267,20 +267,7 @@ export class ChatIndexes {
    * priority indexes are each in id order, so a merge of them walks every chat by id.
    */
   private seqInIdOrder (lists: readonly [Int32Array, Int32Array, Int32Array]): void {
-    const { records } = this
-    const at = [0, 0, 0]
-    for (;;) {
-      let best = -1
-      let bestId = ''
-      for (let p = 0; p < 3; p++) {
-        const slot = lists[p]![at[p]!]
-        if (slot === undefined) continue
-        const id = records[slot]!.id
-        if (best === -1 || id < bestId) { best = p; bestId = id }
-      }
-      if (best === -1) return
-      this.setSeq(lists[best]![at[best]!++]!, bestId)
-    }
+    walkById(lists, this.records, (slot, id) => { this.setSeq(slot, id) })
   }
 
   /** Swaps in the new version of a chat (same id and slot), moving it only in the indexes whose keys changed. */
@@ -427,7 +414,11 @@ export async function indexImage (capture: IndexCapture): Promise<IndexImage> {
   return { ...capture, text: await textImage(capture.text) }
 }
 
-/** Visits the slots of `lists` (each ordered by `order`) in that order. */
+/**
+ * Visits the slots of `lists` (each ordered by `order`) in that order. `inIdOrder` walks by
+ * `idOrder` (the add-order column while it agrees with the ids), so that `checkInvariants`, which
+ * checks the ids it meets ascend, finds a column that drifted from them.
+ */
 function mergeById (lists: readonly Int32Array[], order: (a: number, b: number) => number, visit: (slot: number) => void): void {
   const at = lists.map(() => 0)
   for (;;) {
@@ -437,6 +428,26 @@ function mergeById (lists: readonly Int32Array[], order: (a: number, b: number) 
     }
     if (best === -1) return
     visit(lists[best]![at[best]!++]!)
+  }
+}
+
+/**
+ * Visits the slots of `lists` (the three priority indexes, each in id order) in the order of their
+ * chats' ids, with each id: a walk of every chat by id, for recovery and snapshots.
+ */
+export function walkById (lists: readonly Int32Array[], records: ArrayLike<ChatRecord | undefined>, visit: (slot: number, id: string) => void): void {
+  const at = lists.map(() => 0)
+  for (;;) {
+    let best = -1
+    let bestId = ''
+    for (let p = 0; p < lists.length; p++) {
+      const slot = lists[p]![at[p]!]
+      if (slot === undefined) continue
+      const id = records[slot]!.id
+      if (best === -1 || id < bestId) { best = p; bestId = id }
+    }
+    if (best === -1) return
+    visit(lists[best]![at[best]!++]!, bestId)
   }
 }
 

@@ -10,6 +10,7 @@ import { encodeHeader, FileKind, HEADER_BYTES } from '../../../src/store/durable
 import { recover } from '../../../src/store/durable/recovery.js'
 import { scanFile, writeSnapshot } from '../../../src/store/durable/snapshot.js'
 import { MemoryChatStore, type ChatRecord } from '../../../src/store/memory/memory-store.js'
+import type { IndexCapture } from '../../../src/store/memory/indexes.js'
 import { allChats, openStore, removeTempDirs, tempDir } from './helpers.js'
 
 afterEach(removeTempDirs)
@@ -58,6 +59,13 @@ async function reopen (dir: string): Promise<{ store: DurableChatStore, indexes:
   }
   const store = await openStore(dir, { logger, indexChunk: 4 })
   return { store, indexes, warnings }
+}
+
+/** The index image a compaction of a store holding `chats` (in id order) would save. */
+async function imageOf (chats: ChatRecord[]): Promise<IndexCapture> {
+  const store = new MemoryChatStore({ maxItems: 100, maxBytes: 0, lockTimeoutMs: 1000 })
+  store.restore(chats)
+  return await store.withAll((_all, image) => image())
 }
 
 function snapshotOf (dir: string): string {
@@ -151,10 +159,7 @@ describe('saved indexes', () => {
     const name = snapshot.slice(dir.length + 1)
 
     // Saved for other chats (one fewer): the image says so.
-    const other = new MemoryChatStore({ maxItems: 100, maxBytes: 0, lockTimeoutMs: 1000 })
-    other.restore(chats.slice(1))
-    const otherImage = await other.withAll((_all, image) => image())
-    await writeSnapshot(nodeFileOps, dir, name, chats, undefined, (await encodeIndexImage(otherImage, chats.slice(1))))
+    await writeSnapshot(nodeFileOps, dir, name, chats, undefined, (await encodeIndexImage(await imageOf(chats.slice(1)), chats.slice(1))))
     let found = await reopen(dir)
     expect(found.indexes).toBe('built')
     expect(found.warnings.join()).toMatch(/saved indexes are not usable \(the saved index image is for 23 chats, the snapshot holds 24\)/)
@@ -162,9 +167,7 @@ describe('saved indexes', () => {
     await found.store.close()
 
     // The layout adds up but an ordered index names a slot twice: the store finds out as it loads them.
-    const same = new MemoryChatStore({ maxItems: 100, maxBytes: 0, lockTimeoutMs: 1000 })
-    same.restore(chats)
-    const image = await same.withAll((_all, image) => image())
+    const image = await imageOf(chats)
     image.byTitle[0] = image.byTitle[1]!
     await writeSnapshot(nodeFileOps, dir, name, chats, undefined, (await encodeIndexImage(image, chats)))
     found = await reopen(dir)
