@@ -1,5 +1,6 @@
 import type { Priority } from '../chat-store.js'
 import type { Change, ChatRecord } from './memory-store.js'
+import { IdTable } from './id-table.js'
 import { withTail } from './image-tail.js'
 import { DEFAULT_CHUNK, OrderedIndex } from './ordered-index.js'
 import { chatTerms, TextIndex, textImage, type TextCapture, type TextImage } from './text-index.js'
@@ -67,7 +68,8 @@ export class ChatIndexes {
   readonly counts = new Float64Array(6)
   private readonly free: number[] = []
   private used = 0
-  private readonly slotOf = new Map<string, number>()
+  /** The row of each chat by id: the store's one map of ids. */
+  private readonly slotOf = new IdTable(this.records)
 
   /**
    * Each slot's place in the order chats were added. While every chat added has an id above all
@@ -121,9 +123,9 @@ export class ChatIndexes {
 
   add (record: ChatRecord): void {
     const slot = this.free.pop() ?? this.used++
-    this.slotOf.set(record.id, slot)
     this.ensureCapacity(slot + 1)
     this.records[slot] = record
+    this.slotOf.set(record.id, slot)
     this.setColumns(slot, record)
     this.setSeq(slot, record.id)
     this.byCreated.insert(slot)
@@ -143,14 +145,15 @@ export class ChatIndexes {
   load (records: Iterable<ChatRecord>, count = 0): void {
     if (this.used !== 0) throw new Error('ChatIndexes: load needs empty indexes')
     this.ensureCapacity(count)
+    this.slotOf.reserve(count)
     const titles: string[] = []
     let idsAscend = true
     let previousId = ''
     for (const record of records) {
       const slot = this.used++
-      this.slotOf.set(record.id, slot)
       this.ensureCapacity(slot + 1)
       this.records[slot] = record
+      this.slotOf.set(record.id, slot)
       this.setColumns(slot, record)
       this.setSeq(slot, record.id)
       titles.push(titleKey(record.title))
@@ -207,6 +210,8 @@ export class ChatIndexes {
     if (this.used !== 0) throw new Error('ChatIndexes: loadImage needs empty indexes')
     if (saved.records.length !== saved.used) throw new Error('ChatIndexes: the image holds a record array of the wrong length')
     const { slotOf } = this
+    slotOf.setRows(saved.records)
+    slotOf.reserve(saved.used)
     for (let slot = 0; slot < saved.used; slot++) {
       const record = saved.records[slot]
       if (record !== undefined) slotOf.set(record.id, slot)
@@ -215,18 +220,20 @@ export class ChatIndexes {
     let byId: Int32Array | undefined
     if (tail.length > 0) {
       const merged = withTail(saved, tail, (id) => slotOf.get(id))
-      for (let slot = saved.used; slot < merged.used; slot++) slotOf.set(merged.records[slot]!.id, slot)
+      // The chats the log changed or deleted left their saved rows; the changed ones come back in new rows.
       for (let slot = 0; slot < saved.used; slot++) {
         const record = saved.records[slot]
-        // A chat that left its slot and did not get another: deleted.
-        if (record !== undefined && merged.records[slot] === undefined && slotOf.get(record.id) === slot) slotOf.delete(record.id)
+        if (record !== undefined && merged.records[slot] === undefined) slotOf.delete(record.id)
       }
+      slotOf.setRows(merged.records)
+      for (let slot = saved.used; slot < merged.used; slot++) slotOf.set(merged.records[slot]!.id, slot)
       image = merged
       byId = merged.byId
     }
     const { used, records } = image
     this.ensureCapacity(used)
     this.records = records as (ChatRecord | undefined)[]
+    slotOf.setRows(this.records)
     this.used = used
     for (let slot = used - 1; slot >= 0; slot--) {
       const record = records[slot]
@@ -326,7 +333,7 @@ export class ChatIndexes {
     if (this.slotOf.size !== filled) out.push(`the map of ids holds ${this.slotOf.size} chats, the rows ${filled}`)
     if (this.free.length !== this.used - filled) out.push(`${this.free.length} rows are free, ${this.used - filled} empty`)
     if (this.seqOrdersIds) {
-      const slots = [...this.slotOf.keys()].sort().map((id) => this.slotOf.get(id)!)
+      const slots = [...this.slotOf.ids()].sort().map((id) => this.slotOf.get(id)!)
       for (let i = 1; i < slots.length; i++) {
         if (!(this.seq[slots[i - 1]!]! < this.seq[slots[i]!]!)) out.push(`the order chats were added in disagrees with their ids at row ${slots[i]!}`)
       }
