@@ -1,8 +1,8 @@
 import type { Priority } from '../chat-store.js'
 import type { Change, ChatRecord } from './memory-store.js'
-import { IdTable } from './id-table.js'
 import { withTail } from './image-tail.js'
 import { DEFAULT_CHUNK, OrderedIndex } from './ordered-index.js'
+import { StringTable } from './string-table.js'
 import { chatTerms, TextIndex, textImage, type TextCapture, type TextImage } from './text-index.js'
 
 export const PRIORITY_RANK: Readonly<Record<Priority, number>> = { low: 0, medium: 1, high: 2 }
@@ -68,8 +68,10 @@ export class ChatIndexes {
   readonly counts = new Float64Array(6)
   private readonly free: number[] = []
   private used = 0
+  /** Where `slotOf` reads a row's id: `records`, but for a moment during `loadImage`. */
+  private idRows: ArrayLike<ChatRecord | undefined> = this.records
   /** The row of each chat by id: the store's one map of ids. */
-  private readonly slotOf = new IdTable(this.records)
+  private readonly slotOf = new StringTable((slot) => this.idRows[slot]!.id)
 
   /**
    * Each slot's place in the order chats were added. While every chat added has an id above all
@@ -210,7 +212,7 @@ export class ChatIndexes {
     if (this.used !== 0) throw new Error('ChatIndexes: loadImage needs empty indexes')
     if (saved.records.length !== saved.used) throw new Error('ChatIndexes: the image holds a record array of the wrong length')
     const { slotOf } = this
-    slotOf.setRows(saved.records)
+    this.idRows = saved.records
     slotOf.reserve(saved.used)
     for (let slot = 0; slot < saved.used; slot++) {
       const record = saved.records[slot]
@@ -225,7 +227,7 @@ export class ChatIndexes {
         const record = saved.records[slot]
         if (record !== undefined && merged.records[slot] === undefined) slotOf.delete(record.id)
       }
-      slotOf.setRows(merged.records)
+      this.idRows = merged.records
       for (let slot = saved.used; slot < merged.used; slot++) slotOf.set(merged.records[slot]!.id, slot)
       image = merged
       byId = merged.byId
@@ -233,7 +235,7 @@ export class ChatIndexes {
     const { used, records } = image
     this.ensureCapacity(used)
     this.records = records as (ChatRecord | undefined)[]
-    slotOf.setRows(this.records)
+    this.idRows = this.records
     this.used = used
     for (let slot = used - 1; slot >= 0; slot--) {
       const record = records[slot]
@@ -333,7 +335,7 @@ export class ChatIndexes {
     if (this.slotOf.size !== filled) out.push(`the map of ids holds ${this.slotOf.size} chats, the rows ${filled}`)
     if (this.free.length !== this.used - filled) out.push(`${this.free.length} rows are free, ${this.used - filled} empty`)
     if (this.seqOrdersIds) {
-      const slots = [...this.slotOf.ids()].sort().map((id) => this.slotOf.get(id)!)
+      const slots = [...this.slotOf.entries()].map((slot) => this.records[slot]!.id).sort().map((id) => this.slotOf.get(id)!)
       for (let i = 1; i < slots.length; i++) {
         if (!(this.seq[slots[i - 1]!]! < this.seq[slots[i]!]!)) out.push(`the order chats were added in disagrees with their ids at row ${slots[i]!}`)
       }

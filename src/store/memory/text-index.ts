@@ -1,3 +1,5 @@
+import { StringTable } from './string-table.js'
+
 /**
  * Full-text search over titles and descriptions: an inverted index from words to the slots of
  * the chats that contain them, with a sorted term dictionary so that a query word finds every
@@ -213,7 +215,12 @@ function growBits (bits: Uint32Array, universe: number): Uint32Array {
 }
 
 export class TextIndex {
-  private readonly postings = new Map<string, Postings>()
+  /** Each term and its list, by term number; a number its term's last chat gave up is reused. */
+  private terms: string[] = []
+  private lists: (Postings | undefined)[] = []
+  private readonly freeTerms: number[] = []
+  /** The number of each term. */
+  private readonly termOf = new StringTable((t) => this.terms[t]!)
   /**
    * The term dictionary, sorted by UTF-16 code units so that the words a prefix starts are one
    * run, in two levels: new terms go into the small sorted `pending` (about 8·√T of them) and
@@ -239,10 +246,13 @@ export class TextIndex {
 
   private addOne (slot: number, term: string): void {
     if (slot >= this.universe) this.universe = slot + 1
-    let list = this.postings.get(term)
+    let list = this.listOf(term)
     if (list === undefined) {
       list = new Postings()
-      this.postings.set(term, list)
+      const t = this.freeTerms.pop() ?? this.terms.length
+      this.terms[t] = term
+      this.lists[t] = list
+      this.termOf.add(term, t)
       this.addTerm(term)
     }
     list.add(slot, this.universe)
@@ -254,7 +264,7 @@ export class TextIndex {
    * their final size, the dictionary sorted once at the end.
    */
   load (chats: ArrayLike<ChatText | undefined>, n: number): void {
-    if (this.postings.size !== 0) throw new Error('TextIndex: load needs an empty index')
+    if (this.termOf.size !== 0) throw new Error('TextIndex: load needs an empty index')
     this.universe = n
     const slots = new Int32Array(n)
     for (let slot = 0; slot < n; slot++) slots[slot] = slot
@@ -264,9 +274,9 @@ export class TextIndex {
     for (let from = 0, s = 0; s < n; s++) {
       for (const end = ends[s]!; from < end; from++) lists[occurrences[from]!]!.append(s, n)
     }
-    for (let id = 0; id < terms.length; id++) this.postings.set(terms[id]!, lists[id]!)
+    this.fill(terms, lists)
     // The default sort compares by UTF-16 code units, as `<` does.
-    this.sorted = terms.sort()
+    this.sorted = terms.slice().sort()
     this.pending = []
     this.dead = 0
   }
@@ -277,16 +287,19 @@ export class TextIndex {
    * the lock.
    */
   toImage (): TextCapture {
-    const { postings } = this
+    const { lists } = this
     let total = 0
-    for (const list of postings.values()) total += list.bits === null ? list.size : list.bits.length
+    for (const list of lists) if (list !== undefined) total += list.bits === null ? list.size : list.bits.length
     const terms: string[] = []
-    const ends = new Int32Array(postings.size)
-    const dense = new Uint8Array(postings.size)
+    const ends = new Int32Array(this.termOf.size)
+    const dense = new Uint8Array(this.termOf.size)
     const data = new Int32Array(total)
     let k = 0
     let t = 0
-    for (const [term, list] of postings) {
+    for (let number = 0; number < lists.length; number++) {
+      const list = lists[number]
+      if (list === undefined) continue
+      const term = this.terms[number]!
       if (list.bits !== null) {
         data.set(list.bits, k)
         k += list.bits.length
@@ -310,11 +323,12 @@ export class TextIndex {
    * set of the `filled` slots, naming an empty one).
    */
   loadImage (image: TextImage, universe: number, filled?: Uint32Array): void {
-    if (this.postings.size !== 0) throw new Error('TextIndex: loadImage needs an empty index')
+    if (this.termOf.size !== 0) throw new Error('TextIndex: loadImage needs an empty index')
     const { terms, ends, dense, data } = image
     if (ends.length !== terms.length || dense.length !== terms.length || (ends.length > 0 && ends[ends.length - 1] !== data.length)) throw new Error('TextIndex: the image\'s arrays do not agree')
     this.universe = universe
     const words = (universe >>> 5) + 1
+    const lists = new Array<Postings>(terms.length)
     let from = 0
     let previous: string | undefined
     for (let t = 0; t < terms.length; t++) {
@@ -349,9 +363,11 @@ export class TextIndex {
         list.size = size
         from = end
       }
-      this.postings.set(term, list)
+      lists[t] = list
       previous = term
     }
+    // Terms strictly ascending, so distinct.
+    this.fill(terms.slice(), lists)
     this.sorted = terms
     this.pending = []
     this.dead = 0
@@ -369,11 +385,15 @@ export class TextIndex {
   }
 
   private removeOne (slot: number, term: string): void {
-    const list = this.postings.get(term)
-    if (list === undefined) return
+    const t = this.termOf.get(term)
+    if (t === undefined) return
+    const list = this.lists[t]!
     list.remove(slot, this.universe)
     if (list.size === 0) {
-      this.postings.delete(term)
+      this.termOf.delete(term)
+      this.terms[t] = ''
+      this.lists[t] = undefined
+      this.freeTerms.push(t)
       const at = termLowerBound(this.pending, term)
       if (this.pending[at] === term) this.pending.splice(at, 1)
       else this.dead++
@@ -430,7 +450,20 @@ export class TextIndex {
     return result
   }
 
-  get termCount (): number { return this.postings.size }
+  get termCount (): number { return this.termOf.size }
+
+  private listOf (term: string): Postings | undefined {
+    const t = this.termOf.get(term)
+    return t === undefined ? undefined : this.lists[t]
+  }
+
+  /** Takes distinct terms and their lists, numbered by their place, into an empty index. */
+  private fill (terms: string[], lists: Postings[]): void {
+    this.terms = terms
+    this.lists = lists
+    this.termOf.reserve(terms.length)
+    for (let t = 0; t < terms.length; t++) this.termOf.add(terms[t]!, t)
+  }
 
   private addTerm (term: string): void {
     const at = termLowerBound(this.sorted, term)
@@ -452,7 +485,7 @@ export class TextIndex {
       const a = this.sorted[i]
       const b = fresh[j]
       const term = b === undefined || (a !== undefined && a < b) ? (i++, a!) : (j++, b)
-      if (this.postings.has(term)) merged.push(term)
+      if (this.termOf.get(term) !== undefined) merged.push(term)
     }
     this.sorted = merged
     this.pending = []
@@ -464,7 +497,7 @@ export class TextIndex {
     const sets: SlotSet[] = []
     let n = 0
     const take = (term: string): void => {
-      const list = this.postings.get(term)
+      const list = this.listOf(term)
       if (list === undefined) return
       const set = list.set()
       sets.push(set)

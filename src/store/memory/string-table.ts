@@ -1,0 +1,110 @@
+const FNV_OFFSET = 0x811c9dc5
+const FNV_PRIME = 0x01000193
+
+/** FNV-1a over the key's code units. */
+function hashOf (key: string): number {
+  let hash = FNV_OFFSET
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), FNV_PRIME)
+  return hash
+}
+
+/**
+ * A hash table from string keys to entry numbers (rows, term numbers), for the store's big maps:
+ * ids to rows and words to their postings. Open addressing with linear probing over two typed
+ * arrays (each place an entry + 1 and its key's hash); the keys are not copied but read through
+ * `keyOf(entry)`, which must give an entry's key from its `set` until its `delete`.
+ *
+ * A `Map` of a million strings keeps three heap words an entry for the garbage collector to walk
+ * and takes about 0.6 s to fill at a start; this fills in about a third of that, holds no object
+ * per entry, and takes 8 bytes a place at a load of at most a half.
+ */
+export class StringTable {
+  /** Entry + 1 in each place, 0 where empty. */
+  private places = new Int32Array(16)
+  private hashes = new Int32Array(16)
+  private mask = 15
+  size = 0
+
+  constructor (private readonly keyOf: (entry: number) => string) {}
+
+  /** Makes room for `count` keys at once (a load), instead of doubling on the way. */
+  reserve (count: number): void {
+    while (count * 2 > this.places.length) this.grow()
+  }
+
+  get (key: string): number | undefined {
+    const at = this.find(key, hashOf(key))
+    return at < 0 ? undefined : this.places[at]! - 1
+  }
+
+  /** Adds the key with `entry`, or moves it there. */
+  set (key: string, entry: number): void {
+    const hash = hashOf(key)
+    const at = this.find(key, hash)
+    if (at >= 0) this.places[at] = entry + 1
+    else this.put(entry, hash)
+  }
+
+  /** `set` of a key known to be absent (a load of distinct keys): no lookup first. */
+  add (key: string, entry: number): void {
+    this.put(entry, hashOf(key))
+  }
+
+  /** Removes the key, answering the entry it had. */
+  delete (key: string): number | undefined {
+    let at = this.find(key, hashOf(key))
+    if (at < 0) return undefined
+    const entry = this.places[at]! - 1
+    // Backward-shift deletion: later entries of the probe run move up, so no tombstones are left.
+    const { places, hashes, mask } = this
+    for (let next = (at + 1) & mask; places[next] !== 0; next = (next + 1) & mask) {
+      const home = hashes[next]! & mask
+      // The entry at `next` may fill the hole at `at` unless its home lies cyclically in (at, next].
+      if (at <= next ? (home <= at || home > next) : (home <= at && home > next)) {
+        places[at] = places[next]!
+        hashes[at] = hashes[next]!
+        at = next
+      }
+    }
+    places[at] = 0
+    this.size--
+    return entry
+  }
+
+  /** Every entry, in no particular order. */
+  * entries (): Generator<number> {
+    for (const place of this.places) if (place !== 0) yield place - 1
+  }
+
+  /** The place holding `key`, or -1. */
+  private find (key: string, hash: number): number {
+    const { places, hashes, mask } = this
+    for (let at = hash & mask; ; at = (at + 1) & mask) {
+      const place = places[at]!
+      if (place === 0) return -1
+      if (hashes[at] === hash && this.keyOf(place - 1) === key) return at
+    }
+  }
+
+  private put (entry: number, hash: number): void {
+    if ((this.size + 1) * 2 > this.places.length) this.grow()
+    this.size++
+    this.place(entry + 1, hash)
+  }
+
+  private place (place: number, hash: number): void {
+    const { places, mask } = this
+    let at = hash & mask
+    while (places[at] !== 0) at = (at + 1) & mask
+    places[at] = place
+    this.hashes[at] = hash
+  }
+
+  private grow (): void {
+    const { places, hashes } = this
+    this.places = new Int32Array(places.length * 2)
+    this.hashes = new Int32Array(places.length * 2)
+    this.mask = this.places.length - 1
+    for (let at = 0; at < places.length; at++) if (places[at] !== 0) this.place(places[at]!, hashes[at]!)
+  }
+}
