@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import type { IndexImage } from '../memory/indexes.js'
 import type { Change, ChatRecord } from '../memory/memory-store.js'
+import { StringTable } from '../memory/string-table.js'
 import type { FileOps } from './file-ops.js'
 import { isStoreFile, readManifest, type Manifest } from './manifest.js'
 import { FileKind, HEADER_BYTES, type Entry } from './record-codec.js'
@@ -28,7 +29,7 @@ export interface Recovered {
    * Every chat, by id, in id order. Made on the first call when there is an `image` (which holds
    * them already, so that a start from it builds no map of a million ids for nothing).
    */
-  chats: () => Map<string, ChatRecord>
+  chats: () => ChatsById
   /** Undefined in a directory that held no store yet. */
   manifest: Manifest | undefined
   /** Where the last log's good records end: appends continue there. */
@@ -71,15 +72,15 @@ export async function recover (ops: FileOps, dir: string, options: RecoverOption
   /** The snapshot's chats, in its order (id order). */
   const puts: ChatRecord[] = []
   /** Every chat: the snapshot's with the logs applied; left unmade while the logs go to `tail`. */
-  let chats: Map<string, ChatRecord> | undefined
+  let chats: ChatsById | undefined
   const apply = (entry: Entry): void => {
-    if (entry.op === 'put') chats!.set(entry.chat.id, entry.chat)
+    if (entry.op === 'put') chats!.put(entry.chat)
     else if (entry.op === 'delete') chats!.delete(entry.id)
   }
-  const allChats = (): Map<string, ChatRecord> => {
+  const allChats = (): ChatsById => {
     if (chats === undefined) {
-      chats = new Map()
-      for (const chat of puts) chats.set(chat.id, chat)
+      chats = new ChatsById(puts.length)
+      for (const chat of puts) chats.put(chat)
       for (const change of result.tail) apply(change)
     }
     return chats
@@ -150,6 +151,41 @@ export async function recover (ops: FileOps, dir: string, options: RecoverOption
   }
   if (result.cuts.length > 0 && options.repair === true) dropImage()
   return result
+}
+
+/**
+ * The chats by id as recovery applies the logs to them, in the order first put (a chat put again
+ * keeps its place, a deleted one leaves it), as a `Map` keeps them, without a `Map`'s heap entry
+ * a chat (see `StringTable`).
+ */
+export class ChatsById {
+  private readonly rows: (ChatRecord | undefined)[] = []
+  private readonly rowOf = new StringTable((row) => this.rows[row]!.id)
+
+  constructor (expected = 0) {
+    this.rowOf.reserve(expected)
+  }
+
+  get size (): number { return this.rowOf.size }
+
+  put (chat: ChatRecord): void {
+    const row = this.rowOf.get(chat.id)
+    if (row !== undefined) {
+      this.rows[row] = chat
+      return
+    }
+    this.rowOf.add(chat.id, this.rows.length)
+    this.rows.push(chat)
+  }
+
+  delete (id: string): void {
+    const row = this.rowOf.delete(id)
+    if (row !== undefined) this.rows[row] = undefined
+  }
+
+  * values (): Generator<ChatRecord> {
+    for (const chat of this.rows) if (chat !== undefined) yield chat
+  }
 }
 
 function truncate (ops: FileOps, path: string, length: number): void {

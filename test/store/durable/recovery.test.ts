@@ -5,7 +5,9 @@ import type { Chat } from '../../../src/store/chat-store.js'
 import { nodeFileOps } from '../../../src/store/durable/file-ops.js'
 import { readManifest, ManifestError } from '../../../src/store/durable/manifest.js'
 import { encodeEntry, FileKind, HEADER_BYTES, type Entry } from '../../../src/store/durable/record-codec.js'
-import { recover, RecoveryError } from '../../../src/store/durable/recovery.js'
+import fc from 'fast-check'
+import { ChatsById, recover, RecoveryError } from '../../../src/store/durable/recovery.js'
+import type { ChatRecord } from '../../../src/store/memory/memory-store.js'
 import { scanFile } from '../../../src/store/durable/snapshot.js'
 import { main, repair } from '../../../src/store/durable/repair.js'
 import { allChats, openStore, removeTempDirs, tempDir } from './helpers.js'
@@ -42,6 +44,27 @@ async function recoveryError (dir: string): Promise<RecoveryError> {
 }
 
 describe('recovery', () => {
+  it('applies puts and deletes to the chats by id as a Map would: same chats, same order', () => {
+    const chat = (n: number, version: number): ChatRecord =>
+      ({ id: `id-${n}`, title: 't', description: '', priority: 'low', isActive: true, createdAt: 0, updatedAt: 0, version })
+    const op = fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 30 }))
+    fc.assert(fc.property(fc.array(op, { minLength: 50, maxLength: 200 }), (ops) => {
+      const chats = new ChatsById()
+      const model = new Map<string, ChatRecord>()
+      ops.forEach(([put, n], i) => {
+        if (put) {
+          chats.put(chat(n, i))
+          model.set(`id-${n}`, chat(n, i))
+        } else {
+          chats.delete(`id-${n}`)
+          model.delete(`id-${n}`)
+        }
+      })
+      expect(chats.size).toBe(model.size)
+      expect([...chats.values()]).toEqual([...model.values()])
+    }))
+  })
+
   it('cuts off a torn last record with a warning, keeps everything before it, and appends after the cut', async () => {
     const { dir, chats, log } = await storeWith(5)
     const goodSize = statSync(log).size
