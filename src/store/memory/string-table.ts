@@ -1,12 +1,15 @@
-const FNV_OFFSET = 0x811c9dc5
-const FNV_PRIME = 0x01000193
+/** FNV-1a's start and multiplier: a hash that code can also work out a character at a time as it scans a text. */
+export const FNV_OFFSET = 0x811c9dc5
+export const FNV_PRIME = 0x01000193
 
-/** FNV-1a over the key's code units. */
-function hashOf (key: string): number {
+/** FNV-1a over the code units of `from` from `start` to `end`. */
+export function stringHash (from: string, start = 0, end = from.length): number {
   let hash = FNV_OFFSET
-  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), FNV_PRIME)
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ from.charCodeAt(i), FNV_PRIME)
   return hash
 }
+
+const hashOf = (key: string): number => stringHash(key, 0, key.length)
 
 /**
  * A hash table from string keys to entry numbers (rows, term numbers), for the store's big maps:

@@ -1,4 +1,4 @@
-import { StringTable } from './string-table.js'
+import { FNV_OFFSET, FNV_PRIME, stringHash, StringTable } from './string-table.js'
 
 /**
  * Full-text search over titles and descriptions: an inverted index from words to the slots of
@@ -53,15 +53,8 @@ export function forEachWord (text: string, visit: (from: string, start: number, 
   if (start >= 0) visit(from, start, from.length, hash)
 }
 
-const FNV_OFFSET = 0x811c9dc5
-const FNV_PRIME = 0x01000193
-
-/** FNV-1a over the code units of `from` from `start` to `end`. */
-export function wordHash (from: string, start: number, end: number): number {
-  let hash = FNV_OFFSET
-  for (let i = start; i < end; i++) hash = Math.imul(hash ^ from.charCodeAt(i), FNV_PRIME)
-  return hash
-}
+/** A word's hash: FNV-1a over the code units of `from` from `start` to `end`. */
+export const wordHash = stringHash
 
 /** `words` for any text: NFD-folded, split with the Unicode classes. */
 export function unicodeWords (text: string): string[] {
