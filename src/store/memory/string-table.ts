@@ -32,7 +32,9 @@ export class StringTable {
 
   /** Makes room for `count` keys at once (a load), instead of doubling on the way. */
   reserve (count: number): void {
-    while (count * 2 > this.places.length) this.grow()
+    let size = this.places.length
+    while (count * 2 > size) size *= 2
+    if (size > this.places.length) this.resize(size)
   }
 
   get (key: string): number | undefined {
@@ -90,7 +92,7 @@ export class StringTable {
   }
 
   private put (entry: number, hash: number): void {
-    if ((this.size + 1) * 2 > this.places.length) this.grow()
+    if ((this.size + 1) * 2 > this.places.length) this.resize(this.places.length * 2)
     this.size++
     this.place(entry + 1, hash)
   }
@@ -103,10 +105,10 @@ export class StringTable {
     this.hashes[at] = hash
   }
 
-  private grow (): void {
+  private resize (size: number): void {
     const { places, hashes } = this
-    this.places = new Int32Array(places.length * 2)
-    this.hashes = new Int32Array(places.length * 2)
+    this.places = new Int32Array(size)
+    this.hashes = new Int32Array(size)
     this.mask = this.places.length - 1
     for (let at = 0; at < places.length; at++) if (places[at] !== 0) this.place(places[at]!, hashes[at]!)
   }
