@@ -1,15 +1,33 @@
-/** FNV-1a's start and multiplier: a hash that code can also work out a character at a time as it scans a text. */
-export const FNV_OFFSET = 0x811c9dc5
+import { randomInt } from 'node:crypto'
+
+/**
+ * Where every string's hash starts: FNV-1a's offset basis mixed with a number drawn once per
+ * process, so that which keys collide cannot be worked out from outside (the keys include words
+ * users write), as V8 seeds its own string hashes. Code that hashes a word a character at a time
+ * while it scans a text (`forEachWord`) starts from here too.
+ */
+export const HASH_BASIS = 0x811c9dc5 ^ randomInt(0x100000000)
 export const FNV_PRIME = 0x01000193
 
-/** FNV-1a over the code units of `from` from `start` to `end`. */
+/** FNV-1a, from `HASH_BASIS`, over the code units of `from` from `start` to `end`. */
 export function stringHash (from: string, start = 0, end = from.length): number {
-  let hash = FNV_OFFSET
+  let hash = HASH_BASIS
   for (let i = start; i < end; i++) hash = Math.imul(hash ^ from.charCodeAt(i), FNV_PRIME)
   return hash
 }
 
-const hashOf = (key: string): number => stringHash(key, 0, key.length)
+/**
+ * MurmurHash3's finalizer: every bit of a hash moves the low ones, which pick a key's place.
+ * FNV-1a's low bits depend only on the low bits of each character, so without it words whose
+ * characters differ only in high bits would all start at one place.
+ */
+export function spread (hash: number): number {
+  hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b)
+  hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35)
+  return hash ^ (hash >>> 16)
+}
+
+const hashOf = (key: string): number => spread(stringHash(key, 0, key.length))
 
 /**
  * A hash table from string keys to entry numbers (rows, term numbers), for the store's big maps:

@@ -1,4 +1,4 @@
-import { FNV_OFFSET, FNV_PRIME, stringHash, StringTable } from './string-table.js'
+import { FNV_PRIME, HASH_BASIS, spread, stringHash, StringTable } from './string-table.js'
 
 /**
  * Full-text search over titles and descriptions: an inverted index from words to the slots of
@@ -43,7 +43,7 @@ export function forEachWord (text: string, visit: (from: string, start: number, 
   for (let i = 0; i < from.length; i++) {
     const c = from.charCodeAt(i)
     if ((c >= 97 && c <= 122) || (c >= 48 && c <= 57)) {
-      if (start < 0) { start = i; hash = FNV_OFFSET }
+      if (start < 0) { start = i; hash = HASH_BASIS }
       hash = Math.imul(hash ^ c, FNV_PRIME)
     } else if (start >= 0) {
       visit(from, start, i, hash)
@@ -454,6 +454,8 @@ export class TextIndex {
   private fill (terms: string[], lists: Postings[]): void {
     this.terms = terms
     this.lists = lists
+    // An index emptied by removes may hold freed numbers of its old terms.
+    this.freeTerms.length = 0
     this.termOf.reserve(terms.length)
     for (let t = 0; t < terms.length; t++) this.termOf.add(terms[t]!, t)
   }
@@ -551,7 +553,8 @@ export function collectTerms (chats: ArrayLike<ChatText | undefined>, slots: Arr
   let i = 0
   let occurrences = new Int32Array(1 << 16)
   let k = 0
-  const visit = (from: string, start: number, end: number, hash: number): void => {
+  const visit = (from: string, start: number, end: number, raw: number): void => {
+    const hash = spread(raw)
     let at = hash & mask
     let id = table[at]!
     for (; id !== -1; at = (at + 1) & mask, id = table[at]!) {

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { StringTable } from '../../../src/store/memory/string-table.js'
+import { spread, stringHash, StringTable } from '../../../src/store/memory/string-table.js'
 
 describe('StringTable', () => {
   it('agrees with a Map through any run of sets, moves and deletes (growth and probe runs that wrap included)', () => {
@@ -23,6 +23,8 @@ describe('StringTable', () => {
         } else if (kind === 'delete') {
           const entry = model.get(key)
           expect(table.delete(key)).toBe(entry)
+          // A deleted entry's key is gone, as a freed row's is: the table must not read it again.
+          if (entry !== undefined) keys[entry] = undefined
           model.delete(key)
         } else {
           expect(table.get(key)).toBe(model.get(key))
@@ -48,6 +50,28 @@ describe('StringTable', () => {
     expect(table.get('c')).toBeUndefined()
     expect(table.delete('c')).toBeUndefined()
     expect(table.size).toBe(2)
+  })
+
+  it('finds the empty string like any key', () => {
+    const keys = ['', 'a']
+    const table = new StringTable((entry) => keys[entry]!)
+    table.set('', 0)
+    table.set('', 0)
+    table.set('a', 1)
+    expect(table.size).toBe(2)
+    expect(table.get('')).toBe(0)
+    expect(table.delete('')).toBe(0)
+    expect(table.get('a')).toBe(1)
+  })
+
+  it('hashes keys that differ only in the high bits of their characters to places all over the table', () => {
+    // FNV-1a alone gives these the same low bits: all would start at one place of a small table.
+    const keys = Array.from({ length: 256 }, (_, i) => String.fromCharCode(0x61 + (i << 8)))
+    const table = new StringTable((entry) => keys[entry]!)
+    keys.forEach((key, i) => { table.set(key, i) })
+    const places = new Set(keys.map((key) => spread(stringHash(key)) & 511))
+    expect(places.size).toBeGreaterThan(128)
+    keys.forEach((key, i) => { expect(table.get(key)).toBe(i) })
   })
 
   it('holds a million ids', () => {

@@ -158,6 +158,16 @@ describe('TextIndex', () => {
     for (const q of ['w1', 'w12', 'w1499', 'w5999', 'chat', 'note', 'n', 'w4']) expect(slotsOf(bulk.match([q]))).toEqual(slotsOf(one.match([q])))
   })
 
+  it('loads into an index whose words were all removed, and takes new words after', () => {
+    const index = new TextIndex()
+    index.add(0, ['zeta', 'eta'])
+    index.remove(0, ['zeta', 'eta'])
+    index.load([{ title: 'alpha beta', description: '' }], 1)
+    index.add(1, ['gamma'])
+    expect(index.termCount).toBe(3)
+    for (const [word, slots] of [['alpha', [0]], ['beta', [0]], ['gamma', [1]], ['zeta', []]] as const) expect(slotsOf(index.match([word]))).toEqual(slots)
+  })
+
   it('keeps a dictionary of thousands of words through adds, removes and re-adds', () => {
     const index = new TextIndex()
     const model = new Map<number, string[]>()
