@@ -208,9 +208,13 @@ function growBits (bits: Uint32Array, universe: number): Uint32Array {
 }
 
 export class TextIndex {
-  /** Each term and its list, by term number; a number its term's last chat gave up is reused. */
+  /**
+   * Each term and its slots, by term number; a number its term's last chat gave up is reused. A
+   * term in one chat (most words of a large store: names, numbers) keeps that slot as a plain
+   * number instead of a `Postings`, an object fewer for the heap and the garbage collector.
+   */
   private terms: string[] = []
-  private lists: (Postings | undefined)[] = []
+  private lists: (Postings | number | undefined)[] = []
   private readonly freeTerms: number[] = []
   /** The number of each term. */
   private readonly termOf = new StringTable((t) => this.terms[t]!)
@@ -239,16 +243,24 @@ export class TextIndex {
 
   private addOne (slot: number, term: string): void {
     if (slot >= this.universe) this.universe = slot + 1
-    let list = this.listOf(term)
-    if (list === undefined) {
-      list = new Postings()
-      const t = this.freeTerms.pop() ?? this.terms.length
-      this.terms[t] = term
-      this.lists[t] = list
-      this.termOf.add(term, t)
+    const t = this.termOf.get(term)
+    if (t === undefined) {
+      const fresh = this.freeTerms.pop() ?? this.terms.length
+      this.terms[fresh] = term
+      this.lists[fresh] = slot
+      this.termOf.add(term, fresh)
       this.addTerm(term)
+      return
     }
-    list.add(slot, this.universe)
+    const list = this.lists[t]!
+    if (typeof list !== 'number') {
+      list.add(slot, this.universe)
+    } else if (list !== slot) {
+      const both = new Postings()
+      both.add(list, this.universe)
+      both.add(slot, this.universe)
+      this.lists[t] = both
+    }
   }
 
   /**
@@ -262,10 +274,18 @@ export class TextIndex {
     const slots = new Int32Array(n)
     for (let slot = 0; slot < n; slot++) slots[slot] = slot
     const { terms, counts, occurrences, ends } = collectTerms(chats, slots)
-    const lists = terms.map(() => new Postings())
-    for (let id = 0; id < lists.length; id++) lists[id]!.reserve(counts[id]!, n)
+    const lists: (Postings | number)[] = new Array<Postings | number>(terms.length)
+    for (let id = 0; id < lists.length; id++) {
+      if (counts[id]! <= 1) continue
+      const list = lists[id] = new Postings()
+      list.reserve(counts[id]!, n)
+    }
     for (let from = 0, s = 0; s < n; s++) {
-      for (const end = ends[s]!; from < end; from++) lists[occurrences[from]!]!.append(s, n)
+      for (const end = ends[s]!; from < end; from++) {
+        const list = lists[occurrences[from]!]
+        if (list === undefined) lists[occurrences[from]!] = s
+        else (list as Postings).append(s, n)
+      }
     }
     this.fill(terms, lists)
     // The default sort compares by UTF-16 code units, as `<` does.
@@ -282,7 +302,7 @@ export class TextIndex {
   toImage (): TextCapture {
     const { lists } = this
     let total = 0
-    for (const list of lists) if (list !== undefined) total += list.bits === null ? list.size : list.bits.length
+    for (const list of lists) if (list !== undefined) total += typeof list === 'number' ? 1 : list.bits === null ? list.size : list.bits.length
     const terms: string[] = []
     const ends = new Int32Array(this.termOf.size)
     const dense = new Uint8Array(this.termOf.size)
@@ -293,7 +313,9 @@ export class TextIndex {
       const list = lists[number]
       if (list === undefined) continue
       const term = this.terms[number]!
-      if (list.bits !== null) {
+      if (typeof list === 'number') {
+        data[k++] = list
+      } else if (list.bits !== null) {
         data.set(list.bits, k)
         k += list.bits.length
         dense[t] = 1
@@ -321,15 +343,15 @@ export class TextIndex {
     if (ends.length !== terms.length || dense.length !== terms.length || (ends.length > 0 && ends[ends.length - 1] !== data.length)) throw new Error('TextIndex: the image\'s arrays do not agree')
     this.universe = universe
     const words = (universe >>> 5) + 1
-    const lists = new Array<Postings>(terms.length)
+    const lists = new Array<Postings | number>(terms.length)
     let from = 0
     let previous: string | undefined
     for (let t = 0; t < terms.length; t++) {
       const term = terms[t]!
       const end = ends[t]!
       if (end <= from || (previous !== undefined && !(previous < term))) throw new Error(`TextIndex: the image's term ${t} is empty or out of order`)
-      const list = new Postings()
       if (dense[t] === 1) {
+        const list = lists[t] = new Postings()
         // A bit set that grew past the slots (by half at a time) has only zeros there.
         const bits = new Uint32Array(Math.max(words, end - from))
         let size = 0
@@ -351,12 +373,15 @@ export class TextIndex {
           }
           last = slot
         }
-        if (size === 1) list.one = data[from]!
-        else list.list = data.subarray(from, end)
-        list.size = size
+        if (size === 1) {
+          lists[t] = data[from]!
+        } else {
+          const list = lists[t] = new Postings()
+          list.list = data.subarray(from, end)
+          list.size = size
+        }
         from = end
       }
-      lists[t] = list
       previous = term
     }
     // Terms strictly ascending, so distinct.
@@ -381,8 +406,12 @@ export class TextIndex {
     const t = this.termOf.get(term)
     if (t === undefined) return
     const list = this.lists[t]!
-    list.remove(slot, this.universe)
-    if (list.size === 0) {
+    if (typeof list === 'number') {
+      if (list !== slot) return
+    } else {
+      list.remove(slot, this.universe)
+    }
+    if (typeof list === 'number' || list.size === 0) {
       this.termOf.delete(term)
       this.terms[t] = ''
       this.lists[t] = undefined
@@ -445,13 +474,16 @@ export class TextIndex {
 
   get termCount (): number { return this.termOf.size }
 
-  private listOf (term: string): Postings | undefined {
+  /** The slots of one term, or undefined when no chat has it. */
+  private setOf (term: string): SlotSet | undefined {
     const t = this.termOf.get(term)
-    return t === undefined ? undefined : this.lists[t]
+    if (t === undefined) return undefined
+    const list = this.lists[t]!
+    return typeof list === 'number' ? new SortedSlots(Int32Array.of(list)) : list.set()
   }
 
   /** Takes distinct terms and their lists, numbered by their place, into an empty index. */
-  private fill (terms: string[], lists: Postings[]): void {
+  private fill (terms: string[], lists: (Postings | number)[]): void {
     this.terms = terms
     this.lists = lists
     // An index emptied by removes may hold freed numbers of its old terms.
@@ -492,9 +524,8 @@ export class TextIndex {
     const sets: SlotSet[] = []
     let n = 0
     const take = (term: string): void => {
-      const list = this.listOf(term)
-      if (list === undefined) return
-      const set = list.set()
+      const set = this.setOf(term)
+      if (set === undefined) return
       sets.push(set)
       n += set.size
     }
