@@ -169,13 +169,9 @@ export class ChatsById {
   get size (): number { return this.rowOf.size }
 
   put (chat: ChatRecord): void {
-    const row = this.rowOf.get(chat.id)
-    if (row !== undefined) {
-      this.rows[row] = chat
-      return
-    }
-    this.rowOf.add(chat.id, this.rows.length)
-    this.rows.push(chat)
+    const row = this.rowOf.addIfAbsent(chat.id, this.rows.length)
+    if (row === undefined) this.rows.push(chat)
+    else this.rows[row] = chat
   }
 
   delete (id: string): void {

@@ -335,7 +335,8 @@ export class ChatIndexes {
     if (this.slotOf.size !== filled) out.push(`the map of ids holds ${this.slotOf.size} chats, the rows ${filled}`)
     if (this.free.length !== this.used - filled) out.push(`${this.free.length} rows are free, ${this.used - filled} empty`)
     if (this.seqOrdersIds) {
-      const slots = [...this.slotOf.entries()].map((slot) => this.records[slot]!.id).sort().map((id) => this.slotOf.get(id)!)
+      const idOf = (slot: number): string => this.records[slot]!.id
+      const slots = [...this.slotOf.entries()].sort((a, b) => idOf(a) < idOf(b) ? -1 : 1)
       for (let i = 1; i < slots.length; i++) {
         if (!(this.seq[slots[i - 1]!]! < this.seq[slots[i]!]!)) out.push(`the order chats were added in disagrees with their ids at row ${slots[i]!}`)
       }

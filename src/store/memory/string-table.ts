@@ -68,6 +68,15 @@ export class StringTable {
     else this.put(entry, hash)
   }
 
+  /** Adds the key with `entry` unless it is there: answers the entry it already had, else undefined. */
+  addIfAbsent (key: string, entry: number): number | undefined {
+    const hash = hashOf(key)
+    const at = this.find(key, hash)
+    if (at >= 0) return this.places[at]! - 1
+    this.put(entry, hash)
+    return undefined
+  }
+
   /** `set` of a key known to be absent (a load of distinct keys): no lookup first. */
   add (key: string, entry: number): void {
     this.put(entry, hashOf(key))

@@ -27,12 +27,12 @@ export function words (text: string): string[] {
 /**
  * Calls `visit` with each word of a text, in order, as `words` gives them: the word is
  * `from.slice(start, end)`, left for `visit` to cut when it needs it, and `hash` is its
- * `wordHash`. ASCII text (most of it) takes a fast path: there folding is lower-casing, and the
+ * `stringHash`. ASCII text (most of it) takes a fast path: there folding is lower-casing, and the
  * letters and digits are a-z, 0-9.
  */
 export function forEachWord (text: string, visit: (from: string, start: number, end: number, hash: number) => void): void {
   if (!ASCII.test(text)) {
-    for (const w of unicodeWords(text)) visit(w, 0, w.length, wordHash(w, 0, w.length))
+    for (const w of unicodeWords(text)) visit(w, 0, w.length, stringHash(w))
     return
   }
   const lower = text.toLowerCase()
@@ -52,9 +52,6 @@ export function forEachWord (text: string, visit: (from: string, start: number, 
   }
   if (start >= 0) visit(from, start, from.length, hash)
 }
-
-/** A word's hash: FNV-1a over the code units of `from` from `start` to `end`. */
-export const wordHash = stringHash
 
 /** `words` for any text: NFD-folded, split with the Unicode classes. */
 export function unicodeWords (text: string): string[] {
@@ -80,18 +77,21 @@ function cut (from: string, start: number, end: number): string {
 }
 
 /**
- * The slots of one term: a sorted list (lists intersect by galloping, membership by binary
- * search), or, once the term is in at least one chat in 32 and in DENSE_MIN chats, a bit set
- * over the slots: smaller then, O(1) to test, and two of them intersect word by word.
+ * The slots of a term in more than one chat (a term in one chat keeps its slot as a number, see
+ * `TextIndex.lists`): a sorted list, `size` long, in `list` (lists intersect by galloping,
+ * membership by binary search), or, once the term is in at least one chat in 32 and in DENSE_MIN
+ * chats, a bit set over the slots in `bits`: smaller then, O(1) to test, and two of them
+ * intersect word by word.
  */
 const DENSE_MIN = 4096
 
 class Postings {
-  /** Neither a list nor bits: at most one slot, `one` (most words of a large store are in one chat, and a typed array each costs). */
-  list: Int32Array | null = null
-  bits: Uint32Array | null = null
-  one = 0
-  size = 0
+  constructor (public list: Int32Array | null, public bits: Uint32Array | null = null, public size = 0) {}
+
+  /** Room for the `count` slots a bulk build will append: a list of that size, or bits when that many would be dense. */
+  static reserved (count: number, universe: number): Postings {
+    return count >= DENSE_MIN && count * 32 >= universe ? new Postings(null, new Uint32Array((universe >>> 5) + 1)) : new Postings(new Int32Array(count))
+  }
 
   add (slot: number, universe: number): void {
     if (this.bits !== null) {
@@ -100,7 +100,6 @@ class Postings {
       if ((this.bits[slot >>> 5]! & mask) === 0) { this.bits[slot >>> 5]! |= mask; this.size++ }
       return
     }
-    if (this.single(slot)) return
     let list = this.list!
     const at = lowerBound(list, this.size, slot)
     if (at < this.size && list[at] === slot) return
@@ -115,13 +114,6 @@ class Postings {
     if (this.size >= DENSE_MIN && this.size * 32 >= universe) this.toBits(universe)
   }
 
-  /** Makes room, in an empty list, for the `count` slots a bulk build will append: a list of that size, or bits when that many would be dense. */
-  reserve (count: number, universe: number): void {
-    if (count <= 1) return
-    if (count >= DENSE_MIN && count * 32 >= universe) this.bits = new Uint32Array((universe >>> 5) + 1)
-    else this.list = new Int32Array(count)
-  }
-
   /** `add` for a slot above every slot the list holds, or equal to the last one (a bulk build in slot order). */
   append (slot: number, universe: number): void {
     if (this.bits !== null) {
@@ -129,7 +121,6 @@ class Postings {
       if ((this.bits[slot >>> 5]! & mask) === 0) { this.bits[slot >>> 5]! |= mask; this.size++ }
       return
     }
-    if (this.single(slot)) return
     let list = this.list!
     if (list[this.size - 1] === slot) return
     if (this.size === list.length) {
@@ -150,11 +141,7 @@ class Postings {
       if (this.size < DENSE_MIN / 2 || this.size * 128 < universe) this.toList()
       return
     }
-    const list = this.list
-    if (list === null) {
-      if (this.size === 1 && this.one === slot) this.size = 0
-      return
-    }
+    const list = this.list!
     const at = lowerBound(list, this.size, slot)
     if (at >= this.size || list[at] !== slot) return
     list.copyWithin(at, at + 1, this.size)
@@ -164,25 +151,7 @@ class Postings {
 
   set (): SlotSet {
     if (this.bits !== null) return new BitSlots(this.bits, this.size)
-    if (this.list === null) return new SortedSlots(this.size === 0 ? new Int32Array(0) : Int32Array.of(this.one))
-    return new SortedSlots(this.list.subarray(0, this.size))
-  }
-
-  /**
-   * For a term without a list: takes `slot` as its one slot and answers true when that is all
-   * there is to do (it was empty, or holds `slot`); else makes the list of its slot, for `slot` to join.
-   */
-  private single (slot: number): boolean {
-    if (this.list !== null) return false
-    if (this.size === 0) {
-      this.one = slot
-      this.size = 1
-      return true
-    }
-    if (this.one === slot) return true
-    this.list = new Int32Array(4)
-    this.list[0] = this.one
-    return false
+    return new SortedSlots(this.list!.subarray(0, this.size))
   }
 
   private toBits (universe: number): void {
@@ -256,10 +225,7 @@ export class TextIndex {
     if (typeof list !== 'number') {
       list.add(slot, this.universe)
     } else if (list !== slot) {
-      const both = new Postings()
-      both.add(list, this.universe)
-      both.add(slot, this.universe)
-      this.lists[t] = both
+      this.lists[t] = new Postings(Int32Array.of(Math.min(list, slot), Math.max(list, slot), 0, 0), null, 2)
     }
   }
 
@@ -275,11 +241,7 @@ export class TextIndex {
     for (let slot = 0; slot < n; slot++) slots[slot] = slot
     const { terms, counts, occurrences, ends } = collectTerms(chats, slots)
     const lists: (Postings | number)[] = new Array<Postings | number>(terms.length)
-    for (let id = 0; id < lists.length; id++) {
-      if (counts[id]! <= 1) continue
-      const list = lists[id] = new Postings()
-      list.reserve(counts[id]!, n)
-    }
+    for (let id = 0; id < lists.length; id++) if (counts[id]! > 1) lists[id] = Postings.reserved(counts[id]!, n)
     for (let from = 0, s = 0; s < n; s++) {
       for (const end = ends[s]!; from < end; from++) {
         const list = lists[occurrences[from]!]
@@ -319,11 +281,9 @@ export class TextIndex {
         data.set(list.bits, k)
         k += list.bits.length
         dense[t] = 1
-      } else if (list.list !== null) {
-        data.set(list.list.subarray(0, list.size), k)
-        k += list.size
       } else {
-        data[k++] = list.one
+        data.set(list.list!.subarray(0, list.size), k)
+        k += list.size
       }
       terms.push(term)
       ends[t++] = k
@@ -351,7 +311,6 @@ export class TextIndex {
       const end = ends[t]!
       if (end <= from || (previous !== undefined && !(previous < term))) throw new Error(`TextIndex: the image's term ${t} is empty or out of order`)
       if (dense[t] === 1) {
-        const list = lists[t] = new Postings()
         // A bit set that grew past the slots (by half at a time) has only zeros there.
         const bits = new Uint32Array(Math.max(words, end - from))
         let size = 0
@@ -361,8 +320,7 @@ export class TextIndex {
           bits[w] = word
           size += popCount(word)
         }
-        list.bits = bits
-        list.size = size
+        lists[t] = new Postings(null, bits, size)
       } else {
         const size = end - from
         let last = -1
@@ -373,13 +331,7 @@ export class TextIndex {
           }
           last = slot
         }
-        if (size === 1) {
-          lists[t] = data[from]!
-        } else {
-          const list = lists[t] = new Postings()
-          list.list = data.subarray(from, end)
-          list.size = size
-        }
+        lists[t] = size === 1 ? data[from]! : new Postings(data.subarray(from, end), null, size)
         from = end
       }
       previous = term
@@ -410,17 +362,17 @@ export class TextIndex {
       if (list !== slot) return
     } else {
       list.remove(slot, this.universe)
+      if (list.size !== 0) return
     }
-    if (typeof list === 'number' || list.size === 0) {
-      this.termOf.delete(term)
-      this.terms[t] = ''
-      this.lists[t] = undefined
-      this.freeTerms.push(t)
-      const at = termLowerBound(this.pending, term)
-      if (this.pending[at] === term) this.pending.splice(at, 1)
-      else this.dead++
-      if (this.dead > 1024 && this.dead * 2 > this.sorted.length) this.compact()
-    }
+    // The term's last chat went.
+    this.termOf.delete(term)
+    this.terms[t] = ''
+    this.lists[t] = undefined
+    this.freeTerms.push(t)
+    const at = termLowerBound(this.pending, term)
+    if (this.pending[at] === term) this.pending.splice(at, 1)
+    else this.dead++
+    if (this.dead > 1024 && this.dead * 2 > this.sorted.length) this.compact()
   }
 
   /**
