@@ -11,7 +11,7 @@ import swaggerPlugin from './plugins/swagger.js'
 import underPressurePlugin from './plugins/under-pressure.js'
 import chatsRoutes from './routes/chats.js'
 import healthRoutes from './routes/health.js'
-import { RequestLogController } from './request-log.js'
+import { RequestLogController, lazyChildLogger } from './request-log.js'
 import { buildValidator } from './validation.js'
 
 declare module 'fastify' {
@@ -38,6 +38,7 @@ export async function buildApp (options: BuildOptions = {}): Promise<FastifyInst
   const app = Fastify({
     logger: options.logger ?? false,
     logController: new RequestLogController(),
+    childLoggerFactory: lazyChildLogger,
     bodyLimit: config.BODY_LIMIT,
     genReqId: (req) => {
       const sent = req.headers['x-request-id']

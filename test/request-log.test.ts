@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { afterEach, describe, expect, it } from 'vitest'
+import pino from 'pino'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
-import { RequestLogController, SLOW_REQUEST_MS } from '../src/request-log.js'
+import { RequestLogController, SLOW_REQUEST_MS, lazyChildLogger } from '../src/request-log.js'
 
 type Line = Record<string, unknown>
 const capture = (lines: Line[]) => ({ write: (line: string) => { lines.push(JSON.parse(line) as Line) } })
@@ -74,6 +75,66 @@ describe('request logging', () => {
       app = plainApp(lines)
       await app.inject({ method: 'GET', url: '/errored' })
       expect(lines.find((l) => l.msg === 'request errored')).toMatchObject({ level: 50, method: 'GET', url: '/errored', err: { message: 'socket gone' } })
+    })
+  })
+
+  describe('the per-request child logger', () => {
+    it('makes pino\'s child only for a request that writes a line', async () => {
+      const lines: Line[] = []
+      app = await appLoggingTo(lines, 'info')
+      const made = vi.spyOn(app.log, 'child')
+      expect((await app.inject({ method: 'GET', url: '/chats', headers: { 'x-request-id': 'quiet' } })).statusCode).toBe(200)
+      expect(made).not.toHaveBeenCalled()
+      expect((await app.inject({ method: 'GET', url: '/chats/nope', headers: { 'x-request-id': 'loud' } })).statusCode).toBe(404)
+      expect(made).toHaveBeenCalledTimes(1)
+      expect(made).toHaveBeenCalledWith({ reqId: 'loud' })
+      expect(lines.filter((l) => l.reqId === 'loud')).toHaveLength(1)
+    })
+
+    it('writes the lines pino\'s own child writes, at the levels that write', () => {
+      const lazy: Line[] = []
+      const eager: Line[] = []
+      const lazyRoot = pino({ level: 'info', base: null, timestamp: false }, capture(lazy))
+      const eagerRoot = pino({ level: 'info', base: null, timestamp: false }, capture(eager))
+      const child = lazyChildLogger(lazyRoot, { reqId: 'r1' }, {})
+      const own = eagerRoot.child({ reqId: 'r1' })
+      for (const logger of [child, own]) {
+        logger.debug('hidden')
+        logger.trace({ a: 1 }, 'hidden')
+        logger.info({ a: 1 }, 'shown %s', 'here')
+        logger.warn('warned')
+        logger.error(new Error('boom'))
+        logger.fatal('fatal')
+        logger.child({ sub: 2 }).info('from a grandchild')
+      }
+      expect(lazy.map((l) => ({ ...l, err: undefined }))).toEqual(eager.map((l) => ({ ...l, err: undefined })))
+      expect(lazy.map((l) => l.msg)).toEqual(['shown here', 'warned', 'boom', 'fatal', 'from a grandchild'])
+      expect(lazy.every((l) => l.reqId === 'r1')).toBe(true)
+    })
+
+    it('follows the parent\'s level until given one of its own', () => {
+      const lines: Line[] = []
+      const root = pino({ level: 'info' }, capture(lines))
+      const child = lazyChildLogger(root, { reqId: 'r2' }, {})
+      expect(child.level).toBe('info')
+      root.level = 'debug'
+      expect(child.level).toBe('debug')
+      child.debug('now shown')
+      child.level = 'error'
+      expect(child.level).toBe('error')
+      expect(root.level).toBe('debug')
+      child.warn('not shown')
+      expect(lines.map((l) => l.msg)).toEqual(['now shown'])
+    })
+
+    it('gives pino\'s child at once to a route with a level of its own, and to a logger without levels', () => {
+      const root = pino({ level: 'info' }, capture([]))
+      const made = vi.spyOn(root, 'child')
+      const child = lazyChildLogger(root, { reqId: 'r3' }, { level: 'debug' })
+      expect(made).toHaveBeenCalledWith({ reqId: 'r3' }, { level: 'debug' })
+      expect(child.level).toBe('debug')
+      const plain = { level: 'info', info () {}, error () {}, debug () {}, fatal () {}, warn () {}, trace () {}, silent () {}, child () { return plain } }
+      expect(lazyChildLogger(plain, { reqId: 'r4' }, {})).toBe(plain)
     })
   })
 })

@@ -14,8 +14,10 @@ const IfMatch = Type.Object({
   'if-match': Type.Optional(Type.String({ description: 'An ETag from an earlier answer, or `*`. When it does not match the current version the answer is 412 and nothing changes.' }))
 })
 const json = (schema: unknown) => ({ 'application/json': { schema } })
+// The plain form, not `content`: Fastify then finds the serializer by status alone, without parsing the
+// reply's Content-Type on every answer; @fastify/swagger writes the same document from either.
 const chatResponse = (description: string, headers: Record<string, unknown> = { ETag }) =>
-  ({ description, headers, content: json(ChatRef) })
+  ({ description, headers, ...ChatRef })
 const ChatInputRef = Type.Unsafe<ChatInputBody>(Type.Ref('ChatInput'))
 const ChatPatchRef = Type.Unsafe<ChatPatch>(Type.Ref('ChatPatch'))
 
