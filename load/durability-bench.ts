@@ -8,7 +8,7 @@
  * 2. Recovery: the time for the durable store to load 1,000,000 chats, from a snapshot (alone, or
  *    with the longest log the default compaction thresholds leave after it) and from a log of
  *    creates, and for the built server to be ready on them.
- * 3. The cost of one append inside the write lock.
+ * 3. The cost of logging one change: the append inside the write lock and its share of a write(2).
  * `node --import tsx load/durability-bench.ts [throughput|recovery|append]` runs one part (`recover-once <dir>`:
  * one timed recovery, as JSON; the recovery part runs each of its recoveries so, in a fresh process).
  *
@@ -339,21 +339,34 @@ async function serverStart (dir: string, server = 'dist/server.js'): Promise<{ m
   }
 }
 
-/** What the append inside the write lock costs: encode, CRC-32 and write(2), with no sync. */
+/**
+ * What logging a change costs: the append inside the write lock (encode and CRC-32), and the
+ * write(2) at the end of the event-loop turn, for a turn of 1 change and a turn of 16.
+ */
 function appendCost (): void {
   const dir = temp()
   const { fd, end } = createLog(nodeFileOps, dir, logName(1))
   const log = new AppendLog(nodeFileOps, 'no', fd, end)
   const chat = fakeChats(1)[0]!
-  const n = 200_000
-  const runs: number[] = []
+  const n = 192_000
+  const runs = { append: [] as number[], 1: [] as number[], 16: [] as number[] }
   for (let round = 0; round < 3; round++) {
-    const started = performance.now()
-    for (let i = 0; i < n; i++) log.append({ op: 'put', chat })
-    runs.push((performance.now() - started) * 1000 / n)
+    let started = performance.now()
+    for (let i = 0; i < n; i++) log.append({ op: 'put', chat }, undefined)
+    runs.append.push((performance.now() - started) * 1000 / n)
+    log.writePending()
+    for (const turn of [1, 16] as const) {
+      started = performance.now()
+      for (let i = 0; i < n; i++) {
+        log.append({ op: 'put', chat }, undefined)
+        if ((i + 1) % turn === 0) log.writePending()
+      }
+      runs[turn].push((performance.now() - started) * 1000 / n)
+    }
   }
   log.close()
-  console.log(`\nOne append in the write lock (encode, CRC-32, write(2)): ${median(runs).toFixed(1)} µs (median of 3 × ${n.toLocaleString('en')})`)
+  console.log(`\nLogging one change (median of 3 × ${n.toLocaleString('en')}): append in the write lock (encode, CRC-32) ${median(runs.append).toFixed(1)} µs; ` +
+    `with its write(2), one change a turn ${median(runs[1]).toFixed(1)} µs, 16 a turn ${median(runs[16]).toFixed(1)} µs`)
 }
 
 try {

@@ -1,5 +1,5 @@
 import { AppError } from '../../errors.js'
-import type { Change, Journal } from '../memory/memory-store.js'
+import type { ChatRecord, Change, Journal } from '../memory/memory-store.js'
 import type { FileOps } from './file-ops.js'
 import { encodeEntry } from './record-codec.js'
 
@@ -7,6 +7,8 @@ export const FSYNC_MODES = ['always', 'everysec', 'no'] as const
 export type FsyncMode = typeof FSYNC_MODES[number]
 
 interface Waiter { target: number, resolve: () => void, reject: (err: Error) => void }
+/** A change waiting to be written, with the chat it replaces or deletes. */
+export interface PendingChange { change: Change, before: ChatRecord | undefined }
 
 /**
  * The log grows by this much at a time, filled with zeros: appends then overwrite blocks the file
@@ -24,17 +26,30 @@ export function readOnlyError (fault: Error): AppError {
 }
 
 /**
- * The append-only log, Redis-style: every change is written (write(2), into the OS's cache)
- * inside the store's write lock before the change is applied, so a killed process loses nothing
- * acknowledged. FSYNC=always also waits for fdatasync before the reply, with group commit: one
- * sync covers every record appended before it started. everysec syncs once a second in the
- * background; no leaves it to the OS. A failed write or sync puts the log in fault: it refuses
- * appends (503) until the store heals it.
+ * The append-only log, Redis-style. Every change is encoded inside the store's write lock, as the
+ * change is applied, and the records of one event-loop turn are written together (one write(2),
+ * into the OS's cache) when the turn ends, as Redis writes its AOF buffer before it sleeps. A
+ * writer's reply waits for that write (`durable()`), so a killed process loses nothing
+ * acknowledged; a read writes what is waiting first (`writePending()`), so no answer shows a
+ * change that is not in the file. FSYNC=always also waits for fdatasync before the reply, with
+ * group commit: one sync covers every record written before it started. everysec syncs once a
+ * second in the background; no leaves it to the OS. A failed write or sync puts the log in fault:
+ * the writers waiting on it get a 503, and it refuses appends (503) until the store heals it.
+ * Their changes stay in memory (a 503 does not say a write did not happen), and the heal writes
+ * them with the rest.
  */
 export class AppendLog implements Journal {
+  /** Records appended, written to the file and synced, counted from the start. */
   private appended = 0
+  private written = 0
   private synced = 0
   private syncing = false
+  /** Records appended and not yet written, and their bytes. */
+  private pending: Buffer[] = []
+  private pendingChanges: PendingChange[] = []
+  private pendingBytes = 0
+  private writeScheduled = false
+  /** Replies waiting for their record to be written (everysec, no) or synced (always). */
   private waiters: Waiter[] = []
   /** Files switched away from while a sync on them was running: closed when it ends. */
   private readonly retired = new Set<number>()
@@ -48,54 +63,86 @@ export class AppendLog implements Journal {
     private readonly mode: FsyncMode,
     private fd: number,
     private end: number,
-    private readonly events: { onAppend?: () => void, onFault?: (err: Error) => void } = {}
+    private readonly events: {
+      onAppend?: () => void
+      onFault?: (err: Error) => void
+      /** The changes of a write that failed, oldest first, to be taken back from the store. */
+      onUnwritten?: (changes: readonly PendingChange[]) => void
+    } = {}
   ) {
     if (mode === 'everysec') this.timer = setInterval(() => { this.flush() }, 1000).unref()
     this.allocated = ops.size(fd)
   }
 
-  /** The log's size in bytes. */
-  get bytes (): number { return this.end }
+  /** The log's size in bytes, with the records waiting to be written. */
+  get bytes (): number { return this.end + this.pendingBytes }
 
   /** Why the log refuses appends, when it does. */
   get fault (): Error | undefined { return this.faultError }
 
-  append (change: Change): void {
+  /** Encodes the change for the write at the end of this event-loop turn; throws while the log is in fault. */
+  append (change: Change, before: ChatRecord | undefined): void {
     if (this.faultError !== undefined) throw readOnlyError(this.faultError)
     const record = encodeEntry(change)
-    try {
-      if (this.end + record.length > this.allocated) this.preallocate()
-      this.ops.write(this.fd, record, this.end)
-    } catch (err) {
-      throw readOnlyError(this.setFault('writing the log failed', err))
-    }
-    this.end += record.length
+    this.pending.push(record)
+    this.pendingChanges.push({ change, before })
+    this.pendingBytes += record.length
     this.appended++
+    if (!this.writeScheduled) {
+      this.writeScheduled = true
+      setImmediate(() => { this.writePending() })
+    }
     this.events.onAppend?.()
   }
 
-  /** With FSYNC=always, resolves once every record appended so far is on disk; otherwise at once. */
+  /**
+   * Resolves once every record appended so far is written (and, with FSYNC=always, synced);
+   * undefined when it already is. Rejects with a 503 when the write or sync fails.
+   */
   durable (): Promise<void> | undefined {
-    if (this.mode !== 'always' || this.synced >= this.appended) return undefined
+    if (this.done >= this.appended) return undefined
     return new Promise<void>((resolve, reject) => {
       this.waiters.push({ target: this.appended, resolve, reject })
-      this.flush()
     })
   }
 
-  /** Starts a sync of everything appended so far, unless one is running (which starts the next when it ends). */
+  /** Writes the records waiting, in one write(2); with FSYNC=always, starts a sync of them. */
+  writePending (): void {
+    this.writeScheduled = false
+    if (this.pending.length === 0) return
+    const batch = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes)
+    const changes = this.pendingChanges
+    this.pending = []
+    this.pendingChanges = []
+    this.pendingBytes = 0
+    try {
+      while (this.end + batch.length > this.allocated) this.preallocate()
+      this.ops.write(this.fd, batch, this.end)
+    } catch (err) {
+      // Part of the batch may be in the file: a torn tail, which no later record follows (the log
+      // refuses appends until the store switches to a new one) and which recovery cuts off.
+      const fault = this.setFault('writing the log failed', err)
+      this.appended = this.written
+      this.events.onUnwritten?.(changes)
+      this.fail(fault)
+      return
+    }
+    this.end += batch.length
+    this.written = this.appended
+    if (this.mode === 'always') this.flush()
+    else this.settle()
+  }
+
+  /** Starts a sync of everything written so far, unless one is running (which starts the next when it ends). */
   flush (): void {
-    if (this.syncing || this.synced >= this.appended) return
+    if (this.syncing || this.synced >= this.written) return
     this.syncing = true
     const fd = this.fd
-    const target = this.appended
+    const target = this.written
     this.ops.fdatasyncAsync(fd).then(() => {
       this.markSynced(target)
     }, (err: unknown) => {
-      const fault = this.setFault('syncing the log failed', err)
-      const waiters = this.waiters
-      this.waiters = []
-      for (const w of waiters) w.reject(readOnlyError(fault))
+      this.fail(this.setFault('syncing the log failed', err))
     }).finally(() => {
       this.syncing = false
       if (this.retired.delete(fd)) this.closeQuietly(fd)
@@ -105,19 +152,24 @@ export class AppendLog implements Journal {
 
   /** Syncs everything now (before switching files, and at shutdown). */
   syncNow (): void {
-    if (this.synced >= this.appended) return
+    this.writePending()
+    if (this.faultError !== undefined) throw this.faultError
+    if (this.synced >= this.written) return
     try {
       this.ops.fdatasync(this.fd)
     } catch (err) {
-      throw this.setFault('syncing the log failed', err)
+      const fault = this.setFault('syncing the log failed', err)
+      this.fail(fault)
+      throw fault
     }
-    this.markSynced(this.appended)
+    this.markSynced(this.written)
   }
 
   /**
-   * Goes on in a new, empty log. The current one is synced first (so an older log never has a torn
-   * tail) and closed. With `heal`, the current one is given up unsynced (the store has rewritten
-   * everything elsewhere) and the fault is cleared. Call with the store's write lock held.
+   * Goes on in a new, empty log. The current one is written and synced first (so an older log
+   * never has a torn tail) and closed. With `heal`, the current one is given up (the store has
+   * rewritten everything elsewhere, records still waiting included) and the fault is cleared.
+   * Call with the store's write lock held.
    */
   switchTo (fd: number, end: number, heal = false): void {
     if (!heal) this.syncNow()
@@ -126,22 +178,30 @@ export class AppendLog implements Journal {
     this.end = end
     this.allocated = this.ops.size(fd)
     if (heal) {
+      this.pending = []
+      this.pendingChanges = []
+      this.pendingBytes = 0
       this.faultError = undefined
+      this.written = this.appended
       this.markSynced(this.appended)
+      this.settle()
     }
     if (this.syncing) this.retired.add(old)
     else this.closeQuietly(old)
   }
 
-  /** Stops the timer, syncs, gives back the preallocated zeros and closes the file. */
+  /** Stops the timer, writes what waits, syncs, gives back the preallocated zeros and closes the file. */
   close (): void {
     if (this.timer !== undefined) clearInterval(this.timer)
     try {
+      this.writePending()
       if (this.faultError === undefined) {
         this.syncNow()
         this.ops.truncate(this.fd, this.end)
       }
     } finally {
+      // Nothing answers a waiter after this: one still waiting (its sync failed) gets its 503 now.
+      if (this.faultError !== undefined) this.fail(this.faultError)
       if (this.syncing) this.retired.add(this.fd)
       else this.closeQuietly(this.fd)
     }
@@ -154,15 +214,37 @@ export class AppendLog implements Journal {
     this.allocated = from + ZEROS.length
   }
 
+  /** How many records a reply may count on: written, or with FSYNC=always synced. */
+  private get done (): number {
+    return this.mode === 'always' ? this.synced : this.written
+  }
+
   private markSynced (target: number): void {
     if (target > this.synced) this.synced = target
+    if (this.mode === 'always') this.settle()
+  }
+
+  /** Answers the waiters whose records are done. */
+  private settle (): void {
     if (this.waiters.length === 0) return
+    const done = this.done
     const waiting: Waiter[] = []
     for (const w of this.waiters) {
-      if (w.target <= this.synced) w.resolve()
+      if (w.target <= done) w.resolve()
       else waiting.push(w)
     }
     this.waiters = waiting
+  }
+
+  /** Answers the waiters whose records are done, and refuses the others with the fault (a 503). */
+  private fail (fault: Error): void {
+    const waiters = this.waiters
+    this.waiters = []
+    const done = this.done
+    for (const w of waiters) {
+      if (w.target <= done) w.resolve()
+      else w.reject(readOnlyError(fault))
+    }
   }
 
   private setFault (what: string, err: unknown): Error {

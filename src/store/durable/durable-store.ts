@@ -61,9 +61,9 @@ export class DurableChatStore implements ChatStore {
     this.memory = new MemoryChatStore({
       ...options,
       journal: {
-        append: (change) => {
+        append: (change, before) => {
           if (this.log === undefined) throw this.unavailable()
-          this.log.append(change)
+          this.log.append(change, before)
         }
       }
     })
@@ -80,11 +80,13 @@ export class DurableChatStore implements ChatStore {
 
   async get (id: string): Promise<Chat | undefined> {
     this.checkReadable()
+    this.log?.writePending()
     return await this.memory.get(id)
   }
 
   async list (query: ListQuery): Promise<ListPage> {
     this.checkReadable()
+    this.log?.writePending()
     return await this.memory.list(query)
   }
 
@@ -110,6 +112,7 @@ export class DurableChatStore implements ChatStore {
 
   async count (): Promise<number> {
     this.checkReadable()
+    this.log?.writePending()
     return await this.memory.count()
   }
 
@@ -184,7 +187,8 @@ export class DurableChatStore implements ChatStore {
       this.snapshotBytes = found.snapshotBytes
       this.log = new AppendLog(this.ops, fsync, fd, end, {
         onAppend: () => { this.maybeCompact() },
-        onFault: (fault) => { this.onFault(fault) }
+        onFault: (fault) => { this.onFault(fault) },
+        onUnwritten: (changes) => { this.memory.undo(changes) }
       })
       this.state = 'ready'
       this.logger.info({ dataDir: dir, fsync, chats: this.memory.stats().items, indexes, ms: Math.round(performance.now() - started) }, 'store recovered')

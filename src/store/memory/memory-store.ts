@@ -31,8 +31,12 @@ export interface MemoryStoreOptions {
 export type Change = { op: 'put', chat: ChatRecord } | { op: 'delete', id: string }
 
 export interface Journal {
-  /** Records the change; throwing aborts the write, which then changes nothing. */
-  append (change: Change): void
+  /**
+   * Records the change, with the chat it replaces or deletes (`before`, none for a create), so
+   * that a change the journal could not keep can be taken back (`MemoryChatStore.undo`).
+   * Throwing aborts the write, which then changes nothing.
+   */
+  append (change: Change, before: ChatRecord | undefined): void
 }
 
 /** How a chat is kept: dates as epoch milliseconds, records never mutated (a write swaps in a new one). */
@@ -138,7 +142,7 @@ export class MemoryChatStore implements ChatStore {
       this.reserveBytes(size, 0)
       const now = this.now()
       const record: ChatRecord = { id: this.nextId(), title: fields.title, description: fields.description, priority: fields.priority, isActive: fields.isActive, createdAt: now, updatedAt: now, version: 1 }
-      this.options.journal?.append({ op: 'put', chat: record })
+      this.options.journal?.append({ op: 'put', chat: record }, undefined)
       this.indexes.add(record)
       this.bytes += size
       return toChat(record)
@@ -188,7 +192,7 @@ export class MemoryChatStore implements ChatStore {
   async delete (id: string, options: WriteOptions = {}): Promise<void> {
     await this.lock.withWrite(() => {
       const current = this.current(id, options)
-      this.options.journal?.append({ op: 'delete', id })
+      this.options.journal?.append({ op: 'delete', id }, current)
       this.indexes.remove(current)
       this.views.drop(current)
       this.bytes -= estimateBytes(current.title, current.description)
@@ -265,6 +269,28 @@ export class MemoryChatStore implements ChatStore {
     return await this.lock.withWrite(() => fn(this.indexes.inIdOrder(), () => this.indexes.toImage()))
   }
 
+  /**
+   * Takes back changes the journal took but could not keep (its write failed), newest first, each
+   * with the chat it replaced or deleted: the store is as if they had never been made. The changes
+   * must be the latest ones, and no write may be under way: call it from synchronous code outside
+   * the store's critical sections (which never pause), as the durable store's log does.
+   */
+  undo (changes: readonly { change: Change, before: ChatRecord | undefined }[]): void {
+    for (let i = changes.length - 1; i >= 0; i--) {
+      const { change, before } = changes[i]!
+      const after = change.op === 'put' ? change.chat : undefined
+      if (after !== undefined) {
+        this.views.drop(after)
+        this.bytes -= estimateBytes(after.title, after.description)
+        if (before === undefined) this.indexes.remove(after)
+        else this.indexes.replace(after, before)
+      } else if (before !== undefined) {
+        this.indexes.add(before)
+      }
+      if (before !== undefined) this.bytes += estimateBytes(before.title, before.description)
+    }
+  }
+
   /** Runs `fn` with the write lock held, so that no write goes on meanwhile (without `withAll`'s copy of every chat). */
   async exclusive<T> (fn: () => T): Promise<T> {
     return await this.lock.withWrite(fn)
@@ -305,7 +331,7 @@ export class MemoryChatStore implements ChatStore {
       updatedAt,
       version: current.version + 1
     }
-    this.options.journal?.append({ op: 'put', chat: record })
+    this.options.journal?.append({ op: 'put', chat: record }, current)
     this.indexes.replace(current, record)
     this.views.drop(current)
     this.bytes += after - before

@@ -91,6 +91,38 @@ describe('durable store', () => {
     await reopened.close()
   })
 
+  it('writes the changes of one event-loop turn together (one write), and answers them after it', async () => {
+    const { ops, counts } = faultyOps()
+    const store = await openStore(tempDir(), { ops })
+    const [first] = await Promise.all([store.create({ title: 'a' }), store.create({ title: 'b' })])
+    const before = counts.writes
+    const written = await Promise.all([
+      ...Array.from({ length: 8 }, async (_, i) => await store.create({ title: `together ${i}` })),
+      store.update(first.id, { priority: 'high' })
+    ])
+    expect(written).toHaveLength(9)
+    expect(counts.writes - before).toBe(1)
+    await store.close()
+  })
+
+  it('writes the changes waiting before a read answers, so no answer shows what the file lacks', async () => {
+    const dir = tempDir()
+    const { ops, counts } = faultyOps()
+    const store = await openStore(dir, { ops })
+    const creating = store.create({ title: 'seen' })
+    // Let the create apply its change (microtasks), but not reach the end of the turn.
+    for (let i = 0; i < 5; i++) await Promise.resolve()
+    const before = counts.writes
+    const page = await store.list({ limit: 10, offset: 0 })
+    expect(page.items.map((c) => c.title)).toEqual(['seen'])
+    expect(counts.writes - before).toBe(1)
+    await creating
+    const reopened = await openStore(dir)
+    expect((await allChats(reopened)).map((c) => c.title)).toEqual(['seen'])
+    await reopened.close()
+    await store.close()
+  })
+
   it('with FSYNC=always, answers a write only after fdatasync, and concurrent writers share syncs', async () => {
     const dir = tempDir()
     const { ops, faults, counts } = faultyOps()
@@ -178,6 +210,35 @@ describe('durable store on a failing disk', () => {
     await store.close()
     const reopened = await openStore(dir)
     expect(await allChats(reopened)).toEqual([...kept, after])
+    await reopened.close()
+  })
+
+  it('takes back every change of a turn whose write fails: all refused (503), the store as before, the files too', async () => {
+    const dir = tempDir()
+    const { ops, faults } = faultyOps()
+    const store = await openStore(dir, { ops, retryMs: 10 })
+    const kept = await workload(store, 12)
+    faults.write = 'EIO'
+    const [patched, replaced, deleted] = [kept[0]!, kept[1]!, kept[2]!]
+    const refused = await Promise.all([
+      failureOf(store.create({ title: 'new', description: 'words here' })),
+      failureOf(store.update(patched.id, { title: 'changed title', priority: 'high' })),
+      failureOf(store.replace(replaced.id, { title: 'replaced again' })),
+      failureOf(store.delete(deleted.id)),
+      failureOf(store.update(deleted.id, { isActive: true }))
+    ])
+    for (const err of refused.slice(0, 4)) expect(err).toMatchObject({ status: 503, message: expect.stringMatching(/read-only.*EIO/) as unknown })
+    // The last one ran after the delete, in the same turn: the chat was gone for it.
+    expect(refused[4]).toMatchObject({ status: 404 })
+    expect(await allChats(store)).toEqual(kept)
+    expect((await store.list({ limit: 10, offset: 0, q: 'changed' })).total).toBe(0)
+    expect((await store.list({ limit: 10, offset: 0, priority: ['high'] })).total).toBe(0)
+    await store.checkInvariants()
+    delete faults.write
+    await vi.waitFor(() => { expect(store.stats().readOnly).toBe(false) })
+    await store.close()
+    const reopened = await openStore(dir)
+    expect(await allChats(reopened)).toEqual(kept)
     await reopened.close()
   })
 

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { AppError } from '../../../src/errors.js'
 import type { Chat, ChatStore } from '../../../src/store/chat-store.js'
 import { createDurableStore, type DurableChatStore, type DurableStoreOptions } from '../../../src/store/durable/durable-store.js'
+import { PREALLOCATE_BYTES } from '../../../src/store/durable/append-log.js'
 import { nodeFileOps, type FileOps } from '../../../src/store/durable/file-ops.js'
 
 const made: string[] = []
@@ -70,13 +71,14 @@ export interface Faults {
   holdRead?: Promise<void>
 }
 
-/** Real file operations whose writes and syncs can be made to fail, and which count the syncs. */
-export function faultyOps (): { ops: FileOps, faults: Faults, counts: { syncs: number } } {
+/** Real file operations whose writes and syncs can be made to fail, and which count the syncs and the writes (of records, not the log's zeros). */
+export function faultyOps (): { ops: FileOps, faults: Faults, counts: { syncs: number, writes: number } } {
   const faults: Faults = {}
-  const counts = { syncs: 0 }
+  const counts = { syncs: 0, writes: 0 }
   const ops: FileOps = {
     ...nodeFileOps,
     write (fd, data, position) {
+      if (data.length !== PREALLOCATE_BYTES) counts.writes++
       if (faults.write !== undefined) {
         nodeFileOps.write(fd, data.subarray(0, data.length >> 1), position)
         throw errno(faults.write)
