@@ -6,6 +6,7 @@ import { AppError } from './errors.js'
 import { registerErrorHandlers, sendProblem, toAppError } from './error-handler.js'
 import metricsPlugin from './plugins/metrics.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
+import replyBatchingPlugin from './plugins/reply-batching.js'
 import storePlugin from './plugins/store.js'
 import swaggerPlugin from './plugins/swagger.js'
 import underPressurePlugin from './plugins/under-pressure.js'
@@ -79,6 +80,7 @@ export async function buildApp (options: BuildOptions = {}): Promise<FastifyInst
   // Guards before every route, so that every route gets them.
   await app.register(rateLimitPlugin, { config })
   await app.register(underPressurePlugin, { config })
+  await app.register(replyBatchingPlugin, { config })
   registerErrorHandlers(app, { notFoundPreHandler: app.rateLimit() })
   await app.register(swaggerPlugin)
   await app.register(storePlugin, { config })

@@ -32,7 +32,9 @@ export const ConfigSchema = Type.Object({
   /** Compaction starts when the log is at least this big and at least COMPACT_GROWTH_PERCENT of the last snapshot. */
   COMPACT_MIN_BYTES: Type.Integer({ minimum: 0, default: 64 * 1024 * 1024 }),
   COMPACT_GROWTH_PERCENT: Type.Integer({ minimum: 0, default: 100 }),
-  SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10_000 })
+  SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10_000 }),
+  /** Answers leave together at the end of each event-loop turn (src/plugins/reply-batching.ts). */
+  BATCH_REPLIES: Type.Boolean({ default: true })
 })
 
 export type Config = Static<typeof ConfigSchema>
