@@ -69,10 +69,10 @@ class LazyChildLogger {
 }
 
 /**
- * Fastify's `childLoggerFactory`: a `LazyChildLogger` over pino. A route with a log level of its
- * own gets pino's child at once, as does a logger that cannot tell which levels write.
+ * Fastify's `childLoggerFactory`: a `LazyChildLogger` over pino. A route with a log level or
+ * serializers of its own gets pino's child at once, as does a logger that cannot tell which levels write.
  */
 export function lazyChildLogger (logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
-  if (options.level !== undefined || !knowsLevels(logger)) return logger.child(bindings, options)
+  if (options.level !== undefined || options.serializers !== undefined || !knowsLevels(logger)) return logger.child(bindings, options)
   return new LazyChildLogger(logger, bindings)
 }

@@ -101,6 +101,9 @@ export class AppendLog implements Journal {
    */
   durable (): Promise<void> | undefined {
     if (this.done >= this.appended) return undefined
+    // Records are counted past what was written (a failed write's, taken back): a writer that asks
+    // after the failure cannot tell whether its record was among them, so it gets the 503.
+    if (this.faultError !== undefined) return Promise.reject(readOnlyError(this.faultError))
     return new Promise<void>((resolve, reject) => {
       this.waiters.push({ target: this.appended, resolve, reject })
     })
@@ -122,7 +125,6 @@ export class AppendLog implements Journal {
       // Part of the batch may be in the file: a torn tail, which no later record follows (the log
       // refuses appends until the store switches to a new one) and which recovery cuts off.
       const fault = this.setFault('writing the log failed', err)
-      this.appended = this.written
       this.events.onUnwritten?.(changes)
       this.fail(fault)
       return

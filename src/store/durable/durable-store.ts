@@ -224,6 +224,12 @@ export class DurableChatStore implements ChatStore {
   private async runCompaction (heal: boolean): Promise<void> {
     const log = this.log
     if (log === undefined || this.state !== 'ready') return
+    // A compaction switches away from the current log only when it holds every record it was
+    // given: after a failed write it ends in a torn record, which only the last log may.
+    if (!heal) {
+      log.writePending()
+      if (log.fault !== undefined) return
+    }
     const { dataDir: dir } = this.options
     const started = performance.now()
     const n = this.manifest.next
@@ -265,6 +271,15 @@ export class DurableChatStore implements ChatStore {
     } catch (err) {
       if (!switched) {
         try { this.ops.close(file.fd) } catch { /* it is being given up */ }
+        if (this.manifest.logs.includes(newLog)) {
+          // Nothing went to the new log: name the old files alone again, so that the current log,
+          // which a failed write may have left with a torn record, stays the last one.
+          const before = { ...previous, next: n + 1 }
+          try {
+            writeManifest(this.ops, dir, before)
+            this.manifest = before
+          } catch { /* the manifest names both; the next compaction or heal rewrites it */ }
+        }
         if (!this.manifest.logs.includes(newLog)) this.unlinkQuietly(join(dir, newLog))
       }
       throw err

@@ -2,9 +2,9 @@ import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { Chat } from '../../../src/store/chat-store.js'
-import { FSYNC_MODES } from '../../../src/store/durable/append-log.js'
+import { FSYNC_MODES, PREALLOCATE_BYTES } from '../../../src/store/durable/append-log.js'
 import { nodeFileOps, type FileOps } from '../../../src/store/durable/file-ops.js'
-import { allChats, deferred, failureOf, faultyOps, openStore, removeTempDirs, tempDir } from './helpers.js'
+import { allChats, deferred, errno, failureOf, faultyOps, openStore, removeTempDirs, tempDir } from './helpers.js'
 
 afterEach(removeTempDirs)
 
@@ -239,6 +239,59 @@ describe('durable store on a failing disk', () => {
     await store.close()
     const reopened = await openStore(dir)
     expect(await allChats(reopened)).toEqual(kept)
+    await reopened.close()
+  })
+
+  for (const fsync of ['everysec', 'always'] as const) {
+    it(`refuses a write whose record a read wrote and lost before the writer asked (FSYNC=${fsync})`, async () => {
+      const { ops, faults } = faultyOps()
+      const store = await openStore(tempDir(), { ops, fsync, retryMs: 60_000 })
+      faults.write = 'EIO'
+      const creating = store.create({ title: 'taken back' })
+      // The create's change is applied; this read writes it first, the write fails, the change is taken back.
+      expect(await store.count()).toBe(0)
+      expect(await failureOf(creating)).toMatchObject({ status: 503 })
+      expect(await store.count()).toBe(0)
+      await store.close()
+    })
+  }
+
+  it('does not compact away from a log a failed write left torn, so the directory still loads', async () => {
+    const dir = tempDir()
+    const first = await openStore(dir)
+    for (let i = 0; i < 5; i++) await first.create({ title: `chat ${i}` })
+    await first.close()
+    // Writes to the log in use when it is armed fail half-way (a torn record); new files still write.
+    let current = -1
+    let failing = -1
+    const ops: FileOps = {
+      ...nodeFileOps,
+      open (path, flags) {
+        const fd = nodeFileOps.open(path, flags)
+        if (/log-\d+\.aof$/.test(path)) current = fd
+        return fd
+      },
+      write (fd, data, position) {
+        if (fd === failing && data.length !== PREALLOCATE_BYTES) {
+          nodeFileOps.write(fd, data.subarray(0, data.length >> 1), position)
+          throw errno('EIO')
+        }
+        nodeFileOps.write(fd, data, position)
+      },
+      close (fd) {
+        if (fd === failing) failing = -1
+        nodeFileOps.close(fd)
+      }
+    }
+    const store = await openStore(dir, { ops, compactMinBytes: 1, compactGrowthPercent: 0, retryMs: 60_000 })
+    await vi.waitFor(() => { expect(store.files.compactions).toBe(1) })
+    failing = current
+    // Its append asks for a compaction (the log is past the thresholds) before its write fails.
+    expect(await failureOf(store.create({ title: 'x'.repeat(200) }))).toMatchObject({ status: 503 })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    await store.close()
+    const reopened = await openStore(dir)
+    expect((await allChats(reopened)).map((c) => c.title)).toEqual(['chat 0', 'chat 1', 'chat 2', 'chat 3', 'chat 4'])
     await reopened.close()
   })
 
