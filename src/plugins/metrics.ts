@@ -106,19 +106,22 @@ export class RequestDurations {
   /** Every series as prom-client lists a histogram's samples: cumulative buckets by `le`, then the sum, then the count. */
   get (): { name: string, help: string, type: string, aggregator: string, values: { metricName: string, labels: Record<string, string | number>, value: number }[] } {
     const values = []
-    for (const byMethod of this.byRoute.values()) {
-      for (const byStatus of byMethod.values()) {
-        for (const { labels, buckets, sum, count } of byStatus.values()) {
-          let below = 0
-          for (let i = 0; i <= this.bounds.length; i++) {
-            below += buckets[i]!
-            values.push({ metricName: `${this.name}_bucket`, labels: { le: this.bounds[i] ?? '+Inf', ...labels }, value: below })
-          }
-          values.push({ metricName: `${this.name}_sum`, labels, value: sum }, { metricName: `${this.name}_count`, labels, value: count })
-        }
+    for (const { labels, buckets, sum, count } of this.series()) {
+      let below = 0
+      for (let i = 0; i <= this.bounds.length; i++) {
+        below += buckets[i]!
+        values.push({ metricName: `${this.name}_bucket`, labels: { le: this.bounds[i] ?? '+Inf', ...labels }, value: below })
       }
+      values.push({ metricName: `${this.name}_sum`, labels, value: sum }, { metricName: `${this.name}_count`, labels, value: count })
     }
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values }
+  }
+
+  /** Every label set with its observations. */
+  * series (): Generator<Readonly<Series>> {
+    for (const byMethod of this.byRoute.values()) {
+      for (const byStatus of byMethod.values()) yield * byStatus.values()
+    }
   }
 
   reset (): void {
@@ -145,9 +148,7 @@ export default fp(async (app) => {
     registers: [registry],
     collect () {
       this.reset()
-      for (const { metricName, labels, value } of duration.get().values) {
-        if (metricName === `${prefix}http_request_duration_seconds_count`) this.inc(labels, value)
-      }
+      for (const { labels, count } of duration.series()) this.inc(labels, count)
     }
   })
   const rejections = new Counter({ name: `${prefix}rejections_total`, help: 'Requests turned away, by reason.', labelNames: ['reason'], registers: [registry] })

@@ -22,25 +22,26 @@ async function tracingApp (batch: boolean, events: string[]): Promise<FastifyIns
 const apps: FastifyInstance[] = []
 afterEach(async () => { await Promise.all(apps.splice(0).map(async (app) => { await app.close() })) })
 
+/** Requests `ns` in one turn of a tracing app; answers what happened in order, with 'turn ends' where the turn ended, and the answers. */
+async function oneTurn (batch: boolean, ns: number[]): Promise<{ events: string[], answers: string[] }> {
+  const events: string[] = []
+  const app = await tracingApp(batch, events)
+  apps.push(app)
+  await app.ready()
+  setImmediate(() => { events.push('turn ends') })
+  const answers = await Promise.all(ns.map(async (n) => (await app.inject({ url: `/${n}` })).json<{ n: string }>().n))
+  return { events, answers }
+}
+
 describe('reply batching', () => {
   it('holds every answer of a turn until the turn ends, then sends them all, in order', async () => {
-    const events: string[] = []
-    const app = await tracingApp(true, events)
-    apps.push(app)
-    await app.ready()
-    setImmediate(() => { events.push('turn ends') })
-    const answers = await Promise.all([1, 2, 3, 4].map(async (n) => await app.inject({ url: `/${n}` })))
-    expect(answers.map((a) => a.json<{ n: string }>().n)).toEqual(['1', '2', '3', '4'])
+    const { events, answers } = await oneTurn(true, [1, 2, 3, 4])
+    expect(answers).toEqual(['1', '2', '3', '4'])
     expect(events).toEqual(['handled 1', 'handled 2', 'handled 3', 'handled 4', 'turn ends', 'sent 1', 'sent 2', 'sent 3', 'sent 4'])
   })
 
   it('with BATCH_REPLIES=false sends each answer as soon as it is ready', async () => {
-    const events: string[] = []
-    const app = await tracingApp(false, events)
-    apps.push(app)
-    await app.ready()
-    setImmediate(() => { events.push('turn ends') })
-    await Promise.all([1, 2].map(async (n) => await app.inject({ url: `/${n}` })))
+    const { events } = await oneTurn(false, [1, 2])
     // Every answer went before the turn ended.
     expect([...events].sort()).toEqual(['handled 1', 'handled 2', 'sent 1', 'sent 2'])
   })

@@ -115,9 +115,7 @@ export class AppendLog implements Journal {
     if (this.pending.length === 0) return
     const batch = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes)
     const changes = this.pendingChanges
-    this.pending = []
-    this.pendingChanges = []
-    this.pendingBytes = 0
+    this.dropPending()
     try {
       while (this.end + batch.length > this.allocated) this.preallocate()
       this.ops.write(this.fd, batch, this.end)
@@ -180,12 +178,9 @@ export class AppendLog implements Journal {
     this.end = end
     this.allocated = this.ops.size(fd)
     if (heal) {
-      this.pending = []
-      this.pendingChanges = []
-      this.pendingBytes = 0
+      this.dropPending()
       this.faultError = undefined
-      this.written = this.appended
-      this.markSynced(this.appended)
+      this.written = this.synced = this.appended
       this.settle()
     }
     if (this.syncing) this.retired.add(old)
@@ -240,13 +235,16 @@ export class AppendLog implements Journal {
 
   /** Answers the waiters whose records are done, and refuses the others with the fault (a 503). */
   private fail (fault: Error): void {
-    const waiters = this.waiters
+    this.settle()
+    const refused = this.waiters
     this.waiters = []
-    const done = this.done
-    for (const w of waiters) {
-      if (w.target <= done) w.resolve()
-      else w.reject(readOnlyError(fault))
-    }
+    for (const w of refused) w.reject(readOnlyError(fault))
+  }
+
+  private dropPending (): void {
+    this.pending = []
+    this.pendingChanges = []
+    this.pendingBytes = 0
   }
 
   private setFault (what: string, err: unknown): Error {

@@ -79,14 +79,12 @@ export class DurableChatStore implements ChatStore {
   }
 
   async get (id: string): Promise<Chat | undefined> {
-    this.checkReadable()
-    this.log?.writePending()
+    this.beforeRead()
     return await this.memory.get(id)
   }
 
   async list (query: ListQuery): Promise<ListPage> {
-    this.checkReadable()
-    this.log?.writePending()
+    this.beforeRead()
     return await this.memory.list(query)
   }
 
@@ -111,8 +109,7 @@ export class DurableChatStore implements ChatStore {
   }
 
   async count (): Promise<number> {
-    this.checkReadable()
-    this.log?.writePending()
+    this.beforeRead()
     return await this.memory.count()
   }
 
@@ -324,6 +321,12 @@ export class DurableChatStore implements ChatStore {
 
   private checkReadable (): void {
     if (this.state !== 'ready') throw this.unavailable()
+  }
+
+  /** A read answers from the log's point of view: the records waiting are written first, so it shows nothing the file lacks. */
+  private beforeRead (): void {
+    this.checkReadable()
+    this.log?.writePending()
   }
 
   private checkWritable (): void {
