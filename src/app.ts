@@ -50,7 +50,7 @@ export async function buildApp (options: BuildOptions = {}): Promise<FastifyInst
     // through the same mapping as the rest: a problem+json 404, with the request id.
     frameworkErrors: (err, request, reply) => {
       reply.header('x-request-id', request.id)
-      void sendProblem(reply, toAppError(err))
+      sendProblem(reply, toAppError(err))
     },
     schemaController: { compilersFactory: { buildValidator } }
   }).withTypeProvider<TypeBoxTypeProvider>()

@@ -35,9 +35,14 @@ export function toAppError (thrown: unknown): AppError {
   return new AppError('internal', 'An unexpected error occurred; the log has it under this request id')
 }
 
-export function sendProblem (reply: FastifyReply, error: AppError): FastifyReply {
+/**
+ * Sends the problem. Handlers call it and return nothing: a reply returned from a handler is a
+ * thenable that Fastify waits on with `stream.finished` (six listeners on the response) whenever
+ * the answer has not gone out yet, which with reply batching is every time.
+ */
+export function sendProblem (reply: FastifyReply, error: AppError): void {
   if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter))
-  return reply.code(error.status).type(PROBLEM_JSON).send(error.toProblem())
+  void reply.code(error.status).type(PROBLEM_JSON).send(error.toProblem())
 }
 
 /** `notFoundPreHandler`: what guards unknown routes as well (the rate limit). */
@@ -47,9 +52,9 @@ export function registerErrorHandlers (app: FastifyInstance, options: { notFound
     if (problem.status >= 500 && problem.kind === 'internal') request.log.error({ err }, 'unhandled error')
     // The request log's completion line already says the status at info; the why is for debugging.
     else request.log.debug({ problem: problem.kind, detail: problem.message }, 'request refused')
-    return sendProblem(reply, problem)
+    sendProblem(reply, problem)
   })
   app.setNotFoundHandler({ preHandler: options.notFoundPreHandler }, (request: FastifyRequest, reply: FastifyReply) => {
-    return sendProblem(reply, notFound(`No route ${request.method} ${request.url.split('?')[0] ?? ''}`))
+    sendProblem(reply, notFound(`No route ${request.method} ${request.url.split('?')[0] ?? ''}`))
   })
 }

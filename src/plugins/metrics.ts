@@ -179,6 +179,8 @@ export default fp(async (app) => {
       }
     }
   }, async (_request, reply) => {
-    return reply.type(scraped.contentType).send(await scraped.metrics())
+    const text = await scraped.metrics()
+    reply.type(scraped.contentType)
+    return text
   })
 }, { name: 'metrics', dependencies: ['store'] })

@@ -41,7 +41,8 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const chat = await store.create(request.body)
-    return reply.code(201).header('location', `/chats/${chat.id}`).header('etag', etagOf(chat.version)).send(chat)
+    reply.code(201).header('location', `/chats/${chat.id}`).header('etag', etagOf(chat.version))
+    return chat
   })
 
   app.get('/chats', {
@@ -58,7 +59,8 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const page = await store.list(toListQuery(request.query))
-    return reply.header('content-type', 'application/json; charset=utf-8').send(pageJson.page(page))
+    reply.header('content-type', 'application/json; charset=utf-8')
+    return pageJson.page(page)
   })
 
   app.get('/chats/:id', {
@@ -100,7 +102,8 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const chat = await store.update(request.params.id, request.body, { ifVersion: parseIfMatch(request.headers['if-match']) })
-    return reply.header('etag', etagOf(chat.version)).send(chat)
+    reply.header('etag', etagOf(chat.version))
+    return chat
   })
 
   app.put('/chats/:id', {
@@ -119,7 +122,8 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const chat = await store.replace(request.params.id, request.body, { ifVersion: parseIfMatch(request.headers['if-match']) })
-    return reply.header('etag', etagOf(chat.version)).send(chat)
+    reply.header('etag', etagOf(chat.version))
+    return chat
   })
 
   app.delete('/chats/:id', {
@@ -137,7 +141,8 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     await store.delete(request.params.id, { ifVersion: parseIfMatch(request.headers['if-match']) })
-    return reply.code(204).send(null)
+    reply.code(204)
+    return null
   })
 }
 
