@@ -62,6 +62,8 @@ export class ChatIndexes {
   records: (ChatRecord | undefined)[] = []
   createdAt = new Float64Array(64)
   updatedAt = new Float64Array(64)
+  /** Three numbers a slot that order as its title key's first 21 characters do (`setTitleHeads`). */
+  titleHeads = new Float64Array(64 * 3)
   priority = new Uint8Array(64)
   active = new Uint32Array(2)
   /** counts[priorityRank * 2 + (isActive ? 1 : 0)] */
@@ -361,8 +363,17 @@ export class ChatIndexes {
     return (this.active[slot >>> 5]! & (1 << (slot & 31))) !== 0
   }
 
-  /** Equal titles (many chats share one) compare at once; the rest as `compareTitles` does. */
+  /**
+   * Title keys in order: by the slots' `titleHeads` first (three numbers in one typed array, no
+   * string read), then, when those are equal and do not hold the whole keys, as `compareTitles`
+   * does (equal titles, which many chats share, compare at once).
+   */
   titleOrder (a: number, b: number): number {
+    const heads = this.titleHeads
+    const i = a * 3
+    const j = b * 3
+    const d = heads[i]! - heads[j]! || heads[i + 1]! - heads[j + 1]! || heads[i + 2]! - heads[j + 2]!
+    if (d !== 0 || heads[i + 2]! % 2 === 0) return d
     const x = this.records[a]!.title
     const y = this.records[b]!.title
     return x === y ? 0 : compareTitles(x, y)
@@ -373,6 +384,7 @@ export class ChatIndexes {
   }
 
   private setColumns (slot: number, r: ChatRecord): void {
+    setTitleHeads(r.title, this.titleHeads, slot * 3)
     this.createdAt[slot] = r.createdAt
     this.updatedAt[slot] = r.updatedAt
     const rank = PRIORITY_RANK[r.priority]
@@ -398,6 +410,7 @@ export class ChatIndexes {
     this.createdAt = grow(this.createdAt, new Float64Array(size))
     this.updatedAt = grow(this.updatedAt, new Float64Array(size))
     this.seq = grow(this.seq, new Float64Array(size))
+    this.titleHeads = grow(this.titleHeads, new Float64Array(size * 3))
     this.priority = grow(this.priority, new Uint8Array(size))
     this.active = grow(this.active, new Uint32Array(Math.ceil(size / 32)))
   }
@@ -502,6 +515,50 @@ export function titlePrefix (title: string): number {
   }
   for (; i < 7; i++) p *= 128
   return p
+}
+
+/** How many characters each of a title's three head numbers holds, and their base (a character is 1–128, 0 past the end). */
+const HEAD_CHARS = 7
+const HEAD_BASE = 129
+/** Characters the three heads hold together. */
+const HEADS_HOLD = 3 * HEAD_CHARS
+/**
+ * Writes at `heads[at…at+2]` three numbers that order as the title's key (`titleKey`, code point
+ * order) does up to where they differ: the key's first 21 characters, 7 to a number, each as its
+ * code plus one (0 past the end, so a shorter key sorts first). A character from 127 up counts
+ * as 128 and ends what the numbers know: it sorts after every character below 127 in both
+ * orders, but past it code units no longer order as code points. The last number is doubled,
+ * plus 1 when the numbers do not hold the whole key (longer than 21 characters, or one from 127
+ * up): equal heads with that bit clear are equal keys; with it set, the titles must be compared.
+ * While the first 21 characters are under 127 they are lower-cased here (as `titleKey` would);
+ * otherwise the key is made.
+ */
+export function setTitleHeads (title: string, heads: Float64Array, at: number): void {
+  let key = title
+  for (let i = 0; i < HEADS_HOLD && i < title.length; i++) {
+    if (title.charCodeAt(i) >= 127) { key = titleKey(title); break }
+  }
+  let partial = key.length > HEADS_HOLD
+  let stopped = false
+  let i = 0
+  for (let k = 0; k < 3; k++) {
+    let p = 0
+    for (let n = 0; n < HEAD_CHARS; n++, i++) {
+      let c = 0
+      if (!stopped && i < key.length) {
+        c = key.charCodeAt(i)
+        if (c >= 127) {
+          c = 128
+          stopped = partial = true
+        } else {
+          if (c >= 65 && c <= 90) c += 32
+          c += 1
+        }
+      }
+      p = p * HEAD_BASE + c
+    }
+    heads[at + k] = k === 2 ? p * 2 + (partial ? 1 : 0) : p
+  }
 }
 
 /** The slots ordered by their title keys (code point order, then `ties`): by `keyPrefix` first, then the keys, natively when there are no surrogates. */

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { ChatIndexes, compareCodePoints, compareTitles, titleKey } from '../../../src/store/memory/indexes.js'
+import { ChatIndexes, compareCodePoints, compareTitles, setTitleHeads, titleKey } from '../../../src/store/memory/indexes.js'
 import type { ChatRecord } from '../../../src/store/memory/memory-store.js'
 
 describe('compareTitles', () => {
@@ -15,6 +15,35 @@ describe('compareTitles', () => {
     expect(compareTitles('Load test', 'load TEST')).toBe(0)
     expect(compareTitles('ab', 'abİ')).toBeLessThan(0)
     expect(compareTitles('Zeta', 'alpha')).toBeGreaterThan(0)
+  })
+})
+
+describe('title order through the heads (ChatIndexes.titleOrder)', () => {
+  const record = (id: string, title: string): ChatRecord =>
+    ({ id, title, description: '', priority: 'medium', isActive: true, createdAt: 1, updatedAt: 1, version: 1 })
+  const sign = (n: number): number => Math.sign(n)
+
+  it('orders any two titles as their keys compare by code point, around the 21 characters the heads hold', () => {
+    const unit = fc.constantFrom('a', 'B', 'z', '0', ' ', '~', '\u0000', '\u007f', 'é', 'É', 'İ', 'K', 'Σ', '𝒳', '\uffff')
+    // A shared start of 0-24 characters, then up to 4 more, so that keys differ before, at and after character 21.
+    const pair = fc.tuple(fc.string({ unit, maxLength: 24 }), fc.string({ unit, maxLength: 4 }), fc.string({ unit, maxLength: 4 }))
+    fc.assert(fc.property(pair, ([start, x, y]) => {
+      const ix = new ChatIndexes()
+      ix.add(record('a', start + x))
+      ix.add(record('b', start + y))
+      expect(sign(ix.titleOrder(0, 1))).toBe(sign(compareCodePoints(titleKey(start + x), titleKey(start + y))))
+    }), { numRuns: 5000 })
+  })
+
+  it('decides most orders from the heads alone, and equal short titles as equal', () => {
+    const heads = (title: string): number[] => { const out = new Float64Array(3); setTitleHeads(title, out, 0); return [...out] }
+    expect(heads('Load test')).toEqual(heads('load TEST'))
+    expect(heads('load test')[2]! % 2).toBe(0)
+    expect(heads('a'.repeat(21))[2]! % 2).toBe(0)
+    expect(heads('a'.repeat(22))[2]! % 2).toBe(1)
+    expect(heads('é')[2]! % 2).toBe(1)
+    expect(heads('Load test chat 12 ab')[2]).toBeLessThan(heads('Load test chat 13 ab')[2]!)
+    expect(heads('ab')[0]).toBeLessThan(heads('ab\u0000')[0]!)
   })
 })
 
