@@ -2,7 +2,7 @@ import type { Priority } from '../chat-store.js'
 import type { Change, ChatRecord } from './memory-store.js'
 import { withTail } from './image-tail.js'
 import { DEFAULT_CHUNK, OrderedIndex } from './ordered-index.js'
-import { StringTable } from './string-table.js'
+import { spread, StringTable, stringHash } from './string-table.js'
 import { chatTerms, TextIndex, textImage, type TextCapture, type TextImage } from './text-index.js'
 
 export const PRIORITY_RANK: Readonly<Record<Priority, number>> = { low: 0, medium: 1, high: 2 }
@@ -64,6 +64,13 @@ export class ChatIndexes {
   updatedAt = new Float64Array(64)
   /** Three numbers a slot that order as its title key's first 21 characters do (`setTitleHeads`). */
   titleHeads = new Float64Array(64 * 3)
+  /**
+   * Each slot's title, as one string object for titles seen recently (`sameTitles`): equal
+   * titles, which many chats share, then compare as equal pointers, without a read of either
+   * record or string.
+   */
+  titles: string[] = []
+  private readonly sameTitles = new RecentStrings(4096)
   priority = new Uint8Array(64)
   active = new Uint32Array(2)
   /** counts[priorityRank * 2 + (isActive ? 1 : 0)] */
@@ -308,6 +315,7 @@ export class ChatIndexes {
     this.text.removeText(slot, record)
     this.uncount(record)
     this.records[slot] = undefined
+    this.titles[slot] = ''
     this.free.push(slot)
   }
 
@@ -327,7 +335,11 @@ export class ChatIndexes {
       }
       const rank = PRIORITY_RANK[r.priority]
       counts[rank * 2 + (r.isActive ? 1 : 0)]!++
-      if (this.createdAt[slot] !== r.createdAt || this.updatedAt[slot] !== r.updatedAt || this.priority[slot] !== rank || this.isActive(slot) !== r.isActive) {
+      const heads = new Float64Array(3)
+      setTitleHeads(r.title, heads, 0)
+      const headsAgree = heads.every((h, k) => h === this.titleHeads[slot * 3 + k])
+      if (this.createdAt[slot] !== r.createdAt || this.updatedAt[slot] !== r.updatedAt || this.priority[slot] !== rank || this.isActive(slot) !== r.isActive ||
+        this.titles[slot] !== r.title || !headsAgree) {
         out.push(`chat ${id}: its columns disagree with its record`)
       }
       for (const term of chatTerms(r.title, r.description)) {
@@ -374,8 +386,8 @@ export class ChatIndexes {
     const j = b * 3
     const d = heads[i]! - heads[j]! || heads[i + 1]! - heads[j + 1]! || heads[i + 2]! - heads[j + 2]!
     if (d !== 0 || heads[i + 2]! % 2 === 0) return d
-    const x = this.records[a]!.title
-    const y = this.records[b]!.title
+    const x = this.titles[a]!
+    const y = this.titles[b]!
     return x === y ? 0 : compareTitles(x, y)
   }
 
@@ -385,6 +397,7 @@ export class ChatIndexes {
 
   private setColumns (slot: number, r: ChatRecord): void {
     setTitleHeads(r.title, this.titleHeads, slot * 3)
+    this.titles[slot] = this.sameTitles.of(r.title)
     this.createdAt[slot] = r.createdAt
     this.updatedAt[slot] = r.updatedAt
     const rank = PRIORITY_RANK[r.priority]
@@ -515,6 +528,29 @@ export function titlePrefix (title: string): number {
   }
   for (; i < 7; i++) p *= 128
   return p
+}
+
+/**
+ * A direct-mapped cache of recently seen strings by hash: `of` answers the string it holds equal
+ * to the one given (the same object every time while it stays), else keeps and answers the one
+ * given. Bounded (`size` strings), so it keeps nothing alive for long.
+ */
+export class RecentStrings {
+  private readonly held: string[]
+  private readonly mask: number
+
+  constructor (size: number) {
+    this.mask = size - 1
+    this.held = new Array<string>(size).fill('')
+  }
+
+  of (s: string): string {
+    const at = spread(stringHash(s)) & this.mask
+    const held = this.held[at]!
+    if (held === s) return held
+    this.held[at] = s
+    return s
+  }
 }
 
 /** How many characters each of a title's three head numbers holds, and their base (a character is 1–128, 0 past the end). */
