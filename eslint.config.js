@@ -18,5 +18,15 @@ export default tseslint.config(
       '@typescript-eslint/no-extraneous-class': 'off'
     }
   },
+  {
+    // A handler that returns the reply hands Fastify a thenable it waits on with stream.finished
+    // (six listeners a request, every time reply batching holds the answer): return the payload.
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': ['error',
+        { selector: 'ReturnStatement > CallExpression[callee.property.name="send"]', message: 'Return the payload (set code and headers on reply first), or send without returning the reply.' },
+        { selector: 'ReturnStatement > Identifier[name="reply"]', message: 'Return the payload, not the reply.' }]
+    }
+  },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked }
 )

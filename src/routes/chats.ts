@@ -81,6 +81,8 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const chat = await store.get(request.params.id)
     if (chat === undefined) throw notFound()
     reply.header('etag', etagOf(chat.version))
+    // A 304 has no body, which only send() with nothing gives (a returned null is the JSON `null`).
+    // eslint-disable-next-line no-restricted-syntax
     if (noneMatchHits(request.headers['if-none-match'], chat.version)) return reply.code(304).send()
     return chat
   })

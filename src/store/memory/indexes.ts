@@ -115,10 +115,20 @@ export class ChatIndexes {
 
   get size (): number { return this.byCreated.size }
 
+  /** The row `get` found last: a write reads its chat, then changes it (`slotOfRecord`). */
+  private lastGot = 0
+
+  /** The row of a chat in the indexes: the one `get` found last when it holds this very record, else looked up by id. */
+  private slotOfRecord (record: ChatRecord): number {
+    return this.records[this.lastGot] === record ? this.lastGot : this.slotOf.get(record.id)!
+  }
+
   /** The chat with this id, or undefined: the store's one map of ids. */
   get (id: string): ChatRecord | undefined {
     const slot = this.slotOf.get(id)
-    return slot === undefined ? undefined : this.records[slot]
+    if (slot === undefined) return undefined
+    this.lastGot = slot
+    return this.records[slot]
   }
 
   /**
@@ -290,7 +300,7 @@ export class ChatIndexes {
 
   /** Swaps in the new version of a chat (same id and slot), moving it only in the indexes whose keys changed. */
   replace (before: ChatRecord, after: ChatRecord): void {
-    const slot = this.slotOf.get(before.id)!
+    const slot = this.slotOfRecord(before)
     const titleChanged = before.title !== after.title
     const priorityChanged = before.priority !== after.priority
     if (titleChanged) this.byTitle.remove(slot)
@@ -306,7 +316,7 @@ export class ChatIndexes {
   }
 
   remove (record: ChatRecord): void {
-    const slot = this.slotOf.get(record.id)!
+    const slot = this.slotOfRecord(record)
     this.slotOf.delete(record.id)
     this.byCreated.remove(slot)
     this.byUpdated.remove(slot)
