@@ -175,7 +175,7 @@ export class ChatIndexes {
       this.ensureCapacity(slot + 1)
       this.records[slot] = record
       this.slotOf.set(record.id, slot)
-      this.setColumns(slot, record)
+      this.setColumns(slot, record, true)
       this.setSeq(slot, record.id)
       titles.push(titleKey(record.title))
       if (record.id <= previousId) idsAscend = false
@@ -259,7 +259,7 @@ export class ChatIndexes {
     for (let slot = used - 1; slot >= 0; slot--) {
       const record = records[slot]
       if (record === undefined) this.free.push(slot)
-      else this.setColumns(slot, record)
+      else this.setColumns(slot, record, true)
     }
     if (this.slotOf.size !== used - this.free.length) throw new Error('ChatIndexes: the image holds an id twice')
     const n = this.slotOf.size
@@ -405,9 +405,10 @@ export class ChatIndexes {
     return titleKey(this.records[slot]!.title)
   }
 
-  private setColumns (slot: number, r: ChatRecord): void {
+  /** `bulk`: a chat of a whole store loaded at once, whose title is not looked for among recent ones. */
+  private setColumns (slot: number, r: ChatRecord, bulk = false): void {
     setTitleHeads(r.title, this.titleHeads, slot * 3)
-    this.titles[slot] = this.sameTitles.of(r.title)
+    this.titles[slot] = bulk ? r.title : this.sameTitles.of(r.title)
     this.createdAt[slot] = r.createdAt
     this.updatedAt[slot] = r.updatedAt
     const rank = PRIORITY_RANK[r.priority]
@@ -434,6 +435,8 @@ export class ChatIndexes {
     this.updatedAt = grow(this.updatedAt, new Float64Array(size))
     this.seq = grow(this.seq, new Float64Array(size))
     this.titleHeads = grow(this.titleHeads, new Float64Array(size * 3))
+    // Grown in order, so that the array stays packed when rows are then filled from the last (`loadImage`).
+    while (this.titles.length < size) this.titles.push('')
     this.priority = grow(this.priority, new Uint8Array(size))
     this.active = grow(this.active, new Uint32Array(Math.ceil(size / 32)))
   }
