@@ -23,9 +23,13 @@ export default tseslint.config(
     // (six listeners a request, every time reply batching holds the answer): return the payload.
     files: ['src/**/*.ts'],
     rules: {
-      'no-restricted-syntax': ['error',
-        { selector: 'ReturnStatement > CallExpression[callee.property.name="send"]', message: 'Return the payload (set code and headers on reply first), or send without returning the reply.' },
-        { selector: 'ReturnStatement > Identifier[name="reply"]', message: 'Return the payload, not the reply.' }]
+      'no-restricted-syntax': ['error', ...[
+        'ReturnStatement > CallExpression[callee.property.name="send"]',
+        'ReturnStatement > AwaitExpression > CallExpression[callee.property.name="send"]',
+        'ReturnStatement > Identifier[name="reply"]',
+        'ReturnStatement > CallExpression[callee.object.name="reply"]',
+        'ArrowFunctionExpression > CallExpression.body[callee.property.name="send"]'
+      ].map((selector) => ({ selector, message: 'Return the payload, having set the status and headers on reply (a synchronous handler may also send and return nothing).' }))]
     }
   },
   { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked }

@@ -36,9 +36,11 @@ export function toAppError (thrown: unknown): AppError {
 }
 
 /**
- * Sends the problem. Handlers call it and return nothing: a reply returned from a handler is a
- * thenable that Fastify waits on with `stream.finished` (six listeners on the response) whenever
- * the answer has not gone out yet, which with reply batching is every time.
+ * Sends the problem. The error and not-found handlers, which are synchronous, call it and return
+ * nothing: a reply returned from a handler is a thenable that Fastify waits on with
+ * `stream.finished` (six listeners on the response) whenever the answer has not gone out yet,
+ * which with reply batching is every time. (An async handler must not send and return nothing:
+ * while batching holds the answer, Fastify would send again. It returns its payload instead.)
  */
 export function sendProblem (reply: FastifyReply, error: AppError): void {
   if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter))

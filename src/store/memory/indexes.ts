@@ -69,7 +69,7 @@ export class ChatIndexes {
    * titles, which many chats share, then compare as equal pointers, without a read of either
    * record or string.
    */
-  titles: string[] = []
+  titles: string[] = new Array<string>(64).fill('')
   private readonly sameTitles = new RecentStrings(4096)
   priority = new Uint8Array(64)
   active = new Uint32Array(2)
@@ -333,11 +333,15 @@ export class ChatIndexes {
   problems (): string[] {
     const out: string[] = []
     const counts = new Float64Array(6)
+    const seen = new Set<ChatRecord>()
     let filled = 0
     for (let slot = 0; slot < this.used; slot++) {
       const r = this.records[slot]
       if (r === undefined) continue
       filled++
+      // One record object a row (a write finds its row by the record it read: `slotOfRecord`).
+      if (seen.has(r)) out.push(`chat ${r.id}: its record object is in two rows`)
+      seen.add(r)
       const { id } = r
       if (this.slotOf.get(id) !== slot) {
         out.push(`chat ${id} is not in its row`)
@@ -546,7 +550,8 @@ export function titlePrefix (title: string): number {
 /**
  * A direct-mapped cache of recently seen strings by hash: `of` answers the string it holds equal
  * to the one given (the same object every time while it stays), else keeps and answers the one
- * given. Bounded (`size` strings), so it keeps nothing alive for long.
+ * given. Bounded: it keeps at most `size` strings alive (for titles, at most 4,096 of up to 200
+ * characters, whatever became of their chats).
  */
 export class RecentStrings {
   private readonly held: string[]
