@@ -1,4 +1,4 @@
-import { compareTitles, PRIORITY_RANK, titlePrefix, walkById, type IndexImage } from './indexes.js'
+import { compareTitleHeads, compareTitles, PRIORITY_RANK, setTitleHeads, walkById, type IndexImage } from './indexes.js'
 import type { Change, ChatRecord } from './memory-store.js'
 import { collectTerms, type TextImage } from './text-index.js'
 
@@ -56,20 +56,23 @@ export function withTail (image: IndexImage, tail: readonly Change[], slotOf: (i
     byPriority[p]![sizes[p]!++] = slot
   }
 
-  // Each title's `titlePrefix`, worked out when first compared (NaN until then): merging the changed chats in compares few of the saved ones.
-  const prefix = new Float64Array(n).fill(NaN)
-  const prefixOf = (slot: number): number => {
-    const p = prefix[slot]!
-    return Number.isNaN(p) ? (prefix[slot] = titlePrefix(records[slot]!.title)) : p
+  // Each title's heads (`setTitleHeads`), worked out when first compared (NaN until then): merging the changed chats in compares few of the saved ones.
+  const heads = new Float64Array(n * 3).fill(NaN)
+  const withHeads = (slot: number): void => {
+    if (Number.isNaN(heads[slot * 3])) setTitleHeads(records[slot]!.title, heads, slot * 3)
   }
   const byCreated = (a: number, b: number): number => records[a]!.createdAt - records[b]!.createdAt || rank[a]! - rank[b]!
   const byUpdated = (a: number, b: number): number => records[a]!.updatedAt - records[b]!.updatedAt || rank[a]! - rank[b]!
   const byTitle = (a: number, b: number): number => {
-    const p = prefixOf(a) - prefixOf(b)
-    if (p !== 0) return p
-    const x = records[a]!.title
-    const y = records[b]!.title
-    return (x === y ? 0 : compareTitles(x, y)) || rank[a]! - rank[b]!
+    withHeads(a)
+    withHeads(b)
+    let d = compareTitleHeads(heads, a, b)
+    if (Number.isNaN(d)) {
+      const x = records[a]!.title
+      const y = records[b]!.title
+      d = x === y ? 0 : compareTitles(x, y)
+    }
+    return d || rank[a]! - rank[b]!
   }
   const kept = (slots: Int32Array): Int32Array => {
     const out = new Int32Array(slots.length)

@@ -167,7 +167,6 @@ export class ChatIndexes {
     if (this.used !== 0) throw new Error('ChatIndexes: load needs empty indexes')
     this.ensureCapacity(count)
     this.slotOf.reserve(count)
-    const titles: string[] = []
     let idsAscend = true
     let previousId = ''
     for (const record of records) {
@@ -177,7 +176,6 @@ export class ChatIndexes {
       this.slotOf.set(record.id, slot)
       this.setColumns(slot, record, true)
       this.setSeq(slot, record.id)
-      titles.push(titleKey(record.title))
       if (record.id <= previousId) idsAscend = false
       previousId = record.id
     }
@@ -192,7 +190,7 @@ export class ChatIndexes {
     }
     this.byCreated.load(byKey(this.createdAt))
     this.byUpdated.load(byKey(this.updatedAt))
-    this.byTitle.load(sortByTitle(titles, ties))
+    this.byTitle.load(allSlots(n).sort((a, b) => this.titleOrder(a, b) || ties(a, b)))
     const priority = this.priority
     this.byPriority.forEach((index, p) => {
       const slots = new Int32Array(this.counts[p * 2]! + this.counts[p * 2 + 1]!)
@@ -395,11 +393,8 @@ export class ChatIndexes {
    * does (equal titles, which many chats share, compare at once).
    */
   titleOrder (a: number, b: number): number {
-    const heads = this.titleHeads
-    const i = a * 3
-    const j = b * 3
-    const d = heads[i]! - heads[j]! || heads[i + 1]! - heads[j + 1]! || heads[i + 2]! - heads[j + 2]!
-    if (d !== 0 || heads[i + 2]! % 2 === 0) return d
+    const d = compareTitleHeads(this.titleHeads, a, b)
+    if (!Number.isNaN(d)) return d
     const x = this.titles[a]!
     const y = this.titles[b]!
     return x === y ? 0 : compareTitles(x, y)
@@ -510,43 +505,6 @@ function allSlots (n: number): Int32Array {
   return slots
 }
 
-/** Code units at or above it sort differently by code point (surrogates), or do not fit the 7 bits of a prefix. */
-// eslint-disable-next-line no-control-regex
-const NOT_ASCII = /[^\u0000-\u007f]/
-
-/**
- * A number that orders as title keys do (code point order), where it differs: each key's first
- * seven characters, 7 bits each; a short key is padded with 0, and a character from 127 up counts
- * as 127 and ends the number (the rest padded), since past it the units no longer order as the
- * keys do (a surrogate pair is two). Equal numbers only mean "compare the keys"; most comparisons
- * are one subtraction.
- */
-function keyPrefix (key: string): number {
-  let p = 0
-  let i = 0
-  for (; i < 7 && i < key.length; i++) {
-    const c = key.charCodeAt(i)
-    p = p * 128 + Math.min(c, 127)
-    if (c >= 127) { i++; break }
-  }
-  for (; i < 7; i++) p *= 128
-  return p
-}
-
-/** `keyPrefix(titleKey(title))`, without the lower-cased copy while the first seven characters are ASCII. */
-export function titlePrefix (title: string): number {
-  let p = 0
-  let i = 0
-  for (; i < 7 && i < title.length; i++) {
-    let c = title.charCodeAt(i)
-    if (c >= 127) return keyPrefix(titleKey(title))
-    if (c >= 65 && c <= 90) c += 32
-    p = p * 128 + c
-  }
-  for (; i < 7; i++) p *= 128
-  return p
-}
-
 /**
  * A direct-mapped cache of recently seen strings by hash: `of` answers the string it holds equal
  * to the one given (the same object every time while it stays), else keeps and answers the one
@@ -576,6 +534,18 @@ const HEAD_CHARS = 7
 const HEAD_BASE = 129
 /** Characters the three heads hold together. */
 const HEADS_HOLD = 3 * HEAD_CHARS
+/**
+ * The order of two slots' titles by their heads (three numbers a slot in `heads`, as
+ * `setTitleHeads` writes them), or NaN when the heads are equal and do not hold the whole keys:
+ * then only the titles can tell (`compareTitles`).
+ */
+export function compareTitleHeads (heads: Float64Array, a: number, b: number): number {
+  const i = a * 3
+  const j = b * 3
+  const d = heads[i]! - heads[j]! || heads[i + 1]! - heads[j + 1]! || heads[i + 2]! - heads[j + 2]!
+  return d !== 0 || heads[i + 2]! % 2 === 0 ? d : NaN
+}
+
 /**
  * Writes at `heads[at…at+2]` three numbers that order as the title's key (`titleKey`, code point
  * order) does up to where they differ: the key's first 21 characters, 7 to a number, each as its
@@ -613,20 +583,6 @@ export function setTitleHeads (title: string, heads: Float64Array, at: number): 
     }
     heads[at + k] = k === 2 ? p * 2 + (partial ? 1 : 0) : p
   }
-}
-
-/** The slots ordered by their title keys (code point order, then `ties`): by `keyPrefix` first, then the keys, natively when there are no surrogates. */
-function sortByTitle (keys: readonly string[], ties: (a: number, b: number) => number): Int32Array {
-  const n = keys.length
-  const prefix = new Float64Array(n)
-  let surrogates = false
-  for (let slot = 0; slot < n; slot++) {
-    const key = keys[slot]!
-    prefix[slot] = keyPrefix(key)
-    if (!surrogates && NOT_ASCII.test(key)) surrogates = /[\ud800-\udfff]/.test(key)
-  }
-  const compare = surrogates ? compareCodePoints : (a: string, b: string): number => a < b ? -1 : a > b ? 1 : 0
-  return allSlots(n).sort((a, b) => prefix[a]! - prefix[b]! || compare(keys[a]!, keys[b]!) || ties(a, b))
 }
 
 function grow<T extends Float64Array | Uint8Array | Uint32Array> (from: T, to: T): T {
