@@ -306,7 +306,8 @@ export class ChatIndexes {
     if (before.updatedAt !== after.updatedAt) this.byUpdated.remove(slot)
     this.uncount(before)
     this.records[slot] = after
-    this.setColumns(slot, after)
+    if (titleChanged) this.setTitle(slot, after.title, false)
+    this.setKeys(slot, after)
     if (before.updatedAt !== after.updatedAt) this.byUpdated.insert(slot)
     if (priorityChanged) this.byPriority[PRIORITY_RANK[after.priority]]!.insert(slot)
     if (titleChanged) this.byTitle.insert(slot)
@@ -406,8 +407,18 @@ export class ChatIndexes {
 
   /** `bulk`: a chat of a whole store loaded at once, whose title is not looked for among recent ones. */
   private setColumns (slot: number, r: ChatRecord, bulk = false): void {
-    setTitleHeads(r.title, this.titleHeads, slot * 3)
-    this.titles[slot] = bulk ? r.title : this.sameTitles.of(r.title)
+    this.setTitle(slot, r.title, bulk)
+    this.setKeys(slot, r)
+  }
+
+  /** The title order's columns of a row. */
+  private setTitle (slot: number, title: string, bulk: boolean): void {
+    setTitleHeads(title, this.titleHeads, slot * 3)
+    this.titles[slot] = bulk ? title : this.sameTitles.of(title)
+  }
+
+  /** The other columns: times, priority, flag, and the (priority, isActive) counts. */
+  private setKeys (slot: number, r: ChatRecord): void {
     this.createdAt[slot] = r.createdAt
     this.updatedAt[slot] = r.updatedAt
     const rank = PRIORITY_RANK[r.priority]
