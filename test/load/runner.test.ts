@@ -21,6 +21,8 @@ describe('load runner: arguments', () => {
   it('reads duration, connections and a scenario list, in the run order whatever the order given', () => {
     const options = parseLoadArgs(['--duration', '5', '--connections', '20', '--scenarios', 'delete,get,create', '--peers', '--floor'])
     expect(options).toMatchObject({ duration: 5, connections: 20, scenarios: ['get', 'create', 'delete'], peers: true, floor: true })
+    // Patch and replace run over the seeded chats, before create grows the store; delete takes what create made.
+    expect(parseLoadArgs(['--scenarios', 'delete,create,replace,mixed,patch']).scenarios).toEqual(['patch', 'replace', 'create', 'delete', 'mixed'])
   })
 
   it('runs only the soak when --soak comes alone, and more when scenarios are named', () => {
