@@ -14,9 +14,12 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
 FROM node:26-slim
+# GLIBC_TUNABLES: glibc's malloc backs its large blocks (the indexes' typed arrays) with transparent
+# huge pages, so filling them at a start faults a tenth as often (load/processes.ts, DEPLOYED_ENV).
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
-    PORT=3000
+    PORT=3000 \
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 WORKDIR /app
 COPY --from=deps --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist

@@ -33,7 +33,7 @@ import { encodeIndexImage } from '../src/store/durable/index-codec.js'
 import { MemoryChatStore } from '../src/store/memory/memory-store.js'
 import { createLog, writeSnapshot } from '../src/store/durable/snapshot.js'
 import { longTexts } from './long-texts.js'
-import { cpuSecondsOf } from './processes.js'
+import { cpuSecondsOf, DEPLOYED_ENV } from './processes.js'
 import { median } from './report.js'
 import { loadConfig } from '../src/config.js'
 
@@ -65,7 +65,7 @@ function temp (): string {
 async function startServer (mode: Mode): Promise<ChildProcess> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    NODE_ENV: 'production',
+    ...DEPLOYED_ENV,
     LOG_LEVEL: 'warn',
     HOST: '127.0.0.1',
     PORT: String(PORT),
@@ -323,7 +323,7 @@ const s2 = (ms: number): string => (ms / 1000).toFixed(2)
 /** Spawns the server on a data directory and times it until /health/ready answers 200, counting the 503s before. */
 async function serverStart (dir: string, server = 'dist/server.js'): Promise<{ ms: number, cpuMs: number, notReady: number }> {
   const started = performance.now()
-  const env = { ...process.env, NODE_ENV: 'production' as const, LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(PORT), MAX_ITEMS: '100000000', MAX_STORE_BYTES: '0', DATA_DIR: dir }
+  const env = { ...process.env, ...DEPLOYED_ENV, LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(PORT), MAX_ITEMS: '100000000', MAX_STORE_BYTES: '0', DATA_DIR: dir }
   const child = spawn(process.execPath, [server], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] })
   let notReady = 0
   try {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import type { Result } from 'autocannon'
 import type { FastifyInstance } from 'fastify'
@@ -6,7 +7,7 @@ import { parseLoadArgs, SCENARIOS, type ScenarioName } from '../../load/args.js'
 import { combineParts, measure, seed, storeSize, supportsFilteredList } from '../../load/bench.js'
 import { startCeiling } from '../../load/ceiling.js'
 import { startFloor } from '../../load/floor.js'
-import { cpuSecondsOf, freePort, rssMiBOf } from '../../load/processes.js'
+import { cpuSecondsOf, DEPLOYED_ENV, freePort, rssMiBOf } from '../../load/processes.js'
 import { areaOf, summarizeProfile, type CpuProfile } from '../../load/profile-summary.js'
 import { bar, barChart, cpuRatio, formatTable, markdownReport, markdownTable, ratioToCeiling, soakText, summarize, verdict, type Row } from '../../load/report.js'
 import { autocannonOptions, ceilingRequests, chatInput, createdId, fillRequests, listPath, scenarioRequests, type Pools } from '../../load/scenarios.js'
@@ -128,6 +129,14 @@ describe('load runner: figures and report', () => {
     expect(md).toContain('service get │')
     expect(md).toContain('The ceiling next to each scenario, in req/s: get 1,000 (17 µs CPU/req); create 1,200.')
     expect(md).toContain('- a note')
+  })
+})
+
+describe('load runner: servers as deployed', () => {
+  it('starts every server with the environment the image sets', () => {
+    const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8')
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '))
+    for (const [key, value] of Object.entries(DEPLOYED_ENV)) expect(runtime).toMatch(new RegExp(`\\b${key}=${value.replace(/[.]/g, '\\.')}\\b`))
   })
 })
 
