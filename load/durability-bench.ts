@@ -170,9 +170,9 @@ async function recoverHere (dir: string): Promise<{ ms: number, cpuMs: number, i
   return { ms, cpuMs: (used.user + used.system) / 1000, items }
 }
 
-/** Times a recovery in a fresh process (`recover-once <dir>`), so that no run inherits another's heap. */
+/** Times a recovery in a fresh process (`recover-once <dir>`, with the servers' environment), so that no run inherits another's heap. */
 async function timeRecovery (dir: string): Promise<{ ms: number, cpuMs: number, items: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'load/durability-bench.ts', 'recover-once', dir], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', 'load/durability-bench.ts', 'recover-once', dir], { cwd: root, env: { ...process.env, ...DEPLOYED_ENV }, stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
   const code = await new Promise((resolve) => child.once('exit', resolve))
