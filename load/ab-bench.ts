@@ -9,7 +9,7 @@
 import { existsSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { measure, seed } from './bench.js'
-import { DEPLOYED_ENV, freePort, startServer, type ServerProcess } from './processes.js'
+import { deployedEnv, freePort, startServer, type ServerProcess } from './processes.js'
 import { autocannonOptions, fillRequests, scenarioRequests, type Pools } from './scenarios.js'
 import type { ScenarioName } from './args.js'
 import { median } from './report.js'
@@ -32,7 +32,7 @@ async function start (dir: string, name: string): Promise<ServerProcess> {
     cwd: path.resolve(dir),
     port,
     env: {
-      ...DEPLOYED_ENV, HOST: '127.0.0.1', PORT: String(port), MAX_ITEMS: '2000000', MAX_STORE_BYTES: '0',
+      ...deployedEnv(), HOST: '127.0.0.1', PORT: String(port), MAX_ITEMS: '2000000', MAX_STORE_BYTES: '0',
       RATE_LIMIT_ALLOW_LIST: '127.0.0.1,::1,::ffff:127.0.0.1', RATE_LIMIT_READ_MAX: '1000000000', RATE_LIMIT_WRITE_MAX: '1000000000'
     },
     logFile: '/dev/null',

@@ -33,7 +33,7 @@ import { encodeIndexImage } from '../src/store/durable/index-codec.js'
 import { MemoryChatStore } from '../src/store/memory/memory-store.js'
 import { createLog, writeSnapshot } from '../src/store/durable/snapshot.js'
 import { longTexts } from './long-texts.js'
-import { cpuSecondsOf, DEPLOYED_ENV } from './processes.js'
+import { cpuSecondsOf, deployedEnv } from './processes.js'
 import { median } from './report.js'
 import { loadConfig } from '../src/config.js'
 
@@ -65,7 +65,7 @@ function temp (): string {
 async function startServer (mode: Mode): Promise<ChildProcess> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    ...DEPLOYED_ENV,
+    ...deployedEnv(),
     LOG_LEVEL: 'warn',
     HOST: '127.0.0.1',
     PORT: String(PORT),
@@ -172,7 +172,7 @@ async function recoverHere (dir: string): Promise<{ ms: number, cpuMs: number, i
 
 /** Times a recovery in a fresh process (`recover-once <dir>`, with the servers' environment), so that no run inherits another's heap. */
 async function timeRecovery (dir: string): Promise<{ ms: number, cpuMs: number, items: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'load/durability-bench.ts', 'recover-once', dir], { cwd: root, env: { ...process.env, ...DEPLOYED_ENV }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', 'load/durability-bench.ts', 'recover-once', dir], { cwd: root, env: { ...process.env, ...deployedEnv() }, stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
   const code = await new Promise((resolve) => child.once('exit', resolve))
@@ -323,7 +323,7 @@ const s2 = (ms: number): string => (ms / 1000).toFixed(2)
 /** Spawns the server on a data directory and times it until /health/ready answers 200, counting the 503s before. */
 async function serverStart (dir: string, server = 'dist/server.js'): Promise<{ ms: number, cpuMs: number, notReady: number }> {
   const started = performance.now()
-  const env = { ...process.env, ...DEPLOYED_ENV, LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(PORT), MAX_ITEMS: '100000000', MAX_STORE_BYTES: '0', DATA_DIR: dir }
+  const env = { ...process.env, ...deployedEnv(), LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(PORT), MAX_ITEMS: '100000000', MAX_STORE_BYTES: '0', DATA_DIR: dir }
   const child = spawn(process.execPath, [server], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] })
   let notReady = 0
   try {

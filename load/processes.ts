@@ -5,13 +5,22 @@ import { setTimeout as sleep } from 'node:timers/promises'
 
 /**
  * The process environment the image gives the service (the Dockerfile's ENV) besides its own
- * settings, for every server a benchmark starts: production mode, and glibc's malloc asked to back
- * its large blocks (typed arrays' memory: the indexes, a snapshot's saved index image) with
- * transparent huge pages. A page's first touch costs about 10 µs on these VMs (112 MiB of a fresh
- * typed array: 380 ms to fill the first time, 5 ms the second); with huge pages, 20–40 ms. It
- * changes nothing else, and glibc without the tunable (or musl) ignores it.
+ * settings: production mode, and glibc's malloc asked to back its large blocks (typed arrays'
+ * memory: the indexes, a snapshot's saved index image) with transparent huge pages. A page's
+ * first touch costs about 10 µs on these VMs (112 MiB of a fresh typed array: 380 ms to fill the
+ * first time, 5 ms the second); with huge pages, 20–40 ms. glibc then asks for them for its main
+ * heap too, so the RSS can be somewhat higher; glibc without the tunable (or musl) ignores it.
  */
 export const DEPLOYED_ENV = { NODE_ENV: 'production', GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' } as const
+
+/**
+ * What every server a benchmark starts gets: `DEPLOYED_ENV`, but for a `GLIBC_TUNABLES` the shell
+ * set (`GLIBC_TUNABLES= npm run bench:durability` measures without huge pages).
+ */
+export function deployedEnv (): Record<string, string> {
+  const tunables = process.env.GLIBC_TUNABLES
+  return { ...DEPLOYED_ENV, ...(tunables === undefined ? {} : { GLIBC_TUNABLES: tunables }) }
+}
 
 /** A server the runner started as its own process, stopped by its pid. */
 export interface ServerProcess {

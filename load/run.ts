@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import type { Request, Result } from 'autocannon'
 import { parseLoadArgs, USAGE, type LoadOptions } from './args.js'
 import { combineParts, measure, seed, storeSize, supportsFilteredList, type Part } from './bench.js'
-import { DEPLOYED_ENV, freePort, startServer, type ServerProcess } from './processes.js'
+import { deployedEnv, freePort, startServer, type ServerProcess } from './processes.js'
 import { profileText, summarizeProfile, type CpuProfile } from './profile-summary.js'
 import { barChart, cpuRatio, formatTable, markdownReport, ratioToCeiling, soakText, verdict, type RunReport, type Row, type SoakReport, type Summary } from './report.js'
 import { autocannonOptions, ceilingRequests, fillRequests, listPath, scenarioRequests, type Dialect, type Pools, type ScenarioContext } from './scenarios.js'
@@ -57,7 +57,7 @@ async function startService (options: LoadOptions, stamp: string, profileDir: st
     // Production as deployed (JSON logs at info, to a file), but with room for the run's chats,
     // and the runner's own address exempt from rate limits (and the limits raised besides).
     env: {
-      ...DEPLOYED_ENV,
+      ...deployedEnv(),
       HOST: '127.0.0.1',
       PORT: String(port),
       MAX_ITEMS: String(STORE_MAX_ITEMS),
@@ -116,7 +116,7 @@ async function main (): Promise<void> {
       nodeArgs: ['--import', 'tsx', path.join(ROOT, 'load', 'ceiling.ts'), chatsFile],
       cwd: ROOT,
       port: ceilingPort,
-      env: { ...DEPLOYED_ENV, PORT: String(ceilingPort) },
+      env: { ...deployedEnv(), PORT: String(ceilingPort) },
       logFile: path.join(RESULTS, `${stamp}-ceiling.log`),
       readyPath: `/chats/${seedIds[0]!}`
     })
@@ -132,7 +132,7 @@ async function main (): Promise<void> {
         nodeArgs: [path.join(ROOT, 'node_modules', 'json-server', 'lib', 'cli', 'bin.js'), dbFile, '--port', String(port), '--host', '127.0.0.1', '--quiet'],
         cwd: tmp,
         port,
-        env: { ...DEPLOYED_ENV },
+        env: { ...deployedEnv() },
         logFile: path.join(RESULTS, `${stamp}-json-server.log`),
         readyPath: `/chats/${seedIds[0]!}`
       })
@@ -148,7 +148,7 @@ async function main (): Promise<void> {
         nodeArgs: ['--import', 'tsx', path.join(ROOT, 'load', 'floor.ts'), chatsFile],
         cwd: ROOT,
         port,
-        env: { ...DEPLOYED_ENV, PORT: String(port) },
+        env: { ...deployedEnv(), PORT: String(port) },
         logFile: path.join(RESULTS, `${stamp}-floor.log`),
         readyPath: `/chats/${seedIds[0]!}`
       })

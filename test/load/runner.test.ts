@@ -7,7 +7,7 @@ import { parseLoadArgs, SCENARIOS, type ScenarioName } from '../../load/args.js'
 import { combineParts, measure, seed, storeSize, supportsFilteredList } from '../../load/bench.js'
 import { startCeiling } from '../../load/ceiling.js'
 import { startFloor } from '../../load/floor.js'
-import { cpuSecondsOf, DEPLOYED_ENV, freePort, rssMiBOf } from '../../load/processes.js'
+import { cpuSecondsOf, DEPLOYED_ENV, deployedEnv, freePort, rssMiBOf } from '../../load/processes.js'
 import { areaOf, summarizeProfile, type CpuProfile } from '../../load/profile-summary.js'
 import { bar, barChart, cpuRatio, formatTable, markdownReport, markdownTable, ratioToCeiling, soakText, summarize, verdict, type Row } from '../../load/report.js'
 import { autocannonOptions, ceilingRequests, chatInput, createdId, fillRequests, listPath, scenarioRequests, type Pools } from '../../load/scenarios.js'
@@ -133,10 +133,23 @@ describe('load runner: figures and report', () => {
 })
 
 describe('load runner: servers as deployed', () => {
-  it('starts every server with the environment the image sets', () => {
+  it('names the environment the image sets in its ENV, and lets the shell turn huge pages off', () => {
     const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8')
-    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '))
-    for (const [key, value] of Object.entries(DEPLOYED_ENV)) expect(runtime).toMatch(new RegExp(`\\b${key}=${value.replace(/[.]/g, '\\.')}\\b`))
+    // The runtime stage's instructions, continuation lines joined, comments dropped.
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM ')).split('\n').filter((line) => !line.trimStart().startsWith('#')).join('\n').replace(/\\\n/g, ' ')
+    const env = runtime.split('\n').filter((line) => line.startsWith('ENV ')).join(' ')
+    for (const [key, value] of Object.entries(DEPLOYED_ENV)) expect(env.split(/\s+/)).toContain(`${key}=${value}`)
+
+    const shell = process.env.GLIBC_TUNABLES
+    try {
+      delete process.env.GLIBC_TUNABLES
+      expect(deployedEnv()).toEqual(DEPLOYED_ENV)
+      process.env.GLIBC_TUNABLES = ''
+      expect(deployedEnv()).toEqual({ ...DEPLOYED_ENV, GLIBC_TUNABLES: '' })
+    } finally {
+      if (shell === undefined) delete process.env.GLIBC_TUNABLES
+      else process.env.GLIBC_TUNABLES = shell
+    }
   })
 })
 
