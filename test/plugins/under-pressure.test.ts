@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import underPressurePlugin, { OverloadedError, underPressureOptions } from '../../src/plugins/under-pressure.js'
-import { loadConfig } from '../../src/config.js'
+import { loadConfig, type Config } from '../../src/config.js'
 import { build, jsonHeaders } from '../helper.js'
 
 let app: FastifyInstance | undefined
@@ -57,14 +57,19 @@ describe('the start\'s grace', () => {
   const graceMs = 2 * config.PRESSURE_SAMPLE_INTERVAL_MS
   const busy = (ms: number): void => { const end = performance.now() + ms; while (performance.now() < end);/* the event loop blocked */ }
 
-  /** The plugin in a bare app, with a store recovery the test ends, and one route. */
-  async function appRecovering (): Promise<{ server: FastifyInstance, end: (ok: boolean) => void }> {
+  /**
+   * The plugin in a bare app with one route: with a store recovery the test ends (`end`), or, when
+   * `recovering` is false, with no store at all.
+   */
+  async function bareApp (options: { config?: Config, recovering?: boolean } = {}): Promise<{ server: FastifyInstance, end: (ok: boolean) => void }> {
     const server = Fastify()
-    let end!: (ok: boolean) => void
-    const recovery = new Promise<void>((resolve, reject) => { end = (ok) => { if (ok) resolve(); else reject(new Error('the data directory is damaged')) } })
-    recovery.catch(() => undefined)
-    server.decorate('storeRecovery', recovery)
-    await server.register(underPressurePlugin, { config })
+    let end: (ok: boolean) => void = () => undefined
+    if (options.recovering !== false) {
+      const recovery = new Promise<void>((resolve, reject) => { end = (ok) => { if (ok) resolve(); else reject(new Error('the data directory is damaged')) } })
+      recovery.catch(() => undefined)
+      server.decorate('storeRecovery', recovery)
+    }
+    await server.register(underPressurePlugin, { config: options.config ?? config })
     server.setErrorHandler((err: Error, _request, reply) => { void reply.code(err instanceof OverloadedError ? 503 : 500).send({ error: err.message }) })
     server.get('/chats', async () => ({ items: [] }))
     await server.ready()
@@ -95,7 +100,7 @@ describe('the start\'s grace', () => {
   }
 
   it.each([true, false])('lets a delay pass while the store recovers and for two intervals after (recovery succeeds: %s), then counts it', async (succeeds) => {
-    const { server, end } = await appRecovering()
+    const { server, end } = await bareApp()
     // Recovering: a blocked loop is recovery's work, not load.
     expect(await statusUnderDelay(server)).toBe(200)
 
@@ -112,14 +117,7 @@ describe('the start\'s grace', () => {
   })
 
   it('still refuses past the heap threshold while it lets a delay pass', async () => {
-    const heapConfig = { ...config, PRESSURE_MAX_HEAP_USED_BYTES: 1 }
-    const server = Fastify()
-    server.decorate('storeRecovery', new Promise<void>(() => undefined))
-    await server.register(underPressurePlugin, { config: heapConfig })
-    server.setErrorHandler((err: Error, _request, reply) => { void reply.code(503).send({ error: err.message }) })
-    server.get('/chats', async () => ({ items: [] }))
-    await server.ready()
-    app = server
+    const { server } = await bareApp({ config: { ...config, PRESSURE_MAX_HEAP_USED_BYTES: 1 } })
     await blockUntilMeasured(server)
     const res = await server.inject({ method: 'GET', url: '/chats' })
     expect(delayOver(server)).toBe(true)
@@ -128,12 +126,7 @@ describe('the start\'s grace', () => {
   })
 
   it('starts the grace when the app is ready if no store says when it recovers', async () => {
-    const server = Fastify()
-    await server.register(underPressurePlugin, { config })
-    server.setErrorHandler((err: Error, _request, reply) => { void reply.code(err instanceof OverloadedError ? 503 : 500).send({ error: err.message }) })
-    server.get('/chats', async () => ({ items: [] }))
-    await server.ready()
-    app = server
+    const { server } = await bareApp({ recovering: false })
     await new Promise((resolve) => setTimeout(resolve, graceMs + 20))
     expect(await statusUnderDelay(server)).toBe(503)
   })

@@ -333,6 +333,7 @@ export class ChatIndexes {
     const out: string[] = []
     const counts = new Float64Array(6)
     const seen = new Set<ChatRecord>()
+    const heads = new Float64Array(3)
     let filled = 0
     for (let slot = 0; slot < this.used; slot++) {
       const r = this.records[slot]
@@ -348,7 +349,6 @@ export class ChatIndexes {
       }
       const rank = PRIORITY_RANK[r.priority]
       counts[rank * 2 + (r.isActive ? 1 : 0)]!++
-      const heads = new Float64Array(3)
       setTitleHeads(r.title, heads, 0)
       const headsAgree = heads.every((h, k) => h === this.titleHeads[slot * 3 + k])
       if (this.createdAt[slot] !== r.createdAt || this.updatedAt[slot] !== r.updatedAt || this.priority[slot] !== rank || this.isActive(slot) !== r.isActive ||
