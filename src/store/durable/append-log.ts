@@ -13,7 +13,8 @@ export interface PendingChange { change: Change, before: ChatRecord | undefined 
 /**
  * The log grows by this much at a time, filled with zeros: appends then overwrite blocks the file
  * already has, so the fdatasync of FSYNC=always syncs data only, not the file's size (which on ext4
- * would mean a journal commit every time). Recovery reads zeros after the last record as the end.
+ * would mean a journal commit every time). Recovery reads zeros after the last record as the end,
+ * and appends go right after that record (`AppendLog.openAt`), never after the zeros.
  */
 export const PREALLOCATE_BYTES = 2 * 1024 * 1024
 const ZEROS = Buffer.alloc(PREALLOCATE_BYTES)
@@ -55,14 +56,18 @@ export class AppendLog implements Journal {
   private readonly retired = new Set<number>()
   private readonly timer: NodeJS.Timeout | undefined
   private faultError: Error | undefined
+  private fd = -1
+  /** Where the next record goes: right after the last one written. */
+  private end = 0
   /** The file's size: `end` plus the zeros written ahead of it. */
-  private allocated: number
+  private allocated = 0
 
+  /** Appends to `fd` from `end`, the end of its last good record (see `openAt`). */
   constructor (
     private readonly ops: FileOps,
     private readonly mode: FsyncMode,
-    private fd: number,
-    private end: number,
+    fd: number,
+    end: number,
     private readonly events: {
       onAppend?: () => void
       onFault?: (err: Error) => void
@@ -70,8 +75,8 @@ export class AppendLog implements Journal {
       onUnwritten?: (changes: readonly PendingChange[]) => void
     } = {}
   ) {
+    this.openAt(fd, end)
     if (mode === 'everysec') this.timer = setInterval(() => { this.flush() }, 1000).unref()
-    this.allocated = ops.size(fd)
   }
 
   /** The log's size in bytes, with the records waiting to be written. */
@@ -174,9 +179,7 @@ export class AppendLog implements Journal {
   switchTo (fd: number, end: number, heal = false): void {
     if (!heal) this.syncNow()
     const old = this.fd
-    this.fd = fd
-    this.end = end
-    this.allocated = this.ops.size(fd)
+    this.openAt(fd, end)
     if (heal) {
       this.dropPending()
       this.faultError = undefined
@@ -204,11 +207,26 @@ export class AppendLog implements Journal {
     }
   }
 
+  /**
+   * The one place that sets where appends go in a file: `end`, right after its last good record.
+   * Whatever the file holds past it (a torn record, preallocated zeros from before a crash) is cut
+   * off first, durably, so that every record appended follows the one before it with nothing
+   * between: a log read back stops at its first zero or torn record.
+   */
+  private openAt (fd: number, end: number): void {
+    if (this.ops.size(fd) > end) {
+      this.ops.truncate(fd, end)
+      this.ops.fdatasync(fd)
+    }
+    this.fd = fd
+    this.end = end
+    this.allocated = end
+  }
+
   /** Writes zeros ahead of the end; its fdatasync is the only one that must also sync the file's size. */
   private preallocate (): void {
-    const from = Math.max(this.allocated, this.end)
-    this.ops.write(this.fd, ZEROS, from)
-    this.allocated = from + ZEROS.length
+    this.ops.write(this.fd, ZEROS, this.allocated)
+    this.allocated += ZEROS.length
   }
 
   /** How many records a reply may count on: written, or with FSYNC=always synced. */

@@ -189,7 +189,8 @@ export class DurableChatStore implements ChatStore {
       })
       this.state = 'ready'
       this.logger.info({ dataDir: dir, fsync, chats: this.memory.stats().items, indexes, ms: Math.round(performance.now() - started) }, 'store recovered')
-      this.maybeCompact()
+      if (found.gaps > 0) this.compactSoon()
+      else this.maybeCompact()
     } catch (err) {
       if (this.state !== 'closed') this.state = 'failed'
       this.failure = (err as Error).message
@@ -202,6 +203,11 @@ export class DurableChatStore implements ChatStore {
     if (log === undefined || this.compaction !== undefined || this.state !== 'ready' || log.fault !== undefined) return
     const { compactMinBytes, compactGrowthPercent } = this.options
     if (log.bytes < compactMinBytes || log.bytes * 100 < this.snapshotBytes * compactGrowthPercent) return
+    this.compactSoon()
+  }
+
+  /** Starts a compaction at the next turn of the event loop, in the background. */
+  private compactSoon (): void {
     this.compaction = new Promise<void>((resolve) => { setImmediate(resolve) })
       .then(async () => { await this.runCompaction(false) })
       .catch((err: unknown) => {
@@ -237,13 +243,17 @@ export class DurableChatStore implements ChatStore {
     const file = createLog(this.ops, dir, newLog)
     let switched = false
     try {
-      // The manifest in memory is changed first: after a failed write, the file may name either.
-      if (!heal) {
-        this.manifest = { ...this.manifest, logs: [...previous.logs, newLog] }
-        writeManifest(this.ops, dir, this.manifest)
-      }
       const { chats, image } = await this.memory.withAll((all, image) => {
-        if (!heal) log.switchTo(file.fd, file.end)
+        if (!heal) {
+          // Under the write lock, so that nothing is appended meanwhile: the current log is
+          // complete and synced before the manifest names a log after it (only the last log may
+          // end in a torn record). The manifest in memory is changed first: after a failed
+          // write, the file may name either.
+          log.syncNow()
+          this.manifest = { ...this.manifest, logs: [...previous.logs, newLog] }
+          writeManifest(this.ops, dir, this.manifest)
+          log.switchTo(file.fd, file.end)
+        }
         return { chats: all, image: image() }
       })
       switched = !heal

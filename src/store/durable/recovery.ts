@@ -34,6 +34,8 @@ export interface Recovered {
   manifest: Manifest | undefined
   /** Where the last log's good records end: appends continue there. */
   logEnd: number
+  /** Runs of zeros between good records that the logs hold (see `scanFile`); a compaction rewrites them away. */
+  gaps: number
   snapshotBytes: number
   /** Torn tails cut off (at most one, in the last log), and in repair mode every cut. */
   cuts: Cut[]
@@ -85,7 +87,7 @@ export async function recover (ops: FileOps, dir: string, options: RecoverOption
     }
     return chats
   }
-  const result: Recovered = { chats: allChats, manifest, logEnd: HEADER_BYTES, snapshotBytes: 0, cuts: [], tail: [] }
+  const result: Recovered = { chats: allChats, manifest, logEnd: HEADER_BYTES, gaps: 0, snapshotBytes: 0, cuts: [], tail: [] }
   /** Gives up the saved indexes: the logs are applied to the map of chats instead. */
   const dropImage = (): void => {
     allChats()
@@ -136,16 +138,18 @@ export async function recover (ops: FileOps, dir: string, options: RecoverOption
     const last = i === manifest.logs.length - 1
     if (!ops.exists(path)) throw new RecoveryError(path, undefined, 'is named by the MANIFEST but missing', dir, false)
     const scan = await scanFile(ops, path, FileKind.log, replay)
-    let end = scan.size
+    for (const gap of scan.gaps) {
+      warn(`${path}: ${gap.length} bytes of zeros at byte offset ${gap.offset}, between good records (left by an earlier build that appended after preallocated space); both sides are kept, and the next compaction rewrites the log`)
+    }
+    result.gaps += scan.gaps.length
+    let end = scan.end
     if (scan.damage !== undefined) {
       const { offset, reason, tail } = scan.damage
       if (!(last && tail) && options.repair !== true) throw new RecoveryError(path, offset, reason, dir)
-      if (last && tail) {
-        warn(`${path}: ${reason} at byte offset ${offset}, the trace of a crash mid-write; cutting ${scan.size - offset} bytes off the end`)
-      }
+      // The log is cut here when it is opened for appending (`AppendLog`).
+      if (last && tail) warn(`${path}: ${reason} at byte offset ${offset}, the trace of a crash mid-write; cutting ${scan.size - offset} bytes off the end`)
       result.cuts.push({ file: path, offset, reason })
       end = offset
-      if (last && tail && options.repair !== true) truncate(ops, path, offset)
     }
     if (last) result.logEnd = end
   }
@@ -181,16 +185,6 @@ export class ChatsById {
 
   * values (): Generator<ChatRecord> {
     for (const chat of this.rows) if (chat !== undefined) yield chat
-  }
-}
-
-function truncate (ops: FileOps, path: string, length: number): void {
-  const fd = ops.open(path, 'r+')
-  try {
-    ops.truncate(fd, length)
-    ops.fdatasync(fd)
-  } finally {
-    ops.close(fd)
   }
 }
 

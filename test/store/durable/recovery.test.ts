@@ -111,7 +111,13 @@ describe('recovery', () => {
     const found = await recover(nodeFileOps, dir)
     expect(found.cuts).toEqual([{ file: log, offset: end, reason: 'CRC-32 mismatch' }])
     expect(found.chats().size).toBe(2)
+    expect(found.logEnd).toBe(end)
+    // Recovery only reads; the store cuts the log where its good records end as it opens it for appending.
+    expect(statSync(log).size).toBe(bytes.length)
+    const reopened = await openStore(dir)
     expect(statSync(log).size).toBe(end)
+    expect(await allChats(reopened)).toEqual(chats)
+    await reopened.close()
   })
 
   it('cuts off a tail of zeros', async () => {
