@@ -8,15 +8,18 @@ const BATCH_BYTES = 1024 * 1024
 const READ_BYTES = 8 * 1024 * 1024
 const ZERO_SCAN_BYTES = 1024 * 1024
 
-/** Makes an empty log (its header synced to disk, and its name in the directory), open for appending. */
+/** Makes an empty log (its header synced to disk, and its name in the directory), open for appending; on a failure, none. */
 export function createLog (ops: FileOps, dir: string, name: string): { fd: number, end: number } {
-  const fd = ops.open(join(dir, name), 'w')
+  const path = join(dir, name)
+  const fd = ops.open(path, 'w')
   try {
     ops.write(fd, encodeHeader(FileKind.log), 0)
     ops.fdatasync(fd)
     ops.syncDir(dir)
   } catch (err) {
     ops.close(fd)
+    // A full disk refuses the header: the store tries again every second, and must not leave a file each time.
+    try { ops.unlink(path) } catch { /* the next start removes it */ }
     throw err
   }
   return { fd, end: HEADER_BYTES }
