@@ -1,5 +1,5 @@
 /**
- * Durability benchmark: `npm run bench:durability` (builds first).
+ * Durability benchmark: `npm run load -- durability [part]`, or `npm run bench:durability` (both build first).
  *
  * 1. Write throughput over HTTP: the built server as a child process, autocannon with 50
  *    connections creating chats, in memory, with FSYNC=everysec and with FSYNC=always, the modes
@@ -9,8 +9,8 @@
  *    with the longest log the default compaction thresholds leave after it) and from a log of
  *    creates, and for the built server to be ready on them.
  * 3. The cost of logging one change: the append inside the write lock and its share of a write(2).
- * `node --import tsx load/durability-bench.ts [throughput|recovery|append]` runs one part (`recover-once <dir>`:
- * one timed recovery, as JSON; the recovery part runs each of its recoveries so, in a fresh process).
+ * A part named (`throughput`, `recovery`, `append`) runs alone (`recover-once <dir>`: one timed
+ * recovery, as JSON; the recovery part runs each of its recoveries so, in a fresh process).
  *
  * Options (environment): BENCH_ROUNDS (3), BENCH_SECONDS (5), BENCH_CONNECTIONS (50), BENCH_CHATS (1000000),
  * BENCH_TEXTS (short: `Chat number 123` and one fixed sentence; long: about 40-character titles

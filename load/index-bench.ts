@@ -1,7 +1,7 @@
 /**
  * Why the ordered indexes are chunked: one write into a flat sorted array of 1M slots moves half
  * of it, one into chunks of 256–4,096 moves one chunk. Times random inserts + removes at 1M entries.
- * Run: `node --import tsx load/index-bench.ts`.
+ * Run: `npm run load -- index`.
  */
 import { performance } from 'node:perf_hooks'
 import { OrderedIndex } from '../src/store/memory/ordered-index.js'

@@ -1,7 +1,7 @@
 /**
  * The query engine's benchmark, in process (no HTTP): fills a store with 10k, 100k and 1M chats
  * through the public `create` path, then times six list queries and measures the heap each chat
- * costs. Run: `npm run bench:query` (or `-- --sizes=10000,100000`).
+ * costs. Run: `npm run load -- query` or `npm run bench:query` (`-- --sizes=10000,100000` for fewer sizes).
  */
 import { performance } from 'node:perf_hooks'
 import type { ChatStore, ListQuery } from '../src/store/chat-store.js'
@@ -10,7 +10,7 @@ import { MemoryChatStore } from '../src/store/memory/memory-store.js'
 import { parseSort } from '../src/schemas/list-query.js'
 
 const gc = (globalThis as { gc?: () => void }).gc
-if (gc === undefined) throw new Error('run with node --expose-gc (npm run bench:query does)')
+if (gc === undefined) throw new Error('run with node --expose-gc (npm run load -- query does)')
 
 const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1]
 const SIZES = (arg('sizes') ?? '10000,100000,1000000').split(',').map(Number)

@@ -212,3 +212,29 @@ export function markdownReport (report: RunReport): string {
   if (report.notes.length > 0) parts.push('', ...report.notes.map((n) => `- ${n}`))
   return parts.join('\n') + '\n'
 }
+
+export interface BenchmarkRun {
+  name: string
+  startedAt: string
+  /** The command as typed, e.g. `npm run load -- durability recovery`. */
+  command: string
+  /** The BENCH_* (and like) variables it ran with. */
+  env: Record<string, string>
+  machine: string
+  /** What the benchmark printed: its tables. */
+  output: string
+  exitCode: number
+}
+
+/** A benchmark's Markdown file: what ran, with which settings, where, and what it printed. */
+export function benchmarkReport (run: BenchmarkRun): string {
+  const settings = Object.entries(run.env).map(([key, value]) => `${key}=${value} `).join('')
+  return [
+    `# ${run.name} benchmark`,
+    '',
+    `Run ${run.startedAt} with \`${settings}${run.command}\` on ${run.machine}.`,
+    ...(run.exitCode === 0 ? [] : ['', `It exited with code ${run.exitCode}: the figures below are incomplete.`]),
+    '',
+    run.output.trimEnd()
+  ].join('\n') + '\n'
+}

@@ -1,6 +1,6 @@
 /**
  * What recovery's `restore` costs now that it rebuilds the query indexes: times `restore` of a map
- * of chats. Run: `node --import tsx load/restore-bench.ts [chats] [short|long] [image [K]]` (default
+ * of chats. Run: `npm run load -- restore [chats] [short|long] [image [K]]` (default
  * 100,000, short). `short`: titles and descriptions of a few words from a small vocabulary; `long`:
  * about 40-character titles (ending in the chat's number) and 125-character descriptions, of words
  * drawn from a vocabulary of 5,000, strings flat as recovery decodes them. `image`: also times what

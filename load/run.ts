@@ -1,13 +1,14 @@
+import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Request, Result } from 'autocannon'
-import { parseLoadArgs, USAGE, type LoadOptions } from './args.js'
+import { benchmarkNodeArgs, parseCommand, USAGE, type BenchmarkName, type Command, type LoadOptions } from './args.js'
 import { combineParts, measure, seed, storeSize, supportsFilteredList, type Part } from './bench.js'
 import { deployedEnv, freePort, startServer, type ServerProcess } from './processes.js'
 import { profileText, summarizeProfile, type CpuProfile } from './profile-summary.js'
-import { barChart, cpuRatio, formatTable, markdownReport, ratioToCeiling, soakText, verdict, type RunReport, type Row, type SoakReport, type Summary } from './report.js'
+import { barChart, benchmarkReport, cpuRatio, formatTable, markdownReport, ratioToCeiling, soakText, verdict, type RunReport, type Row, type SoakReport, type Summary } from './report.js'
 import { autocannonOptions, ceilingRequests, fillRequests, listPath, scenarioRequests, type Dialect, type Pools, type ScenarioContext } from './scenarios.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -72,14 +73,41 @@ async function startService (options: LoadOptions, stamp: string, profileDir: st
   })
 }
 
+/**
+ * Runs a benchmark's script as a child process (with the Node flags it needs), its output shown
+ * as it comes and saved with the command, the environment it read and the machine. Answers its exit code.
+ */
+async function runBenchmark (name: BenchmarkName, args: string[]): Promise<number> {
+  const startedAt = new Date().toISOString()
+  mkdirSync(RESULTS, { recursive: true })
+  const child = spawn(process.execPath, benchmarkNodeArgs(name, args), { cwd: ROOT, env: process.env, stdio: ['ignore', 'pipe', 'inherit'] })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => {
+    process.stdout.write(chunk)
+    output += chunk.toString()
+  })
+  const code = await new Promise<number>((resolve) => child.once('close', (status: number | null) => { resolve(status ?? 1) }))
+  const env = Object.entries(process.env).filter(([key]) => key.startsWith('BENCH_') || key.startsWith('NODE_ARGS_') || key === 'GLIBC_TUNABLES')
+  const file = path.join(RESULTS, `${startedAt.replace(/[:.]/g, '-')}-${name}.md`)
+  writeFileSync(file, benchmarkReport({ name, startedAt, command: ['npm run load --', name, ...args].join(' '), env: Object.fromEntries(env) as Record<string, string>, machine: machine(), output, exitCode: code }))
+  say(`\nResults: ${path.relative(ROOT, file)}`)
+  return code
+}
+
 async function main (): Promise<void> {
-  let options: LoadOptions
+  let command: Command
   try {
-    options = parseLoadArgs(process.argv.slice(2))
+    command = parseCommand(process.argv.slice(2))
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n\n${USAGE}\n`)
     process.exit(2)
   }
+  if (command.kind === 'benchmark') {
+    if (command.help) say(USAGE)
+    else process.exitCode = await runBenchmark(command.name, command.args)
+    return
+  }
+  const { options } = command
   if (options.help) {
     say(USAGE)
     return

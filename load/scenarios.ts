@@ -32,20 +32,20 @@ export function chatInput (n: number): { title: string, description: string, pri
   }
 }
 
-/** The bodies the scenarios send, as objects (the store-level benchmarks send the same). */
-export const CREATE_INPUTS = Array.from({ length: 64 }, (_, n) => chatInput(n))
-export const PATCH_INPUTS = [
+/** The bodies the scenarios send, as objects. */
+const CREATE_INPUTS = Array.from({ length: 64 }, (_, n) => chatInput(n))
+const PATCH_INPUTS = [
   { isActive: false }, { isActive: true }, { priority: 'high' }, { priority: 'low' },
   { title: 'Patched by the load test' }, { description: 'Patched description', priority: 'medium' }
 ] as const
-export const REPLACE_INPUTS = Array.from({ length: 16 }, (_, n) => ({ ...chatInput(n + 1000), title: `Replaced chat ${n}` }))
+const REPLACE_INPUTS = Array.from({ length: 16 }, (_, n) => ({ ...chatInput(n + 1000), title: `Replaced chat ${n}` }))
 
 // Bodies are made once: building them per request would load the client, which shares the cores.
 const CREATE_BODIES = CREATE_INPUTS.map((b) => JSON.stringify(b))
 const PATCH_BODIES = PATCH_INPUTS.map((b) => JSON.stringify(b))
 const REPLACE_BODIES = REPLACE_INPUTS.map((b) => JSON.stringify(b))
 
-export const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!
+const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!
 
 export function listPath (dialect: Dialect, filtered: boolean): string {
   if (dialect === 'json-server') {

@@ -1,15 +1,15 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import type { Result } from 'autocannon'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { parseLoadArgs, SCENARIOS, type ScenarioName } from '../../load/args.js'
+import { benchmarkNodeArgs, BENCHMARKS, parseCommand, parseLoadArgs, SCENARIOS, USAGE, type ScenarioName } from '../../load/args.js'
 import { combineParts, measure, seed, storeSize, supportsFilteredList } from '../../load/bench.js'
 import { startCeiling } from '../../load/ceiling.js'
 import { startFloor } from '../../load/floor.js'
 import { cpuSecondsOf, DEPLOYED_ENV, deployedEnv, freePort, rssMiBOf } from '../../load/processes.js'
 import { areaOf, summarizeProfile, type CpuProfile } from '../../load/profile-summary.js'
-import { bar, barChart, cpuRatio, formatTable, markdownReport, markdownTable, ratioToCeiling, soakText, summarize, verdict, type Row } from '../../load/report.js'
+import { bar, barChart, benchmarkReport, cpuRatio, formatTable, markdownReport, markdownTable, ratioToCeiling, soakText, summarize, verdict, type Row } from '../../load/report.js'
 import { autocannonOptions, ceilingRequests, chatInput, createdId, fillRequests, listPath, scenarioRequests, type Pools } from '../../load/scenarios.js'
 import type { Chat } from '../../src/store/chat-store.js'
 import { build } from '../helper.js'
@@ -34,6 +34,40 @@ describe('load runner: arguments', () => {
 
   it('takes repeated --env KEY=VALUE pairs', () => {
     expect(parseLoadArgs(['--env', 'LOG_LEVEL=warn', '--env', 'A=b=c']).env).toEqual({ LOG_LEVEL: 'warn', A: 'b=c' })
+  })
+
+  it('takes scenarios named before the options, as --scenarios does, but not both', () => {
+    expect(parseLoadArgs(['create', 'get', '--duration', '3']).scenarios).toEqual(['get', 'create'])
+    expect(parseLoadArgs(['delete,patch']).scenarios).toEqual(['patch', 'delete'])
+    expect(() => parseLoadArgs(['get', '--scenarios', 'create'])).toThrow(/not both/)
+    expect(() => parseLoadArgs(['teleport'])).toThrow(/unknown scenario teleport/)
+    // A benchmark is a command of its own, not a scenario among others.
+    expect(() => parseLoadArgs(['get', 'durability'])).toThrow(/durability is a benchmark/)
+  })
+
+  it('runs a benchmark named first with every argument after it, in its own Node process', () => {
+    expect(parseCommand(['durability', 'recovery'])).toEqual({ kind: 'benchmark', name: 'durability', args: ['recovery'], help: false })
+    expect(parseCommand(['query', '--sizes=10000'])).toEqual({ kind: 'benchmark', name: 'query', args: ['--sizes=10000'], help: false })
+    expect(parseCommand(['compare', '--help'])).toMatchObject({ kind: 'benchmark', name: 'compare', help: true })
+    expect(parseCommand(['get', '--duration', '2'])).toMatchObject({ kind: 'load', options: { scenarios: ['get'], duration: 2 } })
+    expect(parseCommand([])).toMatchObject({ kind: 'load', options: { scenarios: [...SCENARIOS] } })
+    // The query benchmark measures the heap (gc) and holds a million chats three ways.
+    expect(benchmarkNodeArgs('query', ['--sizes=10000'])).toEqual(['--expose-gc', '--max-old-space-size=6144', '--import', 'tsx', 'load/query-bench.ts', '--sizes=10000'])
+    expect(benchmarkNodeArgs('durability', [])).toEqual(['--import', 'tsx', 'load/durability-bench.ts'])
+    for (const { file } of Object.values(BENCHMARKS)) expect(existsSync(new URL(`../../load/${file}`, import.meta.url))).toBe(true)
+  })
+
+  it('lists every scenario, option and benchmark in --help', () => {
+    for (const name of [...SCENARIOS, ...Object.keys(BENCHMARKS)]) expect(USAGE).toMatch(new RegExp(`^  ${name}\\b`, 'm'))
+    for (const option of ['--duration', '--connections', '--scenarios', '--peers', '--floor', '--soak', '--warmup', '--seed', '--profile', '--env', '--help']) expect(USAGE).toContain(option)
+    expect(Math.max(...USAGE.split('\n').map((line) => line.length))).toBeLessThanOrEqual(110)
+  })
+
+  it('keeps bench:durability and bench:query as the tool\'s benchmarks', () => {
+    const { scripts } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> }
+    expect(scripts['bench:durability']).toBe('npm run load -- durability')
+    expect(scripts['bench:query']).toBe('npm run load -- query')
+    expect(scripts.load).toMatch(/^npm run build && node --import tsx load\/run\.ts$/)
   })
 
   it('refuses what it cannot use, saying what', () => {
@@ -129,6 +163,15 @@ describe('load runner: figures and report', () => {
     expect(md).toContain('service get │')
     expect(md).toContain('The ceiling next to each scenario, in req/s: get 1,000 (17 µs CPU/req); create 1,200.')
     expect(md).toContain('- a note')
+  })
+})
+
+describe('load runner: benchmark reports', () => {
+  it('saves what a benchmark printed with its command, settings and machine', () => {
+    const run = { name: 'durability', startedAt: '2026-12-06T22:00:00.000Z', command: 'npm run load -- durability throughput', env: { BENCH_ROUNDS: '3' }, machine: '2 cores, Node v20.20.2', output: '| store | req/s |\n|---|---|\n| memory | 100 |\n', exitCode: 0 }
+    const md = benchmarkReport(run)
+    expect(md).toBe('# durability benchmark\n\nRun 2026-12-06T22:00:00.000Z with `BENCH_ROUNDS=3 npm run load -- durability throughput` on 2 cores, Node v20.20.2.\n\n| store | req/s |\n|---|---|\n| memory | 100 |\n')
+    expect(benchmarkReport({ ...run, exitCode: 1 })).toContain('It exited with code 1: the figures below are incomplete.')
   })
 })
 

@@ -2,9 +2,10 @@
  * Server CPU µs per request of two (or more) builds of the service, A, B, …, started side by side
  * and driven alternately with the same fixed number of requests of each scenario (the load test's
  * own), so that a busy machine weighs on all alike. For changes smaller than the load test's
- * run-to-run noise. Run: `node --import tsx load/ab-bench.ts <dirA> <dirB> [<dirC> …] [scenarios]
- * [rounds] [requests]`, each dir holding a built `dist/server.js` (e.g. `npm run build` in two
- * worktrees). `NODE_ARGS_<letter>` (e.g. `NODE_ARGS_B='--max-semi-space-size=32'`) adds Node flags to one build.
+ * run-to-run noise. Run: `npm run load -- compare <dirA> <dirB> [<dirC> …] [scenarios] [rounds]
+ * [requests]` (defaults: create,patch,replace,delete; 5 rounds after a warm-up one; 20,000 requests),
+ * each dir holding a built `dist/server.js` (e.g. `npm run build` in two worktrees).
+ * `NODE_ARGS_<letter>` (e.g. `NODE_ARGS_B='--max-semi-space-size=32'`) adds Node flags to one build.
  */
 import { existsSync, statSync } from 'node:fs'
 import path from 'node:path'
@@ -18,7 +19,7 @@ const argv = process.argv.slice(2)
 const isDir = (arg: string): boolean => existsSync(arg) && statSync(arg).isDirectory()
 const dirs = argv.filter(isDir)
 const [list = 'create,patch,replace,delete', roundsArg = '5', amountArg = '20000'] = argv.filter((arg) => !isDir(arg))
-if (dirs.length < 2) throw new Error('usage: ab-bench.ts <dirA> <dirB> [<dirC> …] [scenarios] [rounds] [requests]')
+if (dirs.length < 2) throw new Error('usage: npm run load -- compare <dirA> <dirB> [<dirC> …] [scenarios] [rounds] [requests]')
 const scenarios = list.split(',') as ScenarioName[]
 const rounds = Number(roundsArg)
 const amount = Number(amountArg)
