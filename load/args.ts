@@ -19,13 +19,13 @@ export const BENCHMARKS = {
     file: 'durability-bench.ts',
     nodeArgs: [],
     usage: '[throughput|recovery|append]',
-    about: 'write throughput of FSYNC=everysec and always against memory (POST /chats over HTTP), recovery of 1M chats, the cost of logging a change; env BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_CHATS, BENCH_TEXTS=long, BENCH_SOURCES, BENCH_BASELINE (npm run bench:durability)'
+    about: 'write throughput of FSYNC=everysec and always against memory (POST /chats over HTTP), recovery of 1M chats, the cost of logging a change; env BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_CHATS, BENCH_TEXTS=long, BENCH_SOURCES, BENCH_BASELINE. Alias: npm run bench:durability'
   },
   query: {
     file: 'query-bench.ts',
     nodeArgs: ['--expose-gc', '--max-old-space-size=6144'],
     usage: '[--sizes=10000,100000,1000000]',
-    about: 'six list queries timed in process at each size, and the bytes a chat costs with its indexes (npm run bench:query)'
+    about: 'the list queries of docs/performance.md timed in process at each size, and the bytes a chat costs with its indexes. Alias: npm run bench:query'
   },
   restore: {
     file: 'restore-bench.ts',

@@ -235,6 +235,6 @@ export function benchmarkReport (run: BenchmarkRun): string {
     `Run ${run.startedAt} with \`${settings}${run.command}\` on ${run.machine}.`,
     ...(run.exitCode === 0 ? [] : ['', `It exited with code ${run.exitCode}: the figures below are incomplete.`]),
     '',
-    run.output.trimEnd()
+    run.output.trim()
   ].join('\n') + '\n'
 }
