@@ -23,7 +23,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
-import type { ChatRecord } from '../src/store/memory/memory-store.js'
+import type { ChatRecord } from '../src/store/records.js'
 import { AppendLog } from '../src/store/durable/append-log.js'
 import { createDurableStore } from '../src/store/durable/durable-store.js'
 import { nodeFileOps } from '../src/store/durable/file-ops.js'
@@ -165,7 +165,7 @@ async function recoverHere (dir: string): Promise<{ ms: number, cpuMs: number, i
   await store.recovered
   const ms = performance.now() - started
   const used = process.cpuUsage(cpu)
-  const items = store.stats().items
+  const { items } = await store.health()
   await store.close()
   return { ms, cpuMs: (used.user + used.system) / 1000, items }
 }

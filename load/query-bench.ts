@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks'
 import type { ChatStore, ListQuery } from '../src/store/chat-store.js'
 import { ChatIndexes } from '../src/store/memory/indexes.js'
-import { MemoryChatStore } from '../src/store/memory/memory-store.js'
+import { createMemoryStore, type MemoryStore } from '../src/store/memory/memory-store.js'
 import { parseSort } from '../src/schemas/list-query.js'
 
 const gc = (globalThis as { gc?: () => void }).gc
@@ -64,7 +64,7 @@ function text (word: () => string, length: number, capitalize: boolean): string 
 
 const PRIORITIES = ['low', 'medium', 'high'] as const
 
-interface Filled { store: MemoryChatStore, fillMs: number, bytesPerChat: { total: number, base: number, indexes: number, text: number } }
+interface Filled { store: MemoryStore, fillMs: number, bytesPerChat: { total: number, base: number, indexes: number, text: number } }
 
 function heap (): number {
   gc!()
@@ -80,7 +80,7 @@ async function fill (n: number): Promise<Filled> {
   const clock = { t: BASE }
   const before = heap()
   const started = performance.now()
-  const store = new MemoryChatStore({ maxItems: n, maxBytes: 0, lockTimeoutMs: 60_000, now: () => clock.t, queryLog: planLogger })
+  const store = createMemoryStore({ maxItems: n, maxBytes: 0, lockTimeoutMs: 60_000, now: () => clock.t, queryLog: planLogger })
   for (let i = 0; i < n; i++) {
     clock.t = BASE + i
     await store.create({
@@ -99,7 +99,7 @@ async function fill (n: number): Promise<Filled> {
   const fillMs = performance.now() - started
   const total = heap() - before
   // Drop the full-text index, then every index, to see what each costs; then build them again.
-  const internals = store as unknown as { indexes: ChatIndexes | null }
+  const internals = store.backend as unknown as { indexes: ChatIndexes | null }
   const chats = internals.indexes!.inIdOrder()
   ;(internals.indexes as unknown as { text: unknown }).text = null
   const withoutText = heap() - before

@@ -10,7 +10,8 @@
  */
 import { performance } from 'node:perf_hooks'
 import { decodeIndexImage, encodeIndexImage } from '../src/store/durable/index-codec.js'
-import { MemoryChatStore, type Change, type ChatRecord } from '../src/store/memory/memory-store.js'
+import { MemoryChatStore } from '../src/store/memory/memory-store.js'
+import type { Change, ChatRecord } from '../src/store/records.js'
 import { longTexts } from './long-texts.js'
 
 const n = Number(process.argv[2] ?? 100_000)

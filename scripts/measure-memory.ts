@@ -4,7 +4,7 @@
  * For each profile it fills a fresh store, forces a GC before and after, and prints heapUsed's growth
  * per chat next to the estimate per chat (`store.stats().bytes`).
  */
-import { MemoryChatStore } from '../src/store/memory/memory-store.js'
+import { createMemoryStore } from '../src/store/memory/memory-store.js'
 
 const gc = (globalThis as { gc?: () => void }).gc
 if (gc === undefined) throw new Error('run with node --expose-gc')
@@ -26,7 +26,7 @@ function settle (): number {
 
 const rows: string[] = []
 for (const profile of profiles) {
-  const store = new MemoryChatStore({ maxItems: count, maxBytes: 0, lockTimeoutMs: 1000 })
+  const store = createMemoryStore({ maxItems: count, maxBytes: 0, lockTimeoutMs: 1000 })
   const n = profile.description > 1000 ? Math.ceil(count / 5) : count
   const before = settle()
   for (let i = 0; i < n; i++) {
@@ -40,8 +40,9 @@ for (const profile of profiles) {
   }
   const after = settle()
   const measured = (after - before) / n
-  const estimated = store.stats().bytes / n
+  const { bytes = 0, items } = await store.health()
+  const estimated = bytes / n
   rows.push(`| ${profile.name} | ${n} | ${measured.toFixed(0)} | ${estimated.toFixed(0)} | ${(estimated / measured).toFixed(2)} |`)
-  if (store.stats().items !== n) throw new Error('the store lost chats')
+  if (items !== n) throw new Error('the store lost chats')
 }
 process.stdout.write(`Node ${process.version}\n| profile | chats | heapUsed growth per chat (B) | estimate per chat (B) | estimate ÷ measured |\n|---|---|---|---|---|\n${rows.join('\n')}\n`)

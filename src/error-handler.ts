@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
-import { AppError, notFound, type FieldError } from './errors.js'
+import { AppError, notFound, type FieldError, type ProblemKind } from './errors.js'
+import { StoreError, type StoreErrorCode } from './store/errors.js'
 import { toFieldError } from './validation.js'
 
 const PROBLEM_JSON = 'application/problem+json; charset=utf-8'
@@ -18,9 +19,30 @@ const FASTIFY_CODES: Partial<Record<string, () => AppError>> = {
   FST_ERR_ASYNC_CONSTRAINT: () => notFound('No such route')
 }
 
+/** The store's errors as the contract's problems: the one place where the store meets HTTP. */
+const STORE_PROBLEMS: Record<StoreErrorCode, ProblemKind> = {
+  invalid: 'validation',
+  notFound: 'notFound',
+  versionMismatch: 'preconditionFailed',
+  capacity: 'capacityExceeded',
+  busy: 'unavailable',
+  unavailable: 'unavailable'
+}
+
+function fromStoreError (err: StoreError): AppError {
+  const options = { retryAfter: err.retryAfterSeconds, cause: err }
+  if (err.code === 'invalid') {
+    const errors = err.fields.map((f): FieldError => ({ in: f.source === 'input' ? 'body' : 'querystring', path: f.field, message: f.message }))
+    return new AppError('validation', errors.map((e) => `${e.in}${e.path} ${e.message}`).join(', '), { ...options, errors })
+  }
+  if (err.code === 'versionMismatch') return new AppError('preconditionFailed', `If-Match does not match: ${err.message}`, options)
+  return new AppError(STORE_PROBLEMS[err.code], err.message, options)
+}
+
 /** Turns anything thrown into the contract's problem: known errors by name, everything else a 500 that tells nothing of the internals. */
 export function toAppError (thrown: unknown): AppError {
   if (thrown instanceof AppError) return thrown
+  if (thrown instanceof StoreError) return fromStoreError(thrown)
   // Anything may be thrown; Fastify's own errors carry these fields.
   const err = (typeof thrown === 'object' && thrown !== null ? thrown : {}) as Partial<FastifyError>
   if (err.validation !== undefined) {

@@ -2,7 +2,7 @@ import { Ajv, type AnySchema, type ErrorObject, type Options, type ValidateFunct
 import ajvFormats from 'ajv-formats'
 import type { FastifySchemaValidationError } from 'fastify'
 import type { FieldError } from './errors.js'
-import { DESCRIPTION_CONTROL_MESSAGE, hasForbiddenDescriptionCharacters, titleProblems } from './store/validate.js'
+import { DESCRIPTION_CONTROL_MESSAGE, hasForbiddenDescriptionCharacters, titleProblems } from './store/rules.js'
 
 // ajv-formats is CommonJS: under native ESM its plugin is the `default` of the default import.
 const addFormats = ajvFormats.default

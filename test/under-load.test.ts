@@ -35,8 +35,8 @@ const countBy = (answers: Answer[]): Record<number, number> =>
 
 function memoryStore (server: FastifyInstance): MemoryChatStore {
   const { store } = server
-  if (!(store instanceof MemoryChatStore)) throw new Error('these tests check the in-memory store')
-  return store
+  if (!(store.backend instanceof MemoryChatStore)) throw new Error('these tests check the in-memory store')
+  return store.backend
 }
 
 describe('under concurrent load, over real sockets', () => {
@@ -86,7 +86,7 @@ describe('under concurrent load, over real sockets', () => {
     expect(await store.count()).toBe(50 + created - deleted)
     const page = await call('GET', '/chats?limit=1')
     expect((page.body as { total: number }).total).toBe(50 + created - deleted)
-    expect(store.stats().bytes).toBeGreaterThan(0)
+    expect((await store.health()).bytes).toBeGreaterThan(0)
   })
 
   describe('the memory guard', () => {
@@ -101,7 +101,7 @@ describe('under concurrent load, over real sockets', () => {
       const refused = answers.find((a) => a.status === 507)!
       expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/)
       expect(refused.body).toMatchObject({ type: '/problems/capacity-exceeded', status: 507, title: 'Capacity exceeded' })
-      expect(server.store.stats()).toMatchObject({ items: 5, bytes: size * 5, maxBytes: size * 5 })
+      expect(await server.store.health()).toMatchObject({ items: 5, bytes: size * 5, maxBytes: size * 5 })
       await memoryStore(server).checkInvariants()
     })
 
@@ -135,7 +135,7 @@ describe('under concurrent load, over real sockets', () => {
       expect(answer.headers.get('retry-after')).toBe('1')
       expect(answer.body).toMatchObject({ type: '/problems/unavailable', status: 503 })
     }
-    expect(server.store.stats().lock?.timeouts).toBe(2)
+    expect((await server.store.health()).lock?.timeouts).toBe(2)
     lock.releaseWrite()
     expect(await call('GET', `/chats/${created.id}`)).toMatchObject({ status: 200, body: { title: 'held', version: 1 } })
   })

@@ -2,7 +2,8 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client'
 import { AppError } from '../errors.js'
-import { LockTimeoutError } from '../store/rw-lock.js'
+import type { StoreHealth } from '../store/chat-store.js'
+import { StoreError } from '../store/errors.js'
 import { OverloadedError } from './under-pressure.js'
 
 export const REJECTION_REASONS = ['rate_limit', 'capacity', 'overload', 'lock_timeout', 'shutdown'] as const
@@ -37,32 +38,41 @@ function processMetrics (): Registry {
 
 /** Why a request was turned away, or undefined when it was not a rejection. */
 export function rejectionReason (err: unknown, shuttingDown: boolean): RejectionReason | undefined {
+  if (err instanceof StoreError) {
+    if (err.code === 'busy') return 'lock_timeout'
+    if (err.code === 'capacity') return 'capacity'
+    return err.code === 'unavailable' && shuttingDown ? 'shutdown' : undefined
+  }
   if (!(err instanceof AppError)) return (err as { statusCode?: unknown } | null)?.statusCode === 429 ? 'rate_limit' : undefined
-  if (err instanceof LockTimeoutError) return 'lock_timeout'
   if (err instanceof OverloadedError) return 'overload'
   if (err.kind === 'rateLimited') return 'rate_limit'
-  if (err.kind === 'capacityExceeded') return 'capacity'
   if (err.kind === 'unavailable' && shuttingDown) return 'shutdown'
   return undefined
 }
 
 function storeMetrics (app: FastifyInstance, registry: Registry): void {
   const { prefix } = metricsOptions
-  const gauge = (name: string, help: string, read: () => number): void => {
-    new Gauge({ name: `${prefix}${name}`, help, registers: [registry], collect () { this.set(read()) } })
+  // One health call serves every store metric of a scrape.
+  let asked: Promise<StoreHealth> | undefined
+  const health = async (): Promise<StoreHealth> => {
+    asked ??= app.store.health().finally(() => { setImmediate(() => { asked = undefined }) })
+    return await asked
   }
-  const counter = (name: string, help: string, read: () => number): void => {
-    new Counter({ name: `${prefix}${name}`, help, registers: [registry], collect () { this.reset(); this.inc(read()) } })
+  const gauge = (name: string, help: string, read: (h: StoreHealth) => number): void => {
+    new Gauge({ name: `${prefix}${name}`, help, registers: [registry], async collect () { this.set(read(await health())) } })
   }
-  gauge('store_items', 'Chats in the store.', () => app.store.stats().items)
-  gauge('store_max_items', 'The most chats the store holds (MAX_ITEMS).', () => app.store.stats().maxItems)
-  gauge('store_bytes', 'Estimated bytes of the chats in the store, as the memory guard counts them.', () => app.store.stats().bytes)
-  gauge('store_max_bytes', 'The memory guard\'s budget (MAX_STORE_BYTES; 0: off).', () => app.store.stats().maxBytes)
-  gauge('store_read_only', 'Durable store: 1 while it refuses writes after a failed append or sync, else 0.', () => app.store.stats().readOnly === true ? 1 : 0)
-  gauge('store_recovering', 'Durable store: 1 while it loads its data at start, else 0.', () => app.store.stats().recovering === true ? 1 : 0)
-  counter('store_lock_waits_total', 'Store lock acquisitions that had to wait.', () => app.store.stats().lock?.waits ?? 0)
-  counter('store_lock_wait_seconds_total', 'Total time spent waiting for the store lock.', () => (app.store.stats().lock?.waitMs ?? 0) / 1000)
-  counter('store_lock_timeouts_total', 'Store lock waits that timed out (answered 503).', () => app.store.stats().lock?.timeouts ?? 0)
+  const counter = (name: string, help: string, read: (h: StoreHealth) => number): void => {
+    new Counter({ name: `${prefix}${name}`, help, registers: [registry], async collect () { const value = read(await health()); this.reset(); this.inc(value) } })
+  }
+  gauge('store_items', 'Chats in the store.', (h) => h.items)
+  gauge('store_max_items', 'The most chats the store holds (MAX_ITEMS).', (h) => h.maxItems)
+  gauge('store_bytes', 'Estimated bytes of the chats in the store, as the memory guard counts them (0 where the backend does not count).', (h) => h.bytes ?? 0)
+  gauge('store_max_bytes', 'The memory guard\'s budget (MAX_STORE_BYTES; 0: off).', (h) => h.maxBytes ?? 0)
+  gauge('store_read_only', 'Durable store: 1 while it refuses writes after a failed append or sync, else 0.', (h) => h.readOnly ? 1 : 0)
+  gauge('store_recovering', 'Durable store: 1 while it loads its data at start, else 0.', (h) => h.recovering ? 1 : 0)
+  counter('store_lock_waits_total', 'Store lock acquisitions that had to wait.', (h) => h.lock?.waits ?? 0)
+  counter('store_lock_wait_seconds_total', 'Total time spent waiting for the store lock.', (h) => (h.lock?.waitMs ?? 0) / 1000)
+  counter('store_lock_timeouts_total', 'Store lock waits that timed out (answered 503).', (h) => h.lock?.timeouts ?? 0)
 }
 
 type LabelName = 'method' | 'route' | 'status_code'

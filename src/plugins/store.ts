@@ -1,8 +1,9 @@
 import fp from 'fastify-plugin'
 import type { Config } from '../config.js'
-import type { ChatStore } from '../store/chat-store.js'
+import type { ChatBackend } from '../store/backend.js'
+import { ChatStore } from '../store/chat-store.js'
 import { createDurableStore } from '../store/durable/durable-store.js'
-import { createMemoryStore } from '../store/memory/memory-store.js'
+import { MemoryChatStore } from '../store/memory/memory-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -26,10 +27,10 @@ export default fp<{ config: Config }>(async (app, { config }) => {
     queryLog: app.log,
     ...(config.CURSOR_SECRET === '' ? {} : { cursorKey: Buffer.from(config.CURSOR_SECRET) })
   }
-  let store: ChatStore
+  let backend: ChatBackend
   let recovery: Promise<void>
   if (config.DATA_DIR === '') {
-    store = createMemoryStore(limits)
+    backend = new MemoryChatStore(limits)
     recovery = Promise.resolve()
   } else {
     const durable = createDurableStore({
@@ -40,9 +41,10 @@ export default fp<{ config: Config }>(async (app, { config }) => {
       compactGrowthPercent: config.COMPACT_GROWTH_PERCENT,
       logger: app.log.child({ component: 'store' })
     })
-    store = durable
+    backend = durable
     recovery = durable.recovered
   }
+  const store = new ChatStore(backend)
   app.decorate('store', store)
   app.decorate('storeRecovery', recovery)
   app.addHook('onClose', async () => { await store.close() })

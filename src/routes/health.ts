@@ -33,10 +33,8 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async () => {
     if (app.lifecycle.shuttingDown) throw new AppError('unavailable', 'Shutting down', { retryAfter: 5 })
-    const store = app.store.stats()
-    if (store.recovering === true || store.readOnly === true || store.detail !== undefined) {
-      throw new AppError('unavailable', store.detail ?? 'The store is not ready', { retryAfter: store.recovering === true ? 1 : 5 })
-    }
+    const store = await app.store.health()
+    if (!store.ready) throw new AppError('unavailable', store.detail ?? 'The store is not ready', { retryAfter: store.recovering ? 1 : 5 })
     return { status: 'ok' as const }
   })
 }

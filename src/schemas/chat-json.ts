@@ -1,4 +1,5 @@
 import type { Chat, ListPage } from '../store/chat-store.js'
+import { ChatSchema } from './chat.js'
 
 /** What `JSON.stringify` escapes in a string (lone surrogates included, as it writes them as `\uXXXX`). */
 // eslint-disable-next-line no-control-regex
@@ -16,14 +17,14 @@ const MAX_CACHED_BYTES = 4096
 const SLAB_BYTES = 128 * 1024
 
 /**
- * The JSON of chats as UTF-8, cached by the chat object (the store hands out the same object for
- * the same version of a chat while it stays in its cache of views; a write makes a new one, so an
- * entry is never stale). At most `maxBytes` bytes of JSON are kept, each in a buffer of its own
+ * The JSON of chats as UTF-8, cached by id and version: every write makes a new version, so an
+ * entry is never stale, whatever backend the chat came from. At most `maxBytes` bytes of JSON are kept, each in a buffer of its own
  * (a slice of a shared slab would keep the whole slab alive); the oldest go first. A page is
  * assembled by copying bytes: no string of the whole page to measure and encode again.
  */
 export class ChatJsonCache {
-  private readonly cache = new Map<Chat, Buffer>()
+  /** By `id@version` (a version is digits only, so no two chats share a key). */
+  private readonly cache = new Map<string, Buffer>()
   private bytes = 0
   private readonly pages = new Slab(SLAB_BYTES)
 
@@ -34,7 +35,8 @@ export class ChatJsonCache {
   get byteLength (): number { return this.bytes }
 
   of (chat: Chat): Buffer {
-    let json = this.cache.get(chat)
+    const key = `${chat.id}@${chat.version}`
+    let json = this.cache.get(key)
     if (json !== undefined) return json
     const text = chatJson(chat)
     const length = Buffer.byteLength(text)
@@ -46,7 +48,7 @@ export class ChatJsonCache {
       this.cache.delete(oldest)
       this.bytes -= old.length
     }
-    this.cache.set(chat, json)
+    this.cache.set(key, json)
     this.bytes += length
     return json
   }
@@ -101,7 +103,10 @@ class Slab {
   }
 }
 
-/** A chat, byte for byte what Fastify's serializer makes of it through `ChatSchema`. */
+/** `ChatSchema`'s fields, in its order. */
+const CHAT_FIELDS = Object.keys(ChatSchema.properties)
+
+/** A chat, byte for byte what Fastify's serializer makes of it through `ChatSchema`: its fields, in the schema's order. */
 export function chatJson (c: Chat): string {
-  return `{"id":${jsonString(c.id)},"title":${jsonString(c.title)},"description":${jsonString(c.description)},"priority":${jsonString(c.priority)},"isActive":${c.isActive ? 'true' : 'false'},"createdAt":${jsonString(c.createdAt)},"updatedAt":${jsonString(c.updatedAt)},"version":${c.version}}`
+  return JSON.stringify(c, CHAT_FIELDS)
 }

@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox'
 import { PRIORITIES, type Chat, type Priority } from '../store/chat-store.js'
-import { DESCRIPTION_MAX, TITLE_MAX } from '../store/validate.js'
+import { DESCRIPTION_MAX, TITLE_MAX } from '../store/rules.js'
 
 export const PrioritySchema = Type.Unsafe<Priority>({
   $id: 'Priority',

@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox'
 import { AppError, type FieldError } from '../errors.js'
 import { PRIORITIES, SORT_FIELDS, type ListQuery, type Priority, type SortField, type SortKey } from '../store/chat-store.js'
+import { listQueryProblems } from '../store/rules.js'
 
 const PRIORITY = `(${PRIORITIES.join('|')})`
 const SORT_KEY = `-?(${SORT_FIELDS.join('|')})`
@@ -34,7 +35,11 @@ export const ListQuerySchema = Type.Object({
 
 export type ListQueryString = Static<typeof ListQuerySchema>
 
-/** The store's query from the checked query string: priorities split, dates as epoch ms, the sort parsed. */
+/**
+ * The store's query from the checked query string: priorities split, dates as epoch ms, the sort
+ * parsed. The store checks its own rules (`checkListQuery`); they are added here only so that a
+ * 400 lists every broken rule at once.
+ */
 export function toListQuery (qs: ListQueryString): ListQuery {
   const errors: FieldError[] = []
   const query: ListQuery = { limit: qs.limit }
@@ -45,18 +50,12 @@ export function toListQuery (qs: ListQueryString): ListQuery {
   if (qs.isActive !== undefined) query.isActive = qs.isActive
   if (qs.createdFrom !== undefined) query.createdFrom = epochMs(qs.createdFrom, '/createdFrom', errors)
   if (qs.createdTo !== undefined) query.createdTo = epochMs(qs.createdTo, '/createdTo', errors)
-  if (qs.q !== undefined) {
-    if (!/[\p{L}\p{N}]/u.test(qs.q)) errors.push({ in: 'querystring', path: '/q', message: 'must contain a letter or a digit' })
-    query.q = qs.q
-  }
+  if (qs.q !== undefined) query.q = qs.q
   if (qs.sort !== undefined) query.sort = parseSort(qs.sort)
-  if (qs.cursor !== undefined) {
-    if (qs.offset !== undefined) errors.push({ in: 'querystring', path: '/offset', message: 'cannot be combined with cursor' })
-    query.cursor = qs.cursor
-  } else {
-    query.offset = qs.offset ?? 0
-  }
+  if (qs.cursor !== undefined) query.cursor = qs.cursor
+  if (qs.offset !== undefined) query.offset = qs.offset
   if (errors.length > 0) {
+    for (const f of listQueryProblems(query)) errors.push({ in: 'querystring', path: f.field, message: f.message })
     throw new AppError('validation', errors.map((e) => `${e.in}${e.path} ${e.message}`).join(', '), { errors })
   }
   return query

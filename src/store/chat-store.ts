@@ -1,8 +1,11 @@
-import type { LockStats } from './rw-lock.js'
+import type { ChatBackend } from './backend.js'
+import { chatFields, checkListQuery, checkPatch } from './rules.js'
 
 /**
- * The store interface every route talks to. Backends (the in-memory one today) implement it;
- * a new backend changes no route. Every method is async, and every write is atomic.
+ * The store every route talks to: the backend-neutral layer. It applies the store's rules
+ * (`rules.ts`: validation, defaults, list-query rules) and hands checked calls to its backend
+ * (`backend.ts`: memory, durable, or another), which keeps the chats and makes every write atomic.
+ * A new backend changes no route. Errors are `StoreError`s (`errors.ts`).
  */
 export const PRIORITIES = ['low', 'medium', 'high'] as const
 export type Priority = typeof PRIORITIES[number]
@@ -26,6 +29,9 @@ export interface ChatInput {
   priority?: Priority
   isActive?: boolean
 }
+
+/** A chat's writable fields, every one given: what a backend stores on a create or a replace. */
+export type ChatFields = Required<ChatInput>
 
 /** A partial update: at least one field. */
 export type ChatPatch = Partial<ChatInput>
@@ -64,30 +70,62 @@ export interface ListPage {
   nextCursor: string | null
 }
 
-export interface StoreStats {
+/** What metrics and readiness read of a store. */
+export interface StoreHealth {
+  /** Serving reads and writes. False while recovering, read-only after a disk error, or closed. */
+  ready: boolean
+  /** Why the store is not ready, when it is not. */
+  detail?: string
+  /** Still loading its data at start (a durable backend): every call answers `unavailable` until done. */
+  recovering: boolean
+  /** Refusing writes after a disk error until it can write again; reads go on. */
+  readOnly: boolean
   items: number
   maxItems: number
-  bytes: number
-  maxBytes: number
-  /** The store's lock, when it has one: waits, total wait and timeouts so far. */
-  lock?: LockStats
-  /** Durable backend: writes are refused (a failed append or sync) until the disk takes them again; reads go on. */
-  readOnly?: boolean
-  /** Durable backend: still loading its data at start; every call answers 503 until it is done. */
-  recovering?: boolean
-  /** Why the store is not fully serving, when it is not. */
-  detail?: string
+  /** Backend-specific figures, where the backend has them. */
+  bytes?: number
+  maxBytes?: number
+  /** Acquisitions of the backend's lock that had to wait, their total wait, and the waits that timed out. */
+  lock?: { waits: number, waitMs: number, timeouts: number }
 }
 
-export interface ChatStore {
-  create (input: ChatInput): Promise<Chat>
-  /** `undefined` when there is no such chat. */
-  get (id: string): Promise<Chat | undefined>
-  list (query: ListQuery): Promise<ListPage>
-  update (id: string, patch: ChatPatch, options?: WriteOptions): Promise<Chat>
-  replace (id: string, input: ChatInput, options?: WriteOptions): Promise<Chat>
-  delete (id: string, options?: WriteOptions): Promise<void>
-  count (): Promise<number>
-  stats (): StoreStats
-  close (): Promise<void>
+export class ChatStore<Backend extends ChatBackend = ChatBackend> {
+  constructor (readonly backend: Backend) {}
+
+  async create (input: ChatInput): Promise<Chat> {
+    return await this.backend.create(chatFields(input))
+  }
+
+  /** `undefined` when there is no such chat (also for a string that is no chat id). */
+  async get (id: string): Promise<Chat | undefined> {
+    return await this.backend.get(id)
+  }
+
+  async list (query: ListQuery): Promise<ListPage> {
+    return await this.backend.list(checkListQuery(query))
+  }
+
+  async update (id: string, patch: ChatPatch, options: WriteOptions = {}): Promise<Chat> {
+    return await this.backend.update(id, checkPatch(patch), options)
+  }
+
+  async replace (id: string, input: ChatInput, options: WriteOptions = {}): Promise<Chat> {
+    return await this.backend.replace(id, chatFields(input), options)
+  }
+
+  async delete (id: string, options: WriteOptions = {}): Promise<void> {
+    await this.backend.delete(id, options)
+  }
+
+  async count (): Promise<number> {
+    return await this.backend.count()
+  }
+
+  async health (): Promise<StoreHealth> {
+    return await this.backend.health()
+  }
+
+  async close (): Promise<void> {
+    await this.backend.close()
+  }
 }

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { AppError } from '../errors.js'
+import { StoreError } from './errors.js'
 
 interface Waiter {
   write: boolean
@@ -24,10 +24,10 @@ export interface RwLockOptions {
   detectReentrance?: boolean
 }
 
-/** A wait for the lock that lasted longer than the timeout: a 503, the client may retry. */
-export class LockTimeoutError extends AppError {
+/** A wait for the lock that lasted longer than the timeout: the store is busy, the caller may retry. */
+export class LockTimeoutError extends StoreError {
   constructor (timeoutMs: number) {
-    super('unavailable', `The store is busy: waited more than ${timeoutMs} ms for its lock`, { retryAfter: 1 })
+    super('busy', `The store is busy: waited more than ${timeoutMs} ms for its lock`, { retryAfterSeconds: 1 })
     this.name = 'LockTimeoutError'
   }
 }

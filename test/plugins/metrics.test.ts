@@ -109,7 +109,7 @@ describe('GET /metrics', () => {
 
   it('shows lock waits and timeouts', async () => {
     const app = await make({ LOCK_TIMEOUT_MS: 20 })
-    const lock = Reflect.get(app.store, 'lock') as { acquireWrite: () => unknown, releaseWrite: () => void }
+    const lock = Reflect.get(app.store.backend, 'lock') as { acquireWrite: () => unknown, releaseWrite: () => void }
     expect(lock.acquireWrite()).toBeUndefined()
     expect((await app.inject({ method: 'GET', url: '/chats' })).statusCode).toBe(503)
     lock.releaseWrite()

@@ -26,7 +26,7 @@ describe('graceful degradation under pressure', () => {
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
       expect(res.json()).toMatchObject({ type: '/problems/unavailable', status: 503, detail: expect.stringContaining('overloaded') as unknown })
     }
-    expect(server.store.stats().items).toBe(0)
+    expect((await server.store.health()).items).toBe(0)
 
     expect((await server.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200)
     const metrics = await server.inject({ method: 'GET', url: '/metrics' })

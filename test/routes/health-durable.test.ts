@@ -50,13 +50,13 @@ describe('the app with DATA_DIR', () => {
 
   it('answers 503 on /health/ready with the store\'s detail while it recovers or is read-only', async () => {
     const app = await build()
-    const stats = vi.spyOn(app.store, 'stats')
-    stats.mockReturnValue({ items: 0, maxItems: 1, bytes: 0, maxBytes: 0, recovering: true, readOnly: false, detail: 'The store is recovering its data from disk' })
+    const health = vi.spyOn(app.store, 'health')
+    health.mockResolvedValue({ ready: false, items: 0, maxItems: 1, recovering: true, readOnly: false, detail: 'The store is recovering its data from disk' })
     const recovering = await app.inject({ url: '/health/ready' })
     expect(recovering.statusCode).toBe(503)
     expect(recovering.headers['retry-after']).toBe('1')
     expect(recovering.json()).toMatchObject({ type: '/problems/unavailable', detail: 'The store is recovering its data from disk' })
-    stats.mockReturnValue({ items: 0, maxItems: 1, bytes: 0, maxBytes: 0, recovering: false, readOnly: true, detail: 'writing the log failed (ENOSPC)' })
+    health.mockResolvedValue({ ready: false, items: 0, maxItems: 1, recovering: false, readOnly: true, detail: 'writing the log failed (ENOSPC)' })
     const readOnly = await app.inject({ url: '/health/ready' })
     expect(readOnly.statusCode).toBe(503)
     expect(readOnly.headers['retry-after']).toBe('5')

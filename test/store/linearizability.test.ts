@@ -1,9 +1,9 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { AppError } from '../../src/errors.js'
+import { StoreError } from '../../src/store/errors.js'
 import type { Chat, ChatInput, ChatPatch, Priority } from '../../src/store/chat-store.js'
 import { createIdGenerator } from '../../src/store/ids.js'
-import { MemoryChatStore, estimateBytes } from '../../src/store/memory/memory-store.js'
+import { createMemoryStore, type MemoryStore, estimateBytes } from '../../src/store/memory/memory-store.js'
 
 /**
  * Model-based proof that the in-memory store is linearizable: random operations run concurrently,
@@ -43,7 +43,7 @@ function step (model: Model, op: Op, outcome: Outcome, ids: string[]): Model | u
     const fields = { title: op.input.title.trim(), description: op.input.description ?? '', priority: op.input.priority ?? 'medium', isActive: op.input.isActive ?? true }
     const full = model.chats.length >= model.maxItems ||
       bytesOf(model.chats) + estimateBytes(fields.title, fields.description) > model.maxBytes
-    if (full) return sameError(outcome, 'capacityExceeded') ? model : undefined
+    if (full) return sameError(outcome, 'capacity') ? model : undefined
     if (!outcome.ok) return undefined
     const chat = outcome.value as Chat
     const { id, createdAt, updatedAt, version, ...rest } = chat
@@ -64,7 +64,7 @@ function step (model: Model, op: Op, outcome: Outcome, ids: string[]): Model | u
     return JSON.stringify(outcome.value) === JSON.stringify(current === undefined ? undefined : asChat(current)) ? model : undefined
   }
   if (current === undefined) return sameError(outcome, 'notFound') ? model : undefined
-  if (op.ifVersion !== undefined && op.ifVersion !== current.version) return sameError(outcome, 'preconditionFailed') ? model : undefined
+  if (op.ifVersion !== undefined && op.ifVersion !== current.version) return sameError(outcome, 'versionMismatch') ? model : undefined
   if (op.kind === 'delete') {
     return outcome.ok ? { ...model, chats: model.chats.filter((c) => c.id !== id) } : undefined
   }
@@ -72,7 +72,7 @@ function step (model: Model, op: Op, outcome: Outcome, ids: string[]): Model | u
     ? { title: op.patch.title?.trim() ?? current.title, description: op.patch.description ?? current.description, priority: op.patch.priority ?? current.priority, isActive: op.patch.isActive ?? current.isActive }
     : { title: op.input.title.trim(), description: op.input.description ?? '', priority: op.input.priority ?? 'medium', isActive: op.input.isActive ?? true }
   const grows = estimateBytes(next.title, next.description) - estimateBytes(current.title, current.description)
-  if (grows > 0 && bytesOf(model.chats) + grows > model.maxBytes) return sameError(outcome, 'capacityExceeded') ? model : undefined
+  if (grows > 0 && bytesOf(model.chats) + grows > model.maxBytes) return sameError(outcome, 'capacity') ? model : undefined
   if (!outcome.ok) return undefined
   const chat = outcome.value as Chat
   const expected = { ...current, ...next, version: current.version + 1, updatedAt: chat.updatedAt }
@@ -126,7 +126,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant('delete' as const), target, ifVersion })
 )
 
-async function invoke (store: MemoryChatStore, op: Op, ids: string[]): Promise<unknown> {
+async function invoke (store: MemoryStore, op: Op, ids: string[]): Promise<unknown> {
   const id = op.kind === 'create' || op.kind === 'list' ? '' : ids[op.target] ?? MISSING_ID
   const options = { ifVersion: 'ifVersion' in op && op.ifVersion !== undefined ? [op.ifVersion] : undefined }
   switch (op.kind) {
@@ -145,7 +145,7 @@ async function outcomeOf (call: Promise<unknown>): Promise<Outcome> {
   try {
     return { ok: true, value: await call }
   } catch (err) {
-    if (err instanceof AppError) return failure(err.kind)
+    if (err instanceof StoreError) return failure(err.code)
     throw err
   }
 }
@@ -157,7 +157,7 @@ describe('the memory store is linearizable', () => {
       async (s, bursts, spareItems, spareBytes) => {
         const seeds = Array.from({ length: INITIAL }, (_, i) => ({ title: `seed ${i}` }))
         const maxBytes = seeds.reduce((sum, seed) => sum + estimateBytes(seed.title, ''), 0) + spareBytes
-        const store = new MemoryChatStore({ maxItems: INITIAL + spareItems, maxBytes, lockTimeoutMs: 60_000, detectReentrance: true })
+        const store = createMemoryStore({ maxItems: INITIAL + spareItems, maxBytes, lockTimeoutMs: 60_000, detectReentrance: true })
         const seeded: Chat[] = []
         for (const seed of seeds) seeded.push(await store.create(seed))
         const ids = seeded.map((c) => c.id)
@@ -182,7 +182,7 @@ describe('the memory store is linearizable', () => {
         await Promise.all(answered)
 
         expect(linearizable(history, { chats, lastId: ids.at(-1)!, maxItems: INITIAL + spareItems, maxBytes }, ids)).toBe(true)
-        await store.checkInvariants()
+        await store.backend.checkInvariants()
       }
     ), { numRuns: 150 })
   })

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { AppError } from '../../src/errors.js'
-import { MemoryChatStore, RECORD_OVERHEAD_BYTES, estimateBytes } from '../../src/store/memory/memory-store.js'
+import { StoreError } from '../../src/store/errors.js'
+import { createMemoryStore, type MemoryStore, RECORD_OVERHEAD_BYTES, estimateBytes } from '../../src/store/memory/memory-store.js'
 
-const store = (maxBytes: number): MemoryChatStore =>
-  new MemoryChatStore({ maxItems: 1000, maxBytes, lockTimeoutMs: 1000, detectReentrance: true })
+const store = (maxBytes: number): MemoryStore =>
+  createMemoryStore({ maxItems: 1000, maxBytes, lockTimeoutMs: 1000, detectReentrance: true })
 
 describe('the memory guard\'s accounting', () => {
   it('estimates strings as V8 keeps them: one byte a Latin-1 character, two otherwise', () => {
@@ -18,14 +18,14 @@ describe('the memory guard\'s accounting', () => {
     const s = store(0)
     const a = await s.create({ title: 'a', description: 'first' })
     const b = await s.create({ title: '会議', description: '' })
-    expect(s.stats().bytes).toBe(estimateBytes('a', 'first') + estimateBytes('会議', ''))
+    expect((await s.health()).bytes).toBe(estimateBytes('a', 'first') + estimateBytes('会議', ''))
     await s.update(a.id, { description: 'a much longer description' })
     await s.replace(b.id, { title: 'b' })
-    expect(s.stats().bytes).toBe(estimateBytes('a', 'a much longer description') + estimateBytes('b', ''))
-    await s.checkInvariants()
+    expect((await s.health()).bytes).toBe(estimateBytes('a', 'a much longer description') + estimateBytes('b', ''))
+    await s.backend.checkInvariants()
     await s.delete(a.id)
     await s.delete(b.id)
-    expect(s.stats()).toMatchObject({ items: 0, bytes: 0 })
+    expect((await s.health())).toMatchObject({ items: 0, bytes: 0 })
   })
 
   it('refuses what would pass the budget and changes nothing then; shrinking and deleting always work', async () => {
@@ -33,26 +33,26 @@ describe('the memory guard\'s accounting', () => {
     const s = store(budget)
     const a = await s.create({ title: 'a', description: '1234567890' })
     await s.create({ title: 'b', description: '1234567890' })
-    expect(s.stats().bytes).toBe(budget)
+    expect((await s.health()).bytes).toBe(budget)
     const refused = await s.create({ title: 'c' }).catch((err: unknown) => err)
-    expect(refused).toBeInstanceOf(AppError)
-    expect(refused).toMatchObject({ kind: 'capacityExceeded', status: 507 })
-    await expect(s.update(a.id, { description: '12345678901' })).rejects.toMatchObject({ kind: 'capacityExceeded' })
-    await expect(s.update(a.id, { title: '会' })).rejects.toMatchObject({ kind: 'capacityExceeded' })
+    expect(refused).toBeInstanceOf(StoreError)
+    expect(refused).toMatchObject({ code: 'capacity' })
+    await expect(s.update(a.id, { description: '12345678901' })).rejects.toMatchObject({ code: 'capacity' })
+    await expect(s.update(a.id, { title: '会' })).rejects.toMatchObject({ code: 'capacity' })
     expect(await s.get(a.id)).toMatchObject({ version: 1, description: '1234567890' })
-    expect(s.stats().bytes).toBe(budget)
+    expect((await s.health()).bytes).toBe(budget)
 
     await expect(s.update(a.id, { description: '123' })).resolves.toMatchObject({ version: 2 })
     await expect(s.update(a.id, { description: '1234567890' })).resolves.toMatchObject({ version: 3 })
     await s.delete(a.id)
     await expect(s.create({ title: 'c' })).resolves.toMatchObject({ title: 'c' })
-    await s.checkInvariants()
+    await s.backend.checkInvariants()
   })
 
   it('names every disagreement when the invariants are broken', async () => {
     const s = store(0)
     await s.create({ title: 'a' })
-    Reflect.set(s, 'bytes', 1)
-    await expect(s.checkInvariants()).rejects.toThrow(/the byte count is 1, the chats add up to \d+/)
+    Reflect.set(s.backend, 'bytes', 1)
+    await expect(s.backend.checkInvariants()).rejects.toThrow(/the byte count is 1, the chats add up to \d+/)
   })
 })

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { AppError } from '../../src/errors.js'
+import { StoreError } from '../../src/store/errors.js'
 import { LockTimeoutError, ReentrantLockError, RwLock } from '../../src/store/rw-lock.js'
 
 const LONG = 60_000
@@ -144,8 +144,8 @@ describe('RwLock, proven', () => {
       await vi.advanceTimersByTimeAsync(100)
       const err = await outcome
       expect(err).toBeInstanceOf(LockTimeoutError)
-      expect(err).toBeInstanceOf(AppError)
-      expect(err).toMatchObject({ kind: 'unavailable', status: 503, retryAfter: 1 })
+      expect(err).toBeInstanceOf(StoreError)
+      expect(err).toMatchObject({ code: 'busy', retryAfterSeconds: 1 })
       expect(lock.stats.timeouts).toBe(1)
       expect(lock.state).toEqual({ readers: 0, writer: true, waiting: 0 })
       expect(vi.getTimerCount()).toBe(0)

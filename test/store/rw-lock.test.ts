@@ -1,5 +1,5 @@
 import { afterEach, describe, it, expect, vi } from 'vitest'
-import { AppError } from '../../src/errors.js'
+import { StoreError } from '../../src/store/errors.js'
 import { RwLock } from '../../src/store/rw-lock.js'
 
 /** A lock acquisition whose outcome the test can look at without awaiting it. */
@@ -145,8 +145,8 @@ describe('RwLock', () => {
       expect(reader.status).toBe('pending')
       await vi.advanceTimersByTimeAsync(1)
       expect(reader.status).toBe('rejected')
-      expect(reader.error).toBeInstanceOf(AppError)
-      expect(reader.error).toMatchObject({ kind: 'unavailable', status: 503, retryAfter: 1 })
+      expect(reader.error).toBeInstanceOf(StoreError)
+      expect(reader.error).toMatchObject({ code: 'busy', retryAfterSeconds: 1 })
       expect(lock.state).toEqual({ readers: 0, writer: true, waiting: 0 })
       expect(lock.stats.timeouts).toBe(1)
 
@@ -162,7 +162,7 @@ describe('RwLock', () => {
       const writer = ticket(lock.acquireWrite())
       await vi.advanceTimersByTimeAsync(50)
       expect(writer.status).toBe('rejected')
-      expect(writer.error).toMatchObject({ kind: 'unavailable' })
+      expect(writer.error).toMatchObject({ code: 'busy' })
       lock.releaseRead()
       expect(lock.state).toEqual({ readers: 0, writer: false, waiting: 0 })
     })

@@ -1,5 +1,5 @@
-import { AppError } from '../../errors.js'
-import type { ChatRecord, Change, Journal } from '../memory/memory-store.js'
+import { StoreError } from '../errors.js'
+import type { Change, ChatRecord, Journal } from '../records.js'
 import type { FileOps } from './file-ops.js'
 import { encodeEntry } from './record-codec.js'
 
@@ -22,8 +22,8 @@ const ZEROS = Buffer.alloc(PREALLOCATE_BYTES)
 /** The Retry-After of writes refused while the store is read-only. */
 export const READ_ONLY_RETRY_S = 5
 
-export function readOnlyError (fault: Error): AppError {
-  return new AppError('unavailable', `The store is read-only: ${fault.message}`, { retryAfter: READ_ONLY_RETRY_S, cause: fault })
+export function readOnlyError (fault: Error): StoreError {
+  return new StoreError('unavailable', `The store is read-only: ${fault.message}`, { retryAfterSeconds: READ_ONLY_RETRY_S, cause: fault })
 }
 
 /**

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
-import { AppError } from '../../errors.js'
-import type { Chat, ChatInput, ChatPatch, ChatStore, ListPage, ListQuery, StoreStats, WriteOptions } from '../chat-store.js'
+import type { ChatBackend } from '../backend.js'
+import type { Chat, ChatFields, ChatPatch, ListPage, ListQuery, StoreHealth, WriteOptions } from '../chat-store.js'
+import { StoreError } from '../errors.js'
 import { MemoryChatStore, type MemoryStoreOptions } from '../memory/memory-store.js'
 import { AppendLog, readOnlyError, type FsyncMode } from './append-log.js'
 import { nodeFileOps, type FileOps } from './file-ops.js'
@@ -40,7 +41,7 @@ export function createDurableStore (options: DurableStoreOptions): DurableChatSt
  * call answers 503; after a failed append or sync the store is read-only (writes 503, reads go on)
  * until it manages to rewrite its files.
  */
-export class DurableChatStore implements ChatStore {
+export class DurableChatStore implements ChatBackend {
   /** Settles when recovery ends; rejects with a RecoveryError when the data directory cannot be loaded. */
   readonly recovered: Promise<void>
   private readonly memory: MemoryChatStore
@@ -71,9 +72,9 @@ export class DurableChatStore implements ChatStore {
     this.recovered.catch(() => undefined)
   }
 
-  async create (input: ChatInput): Promise<Chat> {
+  async create (fields: ChatFields): Promise<Chat> {
     this.checkWritable()
-    const chat = await this.memory.create(input)
+    const chat = await this.memory.create(fields)
     await this.log?.durable()
     return chat
   }
@@ -88,21 +89,21 @@ export class DurableChatStore implements ChatStore {
     return await this.memory.list(query)
   }
 
-  async update (id: string, patch: ChatPatch, options?: WriteOptions): Promise<Chat> {
+  async update (id: string, patch: ChatPatch, options: WriteOptions = {}): Promise<Chat> {
     this.checkWritable()
     const chat = await this.memory.update(id, patch, options)
     await this.log?.durable()
     return chat
   }
 
-  async replace (id: string, input: ChatInput, options?: WriteOptions): Promise<Chat> {
+  async replace (id: string, fields: ChatFields, options: WriteOptions = {}): Promise<Chat> {
     this.checkWritable()
-    const chat = await this.memory.replace(id, input, options)
+    const chat = await this.memory.replace(id, fields, options)
     await this.log?.durable()
     return chat
   }
 
-  async delete (id: string, options?: WriteOptions): Promise<void> {
+  async delete (id: string, options: WriteOptions = {}): Promise<void> {
     this.checkWritable()
     await this.memory.delete(id, options)
     await this.log?.durable()
@@ -113,12 +114,12 @@ export class DurableChatStore implements ChatStore {
     return await this.memory.count()
   }
 
-  stats (): StoreStats {
+  async health (): Promise<StoreHealth> {
     const fault = this.log?.fault
-    const stats: StoreStats = { ...this.memory.stats(), readOnly: fault !== undefined, recovering: this.state === 'recovering' }
+    const health: StoreHealth = { ready: this.state === 'ready' && fault === undefined, recovering: this.state === 'recovering', readOnly: fault !== undefined, ...this.memory.figures() }
     const detail = this.state === 'ready' ? fault?.message : this.describeState()
-    if (detail !== undefined) stats.detail = detail
-    return stats
+    if (detail !== undefined) health.detail = detail
+    return health
   }
 
   /** Log and snapshot sizes and the number of compactions done, for tests and the benchmark. */
@@ -188,7 +189,7 @@ export class DurableChatStore implements ChatStore {
         onUnwritten: (changes) => { this.memory.undo(changes) }
       })
       this.state = 'ready'
-      this.logger.info({ dataDir: dir, fsync, chats: this.memory.stats().items, indexes, ms: Math.round(performance.now() - started) }, 'store recovered')
+      this.logger.info({ dataDir: dir, fsync, chats: this.memory.size, indexes, ms: Math.round(performance.now() - started) }, 'store recovered')
       if (found.gaps > 0) this.compactSoon()
       else this.maybeCompact()
     } catch (err) {
@@ -325,8 +326,8 @@ export class DurableChatStore implements ChatStore {
     }
   }
 
-  private unavailable (): AppError {
-    return new AppError('unavailable', this.describeState() ?? 'The store is not ready', { retryAfter: 1 })
+  private unavailable (): StoreError {
+    return new StoreError('unavailable', this.describeState() ?? 'The store is not ready', { retryAfterSeconds: 1 })
   }
 
   private checkReadable (): void {

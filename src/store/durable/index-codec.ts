@@ -1,5 +1,5 @@
 import { indexImage, walkById, type IndexCapture, type IndexImage } from '../memory/indexes.js'
-import type { ChatRecord } from '../memory/memory-store.js'
+import type { ChatRecord } from '../records.js'
 
 /**
  * The query indexes a snapshot saves beside its chats (its I records, in order, make one image),

@@ -1,5 +1,5 @@
 import { crc32 } from 'node:zlib'
-import type { Change, ChatRecord } from '../memory/memory-store.js'
+import type { Change, ChatRecord } from '../records.js'
 import { PRIORITIES } from '../chat-store.js'
 
 /**

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import type { IndexImage } from '../memory/indexes.js'
-import type { Change, ChatRecord } from '../memory/memory-store.js'
+import type { Change, ChatRecord } from '../records.js'
 import { StringTable } from '../memory/string-table.js'
 import type { FileOps } from './file-ops.js'
 import { isStoreFile, readManifest, type Manifest } from './manifest.js'

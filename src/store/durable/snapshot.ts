@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import type { ChatRecord } from '../memory/memory-store.js'
+import type { ChatRecord } from '../records.js'
 import { FileKind, HEADER_BYTES, INDEX_PIECE_BYTES, MAX_PAYLOAD_BYTES, RECORD_HEADER_BYTES, checkHeader, decodeRecord, encodeEntry, encodeHeader, type Entry } from './record-codec.js'
 import type { FileOps } from './file-ops.js'
 import { PREALLOCATE_BYTES } from './append-log.js'

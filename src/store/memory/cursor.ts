@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
-import { AppError } from '../../errors.js'
+import { StoreError } from '../errors.js'
 
 /** A sort position: the values of the sort fields of the last item of a page, then its id. */
 export type KeyTuple = (number | string)[]
@@ -77,6 +77,6 @@ export function fingerprintOfJson (json: string): string {
   return fingerprint
 }
 
-export function invalid (message: string): AppError {
-  return new AppError('validation', `querystring/cursor ${message}`, { errors: [{ in: 'querystring', path: '/cursor', message }] })
+export function invalid (message: string): StoreError {
+  return new StoreError('invalid', `/cursor ${message}`, { fields: [{ source: 'query', field: '/cursor', message }] })
 }

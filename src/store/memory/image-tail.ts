@@ -1,5 +1,5 @@
 import { compareTitleHeads, compareTitles, PRIORITY_RANK, setTitleHeads, walkById, type IndexImage } from './indexes.js'
-import type { Change, ChatRecord } from './memory-store.js'
+import type { Change, ChatRecord } from '../records.js'
 import { collectTerms, type TextImage } from './text-index.js'
 
 /** A saved image with a log merged in: `withTail`'s answer, with every filled slot in id order. */

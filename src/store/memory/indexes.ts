@@ -1,5 +1,5 @@
 import type { Priority } from '../chat-store.js'
-import type { Change, ChatRecord } from './memory-store.js'
+import type { Change, ChatRecord } from '../records.js'
 import { withTail } from './image-tail.js'
 import { DEFAULT_CHUNK, OrderedIndex } from './ordered-index.js'
 import { spread, StringTable, stringHash } from './string-table.js'

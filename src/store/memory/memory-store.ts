@@ -1,9 +1,10 @@
-import { AppError, notFound, type FieldError } from '../../errors.js'
-import type { Chat, ChatInput, ChatPatch, ChatStore, ListPage, ListQuery, Priority, StoreStats, WriteOptions } from '../chat-store.js'
-import { createIdGenerator, isChatId, type IdGenerator } from '../ids.js'
-import { isoTime } from '../iso-time.js'
+import type { ChatBackend } from '../backend.js'
+import { ChatStore, type Chat, type ChatFields, type ChatPatch, type ListPage, type ListQuery, type StoreHealth, type WriteOptions } from '../chat-store.js'
+import { chatNotFound, StoreError } from '../errors.js'
+import { createIdGenerator, type IdGenerator } from '../ids.js'
+import { toChat, type Change, type ChatRecord, type Journal } from '../records.js'
 import { RwLock } from '../rw-lock.js'
-import { checkDescription, checkTitle, throwIfAny } from '../validate.js'
+import { checkVersion, mergePatch } from '../rules.js'
 import { CursorCodec } from './cursor.js'
 import { ChatIndexes, type IndexCapture, type IndexImage } from './indexes.js'
 import { runQuery } from './query-planner.js'
@@ -27,30 +28,6 @@ export interface MemoryStoreOptions {
   queryLog?: { debug: (obj: object, msg: string) => void }
 }
 
-/** A change as the journal sees it: the whole chat after a write, or the id of a deleted one. */
-export type Change = { op: 'put', chat: ChatRecord } | { op: 'delete', id: string }
-
-export interface Journal {
-  /**
-   * Records the change, with the chat it replaces or deletes (`before`, none for a create), so
-   * that a change the journal could not keep can be taken back (`MemoryChatStore.undo`).
-   * Throwing aborts the write, which then changes nothing.
-   */
-  append (change: Change, before: ChatRecord | undefined): void
-}
-
-/** How a chat is kept: dates as epoch milliseconds, records never mutated (a write swaps in a new one). */
-export interface ChatRecord {
-  readonly id: string
-  readonly title: string
-  readonly description: string
-  readonly priority: Priority
-  readonly isActive: boolean
-  readonly createdAt: number
-  readonly updatedAt: number
-  readonly version: number
-}
-
 /**
  * The memory guard's estimate of what one chat costs: a fixed part for the record, its map entry,
  * its id and its index entries (full text included), plus its strings as V8 keeps them (one byte a character when every character is
@@ -63,19 +40,6 @@ const TWO_BYTE = /[^\u0000-\u00ff]/
 const stringBytes = (s: string): number => TWO_BYTE.test(s) ? 2 * s.length : s.length
 export function estimateBytes (title: string, description: string): number {
   return RECORD_OVERHEAD_BYTES + stringBytes(title) + stringBytes(description)
-}
-
-function toChat (r: ChatRecord): Chat {
-  return {
-    id: r.id,
-    title: r.title,
-    description: r.description,
-    priority: r.priority,
-    isActive: r.isActive,
-    createdAt: isoTime(r.createdAt),
-    updatedAt: isoTime(r.updatedAt),
-    version: r.version
-  }
 }
 
 /**
@@ -110,11 +74,15 @@ class ChatViews {
   }
 }
 
-export function createMemoryStore (options: MemoryStoreOptions): ChatStore {
-  return new MemoryChatStore(options)
+/** A store on the memory backend (`store.backend`). */
+export type MemoryStore = ChatStore<MemoryChatStore>
+
+export function createMemoryStore (options: MemoryStoreOptions): MemoryStore {
+  return new ChatStore(new MemoryChatStore(options))
 }
 
-export class MemoryChatStore implements ChatStore {
+/** The memory backend: the chats and their indexes in this process, every write under one lock. */
+export class MemoryChatStore implements ChatBackend {
   /** The chats (by id, through the indexes' map of ids to rows) and every query index, changed only with the write lock held. */
   private indexes: ChatIndexes
   private readonly cursors: CursorCodec
@@ -132,11 +100,10 @@ export class MemoryChatStore implements ChatStore {
     this.indexes = new ChatIndexes(options.indexChunk)
   }
 
-  async create (input: ChatInput): Promise<Chat> {
-    const fields = normalize(input)
+  async create (fields: ChatFields): Promise<Chat> {
     return await this.lock.withWrite(() => {
       if (this.indexes.size >= this.options.maxItems) {
-        throw new AppError('capacityExceeded', `The store holds its maximum of ${this.options.maxItems} chats`)
+        throw new StoreError('capacity', `The store holds its maximum of ${this.options.maxItems} chats`)
       }
       const size = estimateBytes(fields.title, fields.description)
       this.reserveBytes(size, 0)
@@ -169,23 +136,13 @@ export class MemoryChatStore implements ChatStore {
   }
 
   async update (id: string, patch: ChatPatch, options: WriteOptions = {}): Promise<Chat> {
-    const errors: FieldError[] = []
-    const title = patch.title === undefined ? undefined : checkTitle(patch.title, errors)
-    if (patch.description !== undefined) checkDescription(patch.description, errors)
-    throwIfAny(errors)
     return await this.lock.withWrite(() => {
       const current = this.current(id, options)
-      return this.write(current, {
-        title: title ?? current.title,
-        description: patch.description ?? current.description,
-        priority: patch.priority ?? current.priority,
-        isActive: patch.isActive ?? current.isActive
-      })
+      return this.write(current, mergePatch(current, patch))
     })
   }
 
-  async replace (id: string, input: ChatInput, options: WriteOptions = {}): Promise<Chat> {
-    const fields = normalize(input)
+  async replace (id: string, fields: ChatFields, options: WriteOptions = {}): Promise<Chat> {
     return await this.lock.withWrite(() => this.write(this.current(id, options), fields))
   }
 
@@ -203,7 +160,17 @@ export class MemoryChatStore implements ChatStore {
     return this.indexes.size
   }
 
-  stats (): StoreStats {
+  /** The chats held, at once (`count` without the promise). */
+  get size (): number {
+    return this.indexes.size
+  }
+
+  async health (): Promise<StoreHealth> {
+    return { ready: true, recovering: false, readOnly: false, ...this.figures() }
+  }
+
+  /** What `health` reports of the chats, the memory guard and the lock. */
+  figures (): Pick<StoreHealth, 'items' | 'maxItems' | 'bytes' | 'maxBytes' | 'lock'> {
     return { items: this.indexes.size, maxItems: this.options.maxItems, bytes: this.bytes, maxBytes: this.options.maxBytes, lock: { ...this.lock.stats } }
   }
 
@@ -306,16 +273,14 @@ export class MemoryChatStore implements ChatStore {
 
   /** The chat a write applies to, after its existence and its `If-Match` are checked. Call with the write lock held. */
   private current (id: string, options: WriteOptions): ChatRecord {
-    const record = isChatId(id) ? this.indexes.get(id) : undefined
-    if (record === undefined) throw notFound()
-    if (options.ifVersion !== undefined && !options.ifVersion.includes(record.version)) {
-      throw new AppError('preconditionFailed', `If-Match does not match the chat's current version (${record.version})`)
-    }
+    const record = this.indexes.get(id)
+    if (record === undefined) throw chatNotFound()
+    checkVersion(record.version, options)
     return record
   }
 
   /** Swaps in the new version of a chat. Call with the write lock held. */
-  private write (current: ChatRecord, fields: Required<ChatInput>): Chat {
+  private write (current: ChatRecord, fields: ChatFields): Chat {
     const before = estimateBytes(current.title, current.description)
     const after = estimateBytes(fields.title, fields.description)
     this.reserveBytes(after, before)
@@ -342,17 +307,7 @@ export class MemoryChatStore implements ChatStore {
   private reserveBytes (after: number, before: number): void {
     const { maxBytes } = this.options
     if (maxBytes > 0 && after > before && this.bytes + after - before > maxBytes) {
-      throw new AppError('capacityExceeded', `The store's memory budget of ${maxBytes} bytes would be exceeded`)
+      throw new StoreError('capacity', `The store's memory budget of ${maxBytes} bytes would be exceeded`)
     }
   }
-}
-
-/** Applies the rules beyond the schemas and the defaults, or throws a validation problem. */
-function normalize (input: ChatInput): Required<ChatInput> {
-  const errors: FieldError[] = []
-  const title = checkTitle(input.title, errors)
-  const description = input.description ?? ''
-  checkDescription(description, errors)
-  throwIfAny(errors)
-  return { title, description, priority: input.priority ?? 'medium', isActive: input.isActive ?? true }
 }

@@ -1,8 +1,7 @@
-import { AppError } from '../../errors.js'
 import type { ListQuery, SortField, SortKey } from '../chat-store.js'
 import { CursorCodec, fingerprintOfJson, invalid, type KeyTuple } from './cursor.js'
 import { compareCodePoints, PRIORITY_RANK, type ChatIndexes } from './indexes.js'
-import type { ChatRecord } from './memory-store.js'
+import type { ChatRecord } from '../records.js'
 import type { OrderedIndex } from './ordered-index.js'
 import { words, type SlotSet } from './text-index.js'
 
@@ -27,11 +26,6 @@ const DEFAULT_SORT: SortKey[] = [{ field: 'createdAt', descending: false }]
  *    matches are few next to the entries such a walk would pass over, by sorting just the matches.
  */
 export function runQuery (ix: ChatIndexes, codec: CursorCodec, query: ListQuery): QueryResult {
-  if (query.cursor !== undefined && query.offset !== undefined) {
-    throw new AppError('validation', 'querystring/cursor cannot be combined with offset', {
-      errors: [{ in: 'querystring', path: '/offset', message: 'cannot be combined with cursor' }]
-    })
-  }
   const q = new Query(ix, query)
   // Only a page that reads or makes a cursor needs the fingerprint.
   const fingerprint = (): string => fingerprintOfJson(normalizedJson(q))
@@ -94,9 +88,8 @@ class Query implements NormalizedQuery {
   readonly fullCompare: (a: number, b: number) => number
 
   constructor (private readonly ix: ChatIndexes, query: ListQuery) {
-    const sort = query.sort !== undefined && query.sort.length > 0 ? query.sort : DEFAULT_SORT
-    const seen = new Set<SortField>()
-    this.sort = sort.length === 1 ? sort : sort.filter((k) => !seen.has(k.field) && seen.add(k.field))
+    // `checkListQuery` (rules.ts) gave the sort with each field once.
+    this.sort = query.sort ?? DEFAULT_SORT
     let mask = 0
     for (const p of query.priority ?? []) mask |= 1 << PRIORITY_RANK[p]
     this.priorityMask = mask === 0 ? 7 : mask
@@ -106,11 +99,6 @@ class Query implements NormalizedQuery {
     this.hasRange = query.createdFrom !== undefined || query.createdTo !== undefined
     if (query.q !== undefined) {
       this.words = [...new Set(words(query.q))].sort()
-      if (this.words.length === 0) {
-        throw new AppError('validation', 'querystring/q must contain a letter or a digit', {
-          errors: [{ in: 'querystring', path: '/q', message: 'must contain a letter or a digit' }]
-        })
-      }
       this.textSlots = ix.text.match(this.words)
     }
     this.fullCompare = (a, b) => {

@@ -9,7 +9,8 @@ import { decodeRecord, encodeEntry, encodeHeader, FileKind, HEADER_BYTES } from 
 import { recover, RecoveryError } from '../../../src/store/durable/recovery.js'
 import { repair } from '../../../src/store/durable/repair.js'
 import { scanFile } from '../../../src/store/durable/snapshot.js'
-import type { ChatRecord, MemoryChatStore } from '../../../src/store/memory/memory-store.js'
+import type { MemoryChatStore } from '../../../src/store/memory/memory-store.js'
+import type { ChatRecord } from '../../../src/store/records.js'
 import { allChats, deferred, openStore, removeTempDirs, tempDir } from './helpers.js'
 
 afterEach(removeTempDirs)
@@ -63,7 +64,7 @@ describe('crash after crash', () => {
       for (let i = 0; i < 5; i++) acknowledged.push(await store.create({ title: `round ${round} chat ${i}` }))
       const first = acknowledged.at(-5)!
       acknowledged[acknowledged.length - 5] = await store.update(first.id, { description: `patched in round ${round}` })
-      expect(statSync(lastLog(dir)).size).toBeGreaterThan(store.files.logBytes)
+      expect(statSync(lastLog(dir)).size).toBeGreaterThan(store.backend.files.logBytes)
     }
     const store = await openStore(dir)
     expect(await allChats(store)).toEqual(acknowledged)
@@ -75,7 +76,7 @@ describe('crash after crash', () => {
     const dir = tempDir()
     const first = await openStore(dir)
     const kept = [await first.create({ title: 'kept' })]
-    const end = first.files.logBytes
+    const end = first.backend.files.logBytes
     const log = lastLog(dir)
     const torn = encodeEntry({ op: 'put', chat: record(1) })
     const bytes = readFileSync(log)
@@ -116,10 +117,10 @@ describe('crash after crash', () => {
     // The lock held, so that creates and the compaction queue for it in that order: the creates go
     // to the old log, and a crash may tear its last record until the switch.
     const held = deferred()
-    const memory = (store as unknown as { memory: MemoryChatStore }).memory
+    const memory = (store.backend as unknown as { memory: MemoryChatStore }).memory
     const holding = memory.exclusive(async () => { await held.promise })
     const creates = Array.from({ length: 50 }, (_, i) => store.create({ title: `queued ${i}` }))
-    const compaction = store.compact()
+    const compaction = store.backend.compact()
     held.resolve()
     await holding
     await Promise.all(creates)
@@ -142,8 +143,8 @@ describe('a log with a gap of zeros, as an earlier build left it', () => {
     expect((await allChats(store)).map((c) => c.id)).toEqual(ids)
     expect(warnings.some((w) => w.includes(log) && w.includes('zeros') && w.includes('both sides are kept'))).toBe(true)
     // The store compacts at once after a start that met a gap.
-    for (let i = 0; i < 100 && store.files.compactions === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
-    expect(store.files.compactions).toBe(1)
+    for (let i = 0; i < 100 && store.backend.files.compactions === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(store.backend.files.compactions).toBe(1)
     await store.create({ title: 'after the rewrite' })
     await store.close()
     const again = await recover(nodeFileOps, dir)
@@ -197,7 +198,7 @@ describe('a log with a gap of zeros, as an earlier build left it', () => {
     const dir = tempDir()
     const store = await openStore(dir)
     for (let i = 0; i < 3; i++) await store.create({ title: `c${i}` })
-    await store.compact()
+    await store.backend.compact()
     await store.close()
     const snapshot = join(dir, readManifest(nodeFileOps, dir)!.snapshot!)
     const bytes = readFileSync(snapshot)

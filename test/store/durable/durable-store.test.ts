@@ -1,7 +1,8 @@
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import type { Chat } from '../../../src/store/chat-store.js'
+import { ChatStore, type Chat } from '../../../src/store/chat-store.js'
+import { createDurableStore } from '../../../src/store/durable/durable-store.js'
 import { FSYNC_MODES, PREALLOCATE_BYTES } from '../../../src/store/durable/append-log.js'
 import { nodeFileOps, type FileOps } from '../../../src/store/durable/file-ops.js'
 import { allChats, deferred, errno, failureOf, faultyOps, openStore, removeTempDirs, tempDir } from './helpers.js'
@@ -28,8 +29,8 @@ describe('durable store', () => {
       const reopened = await openStore(dir, { fsync })
       expect(await allChats(reopened)).toEqual(expected)
       expect(await reopened.count()).toBe(expected.length)
-      expect(reopened.stats()).toMatchObject({ items: expected.length, readOnly: false, recovering: false })
-      await reopened.checkInvariants()
+      expect((await reopened.health())).toMatchObject({ items: expected.length, readOnly: false, recovering: false })
+      await reopened.backend.checkInvariants()
       await reopened.close()
     })
   }
@@ -60,9 +61,9 @@ describe('durable store', () => {
     const dir = tempDir()
     const store = await openStore(dir, { compactMinBytes: 4096, compactGrowthPercent: 100 })
     const expected = await workload(store, 120)
-    await vi.waitFor(() => { expect(store.files.compactions).toBeGreaterThan(0) })
-    await store.compact()
-    const { snapshotBytes, logBytes } = store.files
+    await vi.waitFor(() => { expect(store.backend.files.compactions).toBeGreaterThan(0) })
+    await store.backend.compact()
+    const { snapshotBytes, logBytes } = store.backend.files
     expect(snapshotBytes).toBeGreaterThan(0)
     expect(logBytes).toBe(16)
     const files = readdirSync(dir).sort()
@@ -81,12 +82,12 @@ describe('durable store', () => {
     const dir = tempDir()
     const store = await openStore(dir)
     const expected = await workload(store, 60)
-    const compaction = store.compact()
+    const compaction = store.backend.compact()
     const during = await Promise.all(Array.from({ length: 40 }, (_, i) => store.create({ title: `during ${i}` })))
     await compaction
     const reopened = await openStore(dir)
     expect(await allChats(reopened)).toEqual([...expected, ...during])
-    await reopened.checkInvariants()
+    await reopened.backend.checkInvariants()
     await store.close()
     await reopened.close()
   })
@@ -133,7 +134,7 @@ describe('durable store', () => {
     const writes = Array.from({ length: 50 }, (_, i) => store.create({ title: `c${i}` }).then((chat) => { answered++; return chat }))
     await new Promise((resolve) => setTimeout(resolve, 20))
     expect(answered).toBe(0)
-    expect(store.stats().items).toBe(50)
+    expect((await store.health()).items).toBe(50)
     const syncsBefore = counts.syncs
     delete faults.holdSync
     gate.resolve()
@@ -162,17 +163,17 @@ describe('durable store', () => {
     const { ops, faults } = faultyOps()
     const gate = deferred()
     faults.holdRead = gate.promise
-    const { createDurableStore } = await import('../../../src/store/durable/durable-store.js')
-    const store = createDurableStore({ maxItems: 100, maxBytes: 0, lockTimeoutMs: 1000, dataDir: dir, fsync: 'everysec', compactMinBytes: 1 << 20, compactGrowthPercent: 100, ops })
-    expect(store.stats()).toMatchObject({ recovering: true, readOnly: false })
-    expect(store.stats().detail).toMatch(/recovering/)
+    const backend = createDurableStore({ maxItems: 100, maxBytes: 0, lockTimeoutMs: 1000, dataDir: dir, fsync: 'everysec', compactMinBytes: 1 << 20, compactGrowthPercent: 100, ops })
+    const store = new ChatStore(backend)
+    expect((await store.health())).toMatchObject({ recovering: true, readOnly: false })
+    expect((await store.health()).detail).toMatch(/recovering/)
     for (const call of [store.get('x'), store.list({ limit: 1 }), store.create({ title: 't' }), store.count()]) {
-      expect(await failureOf(call)).toMatchObject({ status: 503, retryAfter: 1 })
+      expect(await failureOf(call)).toMatchObject({ code: 'unavailable', retryAfterSeconds: 1 })
     }
     gate.resolve()
-    await store.recovered
-    expect(store.stats()).toMatchObject({ recovering: false, readOnly: false, items: 2 })
-    expect(store.stats().detail).toBeUndefined()
+    await backend.recovered
+    expect((await store.health())).toMatchObject({ recovering: false, readOnly: false, items: 2 })
+    expect((await store.health()).detail).toBeUndefined()
     await store.close()
   })
 
@@ -194,18 +195,18 @@ describe('durable store on a failing disk', () => {
     const kept = await workload(store, 9)
     faults.write = 'ENOSPC'
     const refused = await failureOf(store.create({ title: 'does not fit' }))
-    expect(refused).toMatchObject({ status: 503, kind: 'unavailable', retryAfter: 5 })
+    expect(refused).toMatchObject({ code: 'unavailable', retryAfterSeconds: 5 })
     expect(refused?.message).toMatch(/read-only.*ENOSPC/)
-    expect(store.stats()).toMatchObject({ readOnly: true, items: kept.length })
-    expect(store.stats().detail).toMatch(/ENOSPC/)
-    expect(await failureOf(store.update(kept[0]!.id, { title: 'no' }))).toMatchObject({ status: 503 })
-    expect(await failureOf(store.delete(kept[0]!.id))).toMatchObject({ status: 503 })
+    expect((await store.health())).toMatchObject({ readOnly: true, items: kept.length })
+    expect((await store.health()).detail).toMatch(/ENOSPC/)
+    expect(await failureOf(store.update(kept[0]!.id, { title: 'no' }))).toMatchObject({ code: 'unavailable' })
+    expect(await failureOf(store.delete(kept[0]!.id))).toMatchObject({ code: 'unavailable' })
     expect(await allChats(store)).toEqual(kept)
     expect(await store.get(kept[0]!.id)).toEqual(kept[0])
 
     delete faults.write
-    await vi.waitFor(() => { expect(store.stats().readOnly).toBe(false) })
-    expect(store.stats().detail).toBeUndefined()
+    await vi.waitFor(async () => { expect((await store.health()).readOnly).toBe(false) })
+    expect((await store.health()).detail).toBeUndefined()
     const after = await store.create({ title: 'fits again' })
     await store.close()
     const reopened = await openStore(dir)
@@ -227,15 +228,15 @@ describe('durable store on a failing disk', () => {
       failureOf(store.delete(deleted.id)),
       failureOf(store.update(deleted.id, { isActive: true }))
     ])
-    for (const err of refused.slice(0, 4)) expect(err).toMatchObject({ status: 503, message: expect.stringMatching(/read-only.*EIO/) as unknown })
+    for (const err of refused.slice(0, 4)) expect(err).toMatchObject({ code: 'unavailable', message: expect.stringMatching(/read-only.*EIO/) as unknown })
     // The last one ran after the delete, in the same turn: the chat was gone for it.
-    expect(refused[4]).toMatchObject({ status: 404 })
+    expect(refused[4]).toMatchObject({ code: 'notFound' })
     expect(await allChats(store)).toEqual(kept)
     expect((await store.list({ limit: 10, offset: 0, q: 'changed' })).total).toBe(0)
     expect((await store.list({ limit: 10, offset: 0, priority: ['high'] })).total).toBe(0)
-    await store.checkInvariants()
+    await store.backend.checkInvariants()
     delete faults.write
-    await vi.waitFor(() => { expect(store.stats().readOnly).toBe(false) })
+    await vi.waitFor(async () => { expect((await store.health()).readOnly).toBe(false) })
     await store.close()
     const reopened = await openStore(dir)
     expect(await allChats(reopened)).toEqual(kept)
@@ -250,7 +251,7 @@ describe('durable store on a failing disk', () => {
       const creating = store.create({ title: 'taken back' })
       // The create's change is applied; this read writes it first, the write fails, the change is taken back.
       expect(await store.count()).toBe(0)
-      expect(await failureOf(creating)).toMatchObject({ status: 503 })
+      expect(await failureOf(creating)).toMatchObject({ code: 'unavailable' })
       expect(await store.count()).toBe(0)
       await store.close()
     })
@@ -284,10 +285,10 @@ describe('durable store on a failing disk', () => {
       }
     }
     const store = await openStore(dir, { ops, compactMinBytes: 1, compactGrowthPercent: 0, retryMs: 60_000 })
-    await vi.waitFor(() => { expect(store.files.compactions).toBe(1) })
+    await vi.waitFor(() => { expect(store.backend.files.compactions).toBe(1) })
     failing = current
     // Its append asks for a compaction (the log is past the thresholds) before its write fails.
-    expect(await failureOf(store.create({ title: 'x'.repeat(200) }))).toMatchObject({ status: 503 })
+    expect(await failureOf(store.create({ title: 'x'.repeat(200) }))).toMatchObject({ code: 'unavailable' })
     await new Promise((resolve) => setTimeout(resolve, 50))
     await store.close()
     const reopened = await openStore(dir)
@@ -302,12 +303,12 @@ describe('durable store on a failing disk', () => {
     const kept = await store.create({ title: 'kept' })
     faults.sync = 'EIO'
     const refused = await failureOf(store.create({ title: 'not synced' }))
-    expect(refused).toMatchObject({ status: 503 })
+    expect(refused).toMatchObject({ code: 'unavailable' })
     expect(refused?.message).toMatch(/syncing the log failed \(EIO\)/)
-    expect(store.stats().readOnly).toBe(true)
+    expect((await store.health()).readOnly).toBe(true)
     expect(await store.get(kept.id)).toEqual(kept)
     delete faults.sync
-    await vi.waitFor(() => { expect(store.stats().readOnly).toBe(false) })
+    await vi.waitFor(async () => { expect((await store.health()).readOnly).toBe(false) })
     await store.create({ title: 'synced' })
     await store.close()
   })
@@ -318,8 +319,8 @@ describe('durable store on a failing disk', () => {
     const store = await openStore(dir, { fsync: 'everysec', ops, retryMs: 60_000 })
     faults.sync = 'EIO'
     await store.create({ title: 'acknowledged before the sync' })
-    await vi.waitFor(() => { expect(store.stats().readOnly).toBe(true) }, { timeout: 3000 })
-    expect(await failureOf(store.create({ title: 'refused' }))).toMatchObject({ status: 503 })
+    await vi.waitFor(async () => { expect((await store.health()).readOnly).toBe(true) }, { timeout: 3000 })
+    expect(await failureOf(store.create({ title: 'refused' }))).toMatchObject({ code: 'unavailable' })
     await store.close()
   })
 
@@ -327,7 +328,7 @@ describe('durable store on a failing disk', () => {
     const dir = tempDir()
     const first = await openStore(dir, { compactMinBytes: 1 << 30 })
     const expected = await workload(first, 30)
-    await first.compact()
+    await first.backend.compact()
     expected.push(...await workload(first, 6))
     await first.close()
 
@@ -336,7 +337,7 @@ describe('durable store on a failing disk', () => {
       const { ops, died } = dyingOps(k)
       const store = await openStore(dir, { ops, compactMinBytes: 1 << 30, retryMs: 3_600_000 })
       died.armed = true
-      const done = await store.compact().then(() => true, () => false)
+      const done = await store.backend.compact().then(() => true, () => false)
       // Whatever the crash left, the directory loads, with every acknowledged change.
       const reopened = await openStore(dir)
       expect(await allChats(reopened)).toEqual(expected)

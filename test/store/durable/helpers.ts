@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { AppError } from '../../../src/errors.js'
-import type { Chat, ChatStore } from '../../../src/store/chat-store.js'
+import { StoreError } from '../../../src/store/errors.js'
+import { ChatStore, type Chat } from '../../../src/store/chat-store.js'
 import { createDurableStore, type DurableChatStore, type DurableStoreOptions } from '../../../src/store/durable/durable-store.js'
 import { PREALLOCATE_BYTES } from '../../../src/store/durable/append-log.js'
 import { nodeFileOps, type FileOps } from '../../../src/store/durable/file-ops.js'
@@ -20,8 +20,12 @@ export function removeTempDirs (): void {
   for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true })
 }
 
-export async function openStore (dataDir: string, options: Partial<DurableStoreOptions> = {}): Promise<DurableChatStore> {
-  const store = createDurableStore({
+/** A store on the durable backend (`store.backend`). */
+export type DurableStore = ChatStore<DurableChatStore>
+
+/** A store on a durable backend in `dataDir`, once it has recovered; `store.backend` is the durable backend. */
+export async function openStore (dataDir: string, options: Partial<DurableStoreOptions> = {}): Promise<DurableStore> {
+  const backend = createDurableStore({
     maxItems: 100_000,
     maxBytes: 0,
     lockTimeoutMs: 60_000,
@@ -31,8 +35,8 @@ export async function openStore (dataDir: string, options: Partial<DurableStoreO
     compactGrowthPercent: 100,
     ...options
   })
-  await store.recovered
-  return store
+  await backend.recovered
+  return new ChatStore(backend)
 }
 
 /** Every chat of a store, by listing it page by page. */
@@ -45,13 +49,13 @@ export async function allChats (store: ChatStore): Promise<Chat[]> {
   }
 }
 
-/** The AppError a call fails with, or undefined when it does not fail. */
-export async function failureOf (call: Promise<unknown>): Promise<AppError | undefined> {
+/** The StoreError a call fails with, or undefined when it does not fail. */
+export async function failureOf (call: Promise<unknown>): Promise<StoreError | undefined> {
   try {
     await call
     return undefined
   } catch (err) {
-    if (err instanceof AppError) return err
+    if (err instanceof StoreError) return err
     throw err
   }
 }

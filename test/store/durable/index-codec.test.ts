@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest'
 import { decodeIndexImage, encodeIndexImage, IndexImageReader } from '../../../src/store/durable/index-codec.js'
-import { MemoryChatStore, type ChatRecord } from '../../../src/store/memory/memory-store.js'
+import { createMemoryStore } from '../../../src/store/memory/memory-store.js'
+import type { ChatRecord } from '../../../src/store/records.js'
 import { compareTitles } from '../../../src/store/memory/indexes.js'
 import { chatTerms } from '../../../src/store/memory/text-index.js'
 
 async function sample (): Promise<{ blob: Buffer, chats: ChatRecord[] }> {
   let t = Date.UTC(2025, 0, 1)
-  const store = new MemoryChatStore({ maxItems: 100, maxBytes: 0, lockTimeoutMs: 1000, now: () => t++ })
+  const store = createMemoryStore({ maxItems: 100, maxBytes: 0, lockTimeoutMs: 1000, now: () => t++ })
   for (let i = 0; i < 20; i++) await store.create({ title: `Chat ${i % 4} ünï`, description: 'words here' })
-  const { chats, capture } = await store.withAll((all, image) => ({ chats: [...all.values()], capture: image() }))
+  const { chats, capture } = await store.backend.withAll((all, image) => ({ chats: [...all.values()], capture: image() }))
   return { blob: Buffer.concat((await encodeIndexImage(capture, chats))!), chats }
 }
 

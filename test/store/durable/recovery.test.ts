@@ -7,7 +7,7 @@ import { readManifest, ManifestError } from '../../../src/store/durable/manifest
 import { encodeEntry, FileKind, HEADER_BYTES, type Entry } from '../../../src/store/durable/record-codec.js'
 import fc from 'fast-check'
 import { ChatsById, recover, RecoveryError } from '../../../src/store/durable/recovery.js'
-import type { ChatRecord } from '../../../src/store/memory/memory-store.js'
+import type { ChatRecord } from '../../../src/store/records.js'
 import { scanFile } from '../../../src/store/durable/snapshot.js'
 import { main, repair } from '../../../src/store/durable/repair.js'
 import { allChats, openStore, removeTempDirs, tempDir } from './helpers.js'
@@ -20,7 +20,7 @@ async function storeWith (n: number, compact = false): Promise<{ dir: string, ch
   const store = await openStore(dir)
   const chats: Chat[] = []
   for (let i = 0; i < n; i++) chats.push(await store.create({ title: `chat ${i}` }))
-  if (compact) await store.compact()
+  if (compact) await store.backend.compact()
   await store.close()
   const manifest = readManifest(nodeFileOps, dir)!
   return { dir, chats, log: join(dir, manifest.logs.at(-1)!) }
@@ -97,7 +97,7 @@ describe('recovery', () => {
     const dir = tempDir()
     const store = await openStore(dir)
     const chats = [await store.create({ title: 'one' }), await store.create({ title: 'two' })]
-    const end = store.files.logBytes
+    const end = store.backend.files.logBytes
     const log = join(dir, 'log-000001.aof')
     expect(statSync(log).size).toBeGreaterThan(end)
     // The process dies here (no close): the zeros stay, and a crash mid-write leaves part of a record in them.

@@ -2,23 +2,23 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { SORT_FIELDS, type ListQuery } from '../../../src/store/chat-store.js'
-import type { DurableChatStore } from '../../../src/store/durable/durable-store.js'
 import { nodeFileOps } from '../../../src/store/durable/file-ops.js'
 import { encodeIndexImage } from '../../../src/store/durable/index-codec.js'
 import { readManifest } from '../../../src/store/durable/manifest.js'
 import { encodeHeader, FileKind, HEADER_BYTES } from '../../../src/store/durable/record-codec.js'
 import { recover } from '../../../src/store/durable/recovery.js'
 import { scanFile, writeSnapshot } from '../../../src/store/durable/snapshot.js'
-import { MemoryChatStore, type ChatRecord } from '../../../src/store/memory/memory-store.js'
+import { MemoryChatStore } from '../../../src/store/memory/memory-store.js'
+import type { ChatRecord } from '../../../src/store/records.js'
 import type { IndexCapture } from '../../../src/store/memory/indexes.js'
-import { allChats, openStore, removeTempDirs, tempDir } from './helpers.js'
+import { allChats, openStore, removeTempDirs, tempDir, type DurableStore } from './helpers.js'
 
 afterEach(removeTempDirs)
 
 const WORDS = ['alpha', 'beta', 'gamma', 'delta', 'café', 'Ωmega', 'alphabet']
 
 /** A store with writes of every kind (holes from deletes, titles and priorities changed); compacted when `compact`. */
-async function busyStore (dir: string, n: number): Promise<DurableChatStore> {
+async function busyStore (dir: string, n: number): Promise<DurableStore> {
   const store = await openStore(dir, { indexChunk: 4 })
   const ids: string[] = []
   for (let i = 0; i < n; i++) {
@@ -39,7 +39,7 @@ const QUERIES: ListQuery[] = [
   { priority: ['low', 'medium'], sort: [{ field: 'priority', descending: true }, { field: 'updatedAt', descending: false }], limit: 7, offset: 5 }
 ]
 
-async function answers (store: DurableChatStore): Promise<unknown[]> {
+async function answers (store: DurableStore): Promise<unknown[]> {
   const out: unknown[] = []
   for (const query of QUERIES) {
     const page = await store.list(query)
@@ -49,7 +49,7 @@ async function answers (store: DurableChatStore): Promise<unknown[]> {
 }
 
 /** Opens `dir`, answering the store and how it got its indexes ('loaded' or 'built'), with any warnings. */
-async function reopen (dir: string): Promise<{ store: DurableChatStore, indexes: unknown, warnings: string[] }> {
+async function reopen (dir: string): Promise<{ store: DurableStore, indexes: unknown, warnings: string[] }> {
   let indexes: unknown
   const warnings: string[] = []
   const logger = {
@@ -76,7 +76,7 @@ describe('saved indexes', () => {
   it('a compaction saves the indexes; recovery loads them, applies the log after them, and answers as the store did', async () => {
     const dir = tempDir()
     const store = await busyStore(dir, 60)
-    await store.compact()
+    await store.backend.compact()
     // The log after the snapshot: a create, a rename, a delete (a short tail).
     const created = await store.create({ title: 'late beta', priority: 'low' })
     const chats = await allChats(store)
@@ -90,13 +90,13 @@ describe('saved indexes', () => {
     const { store: reopened, indexes, warnings } = await reopen(dir)
     expect(indexes).toBe('loaded')
     expect(warnings).toEqual([])
-    await reopened.checkInvariants()
+    await reopened.backend.checkInvariants()
     expect(await allChats(reopened)).toEqual(everything)
     expect(await answers(reopened)).toEqual(expected)
     // Writes go on from the loaded indexes, reusing the holes.
     await reopened.create({ title: 'after the restart' })
     await reopened.delete(everything[0]!.id)
-    await reopened.checkInvariants()
+    await reopened.backend.checkInvariants()
     expect((await reopened.list({ q: 'restart', limit: 10 })).total).toBe(1)
     await reopened.close()
   })
@@ -104,13 +104,13 @@ describe('saved indexes', () => {
   it('builds the indexes again when the log after the snapshot is long (more than a third of its chats)', async () => {
     const dir = tempDir()
     const store = await busyStore(dir, 40)
-    await store.compact()
+    await store.backend.compact()
     for (let i = 0; i < 15; i++) await store.create({ title: `more ${i}` })
     const expected = await answers(store)
     await store.close()
     const { store: reopened, indexes } = await reopen(dir)
     expect(indexes).toBe('built')
-    await reopened.checkInvariants()
+    await reopened.backend.checkInvariants()
     expect(await answers(reopened)).toEqual(expected)
     await reopened.close()
   })
@@ -118,7 +118,7 @@ describe('saved indexes', () => {
   it('reads a version 1 directory (no saved indexes) and builds the indexes', async () => {
     const dir = tempDir()
     const store = await busyStore(dir, 30)
-    await store.compact()
+    await store.backend.compact()
     await store.create({ title: 'in the log' })
     const expected = await answers(store)
     await store.close()
@@ -135,10 +135,10 @@ describe('saved indexes', () => {
     }
     const { store: reopened, indexes } = await reopen(dir)
     expect(indexes).toBe('built')
-    await reopened.checkInvariants()
+    await reopened.backend.checkInvariants()
     expect(await answers(reopened)).toEqual(expected)
     // The next compaction writes version 2, with the indexes.
-    await reopened.compact()
+    await reopened.backend.compact()
     await reopened.close()
     expect(readFileSync(snapshotOf(dir)).subarray(0, HEADER_BYTES)).toEqual(encodeHeader(FileKind.snapshot))
     const again = await reopen(dir)
@@ -150,7 +150,7 @@ describe('saved indexes', () => {
   it('builds the indexes, with a warning, when the saved ones do not fit the chats', async () => {
     const dir = tempDir()
     const store = await busyStore(dir, 30)
-    await store.compact()
+    await store.backend.compact()
     const expected = await answers(store)
     await store.close()
     const snapshot = snapshotOf(dir)
@@ -173,7 +173,7 @@ describe('saved indexes', () => {
     found = await reopen(dir)
     expect(found.indexes).toBe('built')
     expect(found.warnings).toEqual(['the snapshot\'s saved indexes do not fit its chats; building them instead'])
-    await found.store.checkInvariants()
+    await found.store.backend.checkInvariants()
     expect(await answers(found.store)).toEqual(expected)
     await found.store.close()
   })
@@ -181,7 +181,7 @@ describe('saved indexes', () => {
   it('repair drops the saved indexes of a snapshot it cuts, and recovery stops at damage in them', async () => {
     const dir = tempDir()
     const store = await busyStore(dir, 30)
-    await store.compact()
+    await store.backend.compact()
     await store.close()
     const snapshot = snapshotOf(dir)
     const bytes = readFileSync(snapshot)

@@ -15,7 +15,7 @@ describe('a compaction whose indexes cannot be encoded', () => {
     const logger = { info: () => undefined, error: () => undefined, warn: (_o: object, m: string) => { warnings.push(m) } }
     const store = await openStore(dir, { logger })
     for (let i = 0; i < 5; i++) await store.create({ title: `chat ${i}` })
-    await store.compact()
+    await store.backend.compact()
     expect(warnings).toEqual(['the indexes could not be encoded', 'the snapshot is written without its indexes: the next start builds them'])
     const expected = await allChats(store)
     await store.close()

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest'
-import { AppError } from '../../../src/errors.js'
+import { StoreError } from '../../../src/store/errors.js'
 import { CursorCodec, fingerprintOf, type KeyTuple } from '../../../src/store/memory/cursor.js'
 
-function refusal (fn: () => unknown): AppError {
+function refusal (fn: () => unknown): StoreError {
   try {
     fn()
   } catch (err) {
-    expect(err).toBeInstanceOf(AppError)
-    return err as AppError
+    expect(err).toBeInstanceOf(StoreError)
+    return err as StoreError
   }
   throw new Error('expected a refusal')
 }
@@ -25,9 +25,9 @@ describe('CursorCodec', () => {
   it('refuses a cursor made for other filters or another sort', () => {
     const cursor = codec.encode(fp, [1, 'x'])
     const err = refusal(() => codec.decode(cursor, fingerprintOf({ s: ['createdAt'], p: 4 })))
-    expect(err.kind).toBe('validation')
-    expect(err.errors?.[0]?.path).toBe('/cursor')
-    expect(err.errors?.[0]?.message).toMatch(/other filters/)
+    expect(err.code).toBe('invalid')
+    expect(err.fields[0]?.field).toBe('/cursor')
+    expect(err.fields[0]?.message).toMatch(/other filters/)
   })
 
   it.each([
@@ -39,8 +39,8 @@ describe('CursorCodec', () => {
     ['another store\'s cursor', () => new CursorCodec(Buffer.alloc(32, 8)).encode(fp, [1, 'x'])]
   ])('refuses %s', (_, tamper) => {
     const err = refusal(() => codec.decode(tamper(codec.encode(fp, [1, 'x'])), fp))
-    expect(err.kind).toBe('validation')
-    expect(err.errors?.[0]?.path).toBe('/cursor')
+    expect(err.code).toBe('invalid')
+    expect(err.fields[0]?.field).toBe('/cursor')
   })
 
   it('makes fingerprints that depend on every part of the query', () => {
@@ -56,7 +56,7 @@ describe('CursorCodec, payload characters', () => {
     const [payload, mac] = codec.encode(fp, [1, 'x']).split('.') as [string, string]
     const forged = String.fromCharCode(payload.charCodeAt(0) + 0x100) + payload.slice(1)
     const err = refusal(() => codec.decode(`${forged}.${mac}`, fp))
-    expect(err.errors?.[0]?.path).toBe('/cursor')
+    expect(err.fields[0]?.field).toBe('/cursor')
     expect(codec.decode(`${payload}.${mac}`, fp)).toEqual([1, 'x'])
   })
 })

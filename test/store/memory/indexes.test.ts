@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ChatIndexes, compareCodePoints, compareTitles, setTitleHeads, titleKey } from '../../../src/store/memory/indexes.js'
-import type { ChatRecord } from '../../../src/store/memory/memory-store.js'
+import type { ChatRecord } from '../../../src/store/records.js'
 
 describe('compareTitles', () => {
   it('orders titles as their lower-cased keys compare by code point', () => {

@@ -1,9 +1,9 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { AppError } from '../../../src/errors.js'
+import { StoreError } from '../../../src/store/errors.js'
 import { PRIORITIES, type Chat, type ListQuery } from '../../../src/store/chat-store.js'
 import { CursorCodec, fingerprintOf } from '../../../src/store/memory/cursor.js'
-import { createMemoryStore, MemoryChatStore, type MemoryStoreOptions } from '../../../src/store/memory/memory-store.js'
+import { createMemoryStore, type MemoryStore, type MemoryStoreOptions } from '../../../src/store/memory/memory-store.js'
 import type { ChatIndexes } from '../../../src/store/memory/indexes.js'
 import { naiveList } from './naive.js'
 
@@ -13,10 +13,10 @@ function makeStore (options: Partial<MemoryStoreOptions> = {}) {
   return createMemoryStore({ maxItems: 100_000, maxBytes: 0, lockTimeoutMs: 60_000, cursorKey: KEY, ...options })
 }
 
-async function refusal (call: Promise<unknown>): Promise<AppError> {
+async function refusal (call: Promise<unknown>): Promise<StoreError> {
   const err = await call.then(() => undefined, (e: unknown) => e)
-  expect(err).toBeInstanceOf(AppError)
-  return err as AppError
+  expect(err).toBeInstanceOf(StoreError)
+  return err as StoreError
 }
 
 describe('list: cursor paging while others write', () => {
@@ -73,10 +73,10 @@ describe('list: checks and plans', () => {
     for (let i = 0; i < 5; i++) await store.create({ title: `chat ${i}` })
     const first = await store.list({ limit: 2 })
     const cursor = first.nextCursor!
-    expect((await refusal(store.list({ limit: 2, cursor, offset: 0 }))).errors).toEqual([expect.objectContaining({ path: '/offset' })])
-    expect((await refusal(store.list({ limit: 2, q: ' -_- ' }))).errors).toEqual([expect.objectContaining({ path: '/q' })])
+    expect((await refusal(store.list({ limit: 2, cursor, offset: 0 }))).fields).toEqual([expect.objectContaining({ field: '/offset' })])
+    expect((await refusal(store.list({ limit: 2, q: ' -_- ' }))).fields).toEqual([expect.objectContaining({ field: '/q' })])
     for (const other of [{ sort: [{ field: 'title' as const, descending: false }] }, { isActive: true }, { priority: ['low' as const] }, { q: 'chat' }, { createdFrom: 0 }]) {
-      expect((await refusal(store.list({ limit: 2, cursor, ...other }))).errors).toEqual([expect.objectContaining({ path: '/cursor' })])
+      expect((await refusal(store.list({ limit: 2, cursor, ...other }))).fields).toEqual([expect.objectContaining({ field: '/cursor' })])
     }
     // Limit may change; the same filters in another spelling are the same filters.
     expect((await store.list({ limit: 3, cursor })).items.map((c) => c.title)).toEqual(['chat 2', 'chat 3', 'chat 4'])
@@ -133,24 +133,24 @@ describe('list: checks and plans', () => {
   })
 
   it('has its invariants checked: an index that drifts from the rows is reported', async () => {
-    const store = new MemoryChatStore({ maxItems: 10, maxBytes: 0, lockTimeoutMs: 1000 })
+    const store = createMemoryStore({ maxItems: 10, maxBytes: 0, lockTimeoutMs: 1000 })
     await store.create({ title: 'Alpha beta', priority: 'high' })
     const b = await store.create({ title: 'Gamma' })
-    await store.checkInvariants()
-    const ix = (store as unknown as { indexes: ChatIndexes }).indexes
+    await store.backend.checkInvariants()
+    const ix = (store.backend as unknown as { indexes: ChatIndexes }).indexes
     ix.byTitle.remove(0)
     ix.counts[5]!++
     ix.createdAt[1] = 0
     ix.text.remove(0, ['alpha'])
     ix.records[0] = { ...ix.records[0]!, id: 'not-its-id', title: 'x' }
-    await expect(store.checkInvariants()).rejects.toThrow(new RegExp([
+    await expect(store.backend.checkInvariants()).rejects.toThrow(new RegExp([
       `chat ${b.id} comes after not-its-id`, 'the byte count is', 'chat not-its-id is not in its row', 'columns disagree', 'counts are', 'the title index holds 1 entries, not 2'
     ].join('.*')))
   })
 
   it('rebuilds the same indexes in one go when recovery restores a map of chats', async () => {
     let t = Date.UTC(2025, 0, 1)
-    const source = new MemoryChatStore({ maxItems: 1000, maxBytes: 0, lockTimeoutMs: 1000, now: () => t, indexChunk: 4 })
+    const source = createMemoryStore({ maxItems: 1000, maxBytes: 0, lockTimeoutMs: 1000, now: () => t, indexChunk: 4 })
     const ids: string[] = []
     for (let i = 0; i < 120; i++) {
       ids.push((await source.create({ title: `${['Beta', 'alpha', 'Gamma'][i % 3]!} ${i % 11}`, description: `note ${i % 13}`, priority: PRIORITIES[i % 3]!, isActive: i % 4 !== 0 })).id)
@@ -158,11 +158,11 @@ describe('list: checks and plans', () => {
     }
     for (let i = 0; i < 120; i += 7) await source.update(ids[i]!, { title: `renamed ${i}`, priority: 'low' })
     for (let i = 3; i < 120; i += 9) await source.delete(ids[i]!)
-    const copy = await source.withAll((chats) => chats)
-    const restored = new MemoryChatStore({ maxItems: 1000, maxBytes: 0, lockTimeoutMs: 1000, indexChunk: 4 })
-    restored.restore(copy)
-    await restored.checkInvariants()
-    const everything = async (store: MemoryChatStore): Promise<Chat[]> => {
+    const copy = await source.backend.withAll((chats) => chats)
+    const restored = createMemoryStore({ maxItems: 1000, maxBytes: 0, lockTimeoutMs: 1000, indexChunk: 4 })
+    restored.backend.restore(copy)
+    await restored.backend.checkInvariants()
+    const everything = async (store: MemoryStore): Promise<Chat[]> => {
       const sort = [{ field: 'updatedAt' as const, descending: true }]
       return [...(await store.list({ limit: 100, sort })).items, ...(await store.list({ limit: 100, offset: 100, sort })).items]
     }
@@ -180,6 +180,6 @@ describe('list: checks and plans', () => {
       expect(page.total).toBe(expected.length)
     }
     await restored.create({ title: 'after recovery' })
-    await restored.checkInvariants()
+    await restored.backend.checkInvariants()
   })
 })

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest'
 import { PRIORITIES, SORT_FIELDS, type Chat, type ChatInput, type ListQuery, type SortKey } from '../../../src/store/chat-store.js'
 import { decodeIndexImage, encodeIndexImage } from '../../../src/store/durable/index-codec.js'
 import type { IndexCapture } from '../../../src/store/memory/indexes.js'
-import { MemoryChatStore, type Change, type ChatRecord } from '../../../src/store/memory/memory-store.js'
+import { createMemoryStore } from '../../../src/store/memory/memory-store.js'
+import type { Change, ChatRecord } from '../../../src/store/records.js'
 import { naiveList } from './naive.js'
 
 const BASE = Date.UTC(2025, 0, 1)
@@ -76,13 +77,13 @@ describe('query engine against a naive filter and sort', () => {
         const tail: Change[] = []
         let logging = false
         const journal = { append: (change: Change) => { if (logging) tail.push(change) } }
-        const store = new MemoryChatStore({ maxItems: 10_000, maxBytes: 0, lockTimeoutMs: 60_000, now: () => t, indexChunk: chunk, journal })
+        const store = createMemoryStore({ maxItems: 10_000, maxBytes: 0, lockTimeoutMs: 60_000, now: () => t, indexChunk: chunk, journal })
         const model = new Map<string, Chat>()
         const pick = (n: number): string | undefined => [...model.keys()][n % Math.max(1, model.size)]
         let cut: { chats: ChatRecord[], capture: IndexCapture } | undefined
         for (const [i, c] of commands.entries()) {
           if (i === commands.length >> 1) {
-            cut = await store.withAll((chats, image) => ({ chats: [...chats.values()], capture: image() }))
+            cut = await store.backend.withAll((chats, image) => ({ chats: [...chats.values()], capture: image() }))
             logging = true
           }
           if (c.kind === 'tick') { t += c.ms; continue }
@@ -93,18 +94,18 @@ describe('query engine against a naive filter and sort', () => {
           if (c.kind === 'update' && Object.keys(clean(c.patch)).length > 0) model.set(id, await store.update(id, clean(c.patch)))
           if (c.kind === 'replace') model.set(id, await store.replace(id, c.input))
         }
-        await store.checkInvariants()
+        await store.backend.checkInvariants()
         // Recovery's bulk build from the same chats must answer exactly as the store built write by write.
-        const restored = new MemoryChatStore({ maxItems: 10_000, maxBytes: 0, lockTimeoutMs: 60_000, indexChunk: chunk })
-        const chats = await store.withAll((all) => all)
-        restored.restore(chats)
-        await restored.checkInvariants()
+        const restored = createMemoryStore({ maxItems: 10_000, maxBytes: 0, lockTimeoutMs: 60_000, indexChunk: chunk })
+        const chats = await store.backend.withAll((all) => all)
+        restored.backend.restore(chats)
+        await restored.backend.checkInvariants()
         // So must the indexes a snapshot saved (through its codec), with the later changes applied one by one.
         const image = decodeIndexImage(Buffer.concat((await encodeIndexImage(cut!.capture, cut!.chats))!), cut!.chats)
-        const imaged = new MemoryChatStore({ maxItems: 10_000, maxBytes: 0, lockTimeoutMs: 60_000, indexChunk: chunk })
-        imaged.restoreImage(image, tail)
-        await imaged.checkInvariants()
-        expect(await imaged.withAll((all) => all)).toEqual(chats)
+        const imaged = createMemoryStore({ maxItems: 10_000, maxBytes: 0, lockTimeoutMs: 60_000, indexChunk: chunk })
+        imaged.backend.restoreImage(image, tail)
+        await imaged.backend.checkInvariants()
+        expect(await imaged.backend.withAll((all) => all)).toEqual(chats)
         for (const { filters, limit, offset, cursorLimits } of queries) {
           const query: ListQuery = clean({ ...filters, limit, offset })
           const expected = naiveList(model.values(), query)

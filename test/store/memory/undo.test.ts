@@ -1,11 +1,12 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { Chat, ChatStore } from '../../../src/store/chat-store.js'
-import { MemoryChatStore, type Change, type ChatRecord } from '../../../src/store/memory/memory-store.js'
+import { createMemoryStore } from '../../../src/store/memory/memory-store.js'
+import type { Change, ChatRecord } from '../../../src/store/records.js'
 
 async function everything (store: ChatStore): Promise<{ chats: Chat[], bytes: number }> {
   const page = await store.list({ limit: 1000, offset: 0 })
-  return { chats: page.items.map((c) => ({ ...c })), bytes: store.stats().bytes }
+  return { chats: page.items.map((c) => ({ ...c })), bytes: (await store.health()).bytes ?? 0 }
 }
 
 type Op =
@@ -28,7 +29,7 @@ describe('memory store undo', () => {
       let logging = false
       const changes: { change: Change, before: ChatRecord | undefined }[] = []
       let t = 1_700_000_000_000
-      const store = new MemoryChatStore({ maxItems: 1000, maxBytes: 0, lockTimeoutMs: 60_000, now: () => t++, journal: { append: (change, before) => { if (logging) changes.push({ change, before }) } } })
+      const store = createMemoryStore({ maxItems: 1000, maxBytes: 0, lockTimeoutMs: 60_000, now: () => t++, journal: { append: (change, before) => { if (logging) changes.push({ change, before }) } } })
       const ids: string[] = []
       const run = async (o: Op): Promise<void> => {
         const id = ids.length === 0 ? 'none' : ids['at' in o ? o.at % ids.length : 0]!
@@ -43,13 +44,13 @@ describe('memory store undo', () => {
       const before = await everything(store)
       logging = true
       for (const o of taken) await run(o)
-      store.undo(changes)
+      store.backend.undo(changes)
       expect(await everything(store)).toEqual(before)
       for (const term of ['alpha', 'delta', 'words', 'replaced']) {
         expect((await store.list({ limit: 1000, offset: 0, q: term })).items.map((c) => c.id))
           .toEqual(before.chats.filter((c) => c.title.includes(term)).map((c) => c.id))
       }
-      await store.checkInvariants()
+      await store.backend.checkInvariants()
     }))
   })
 })

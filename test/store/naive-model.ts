@@ -1,0 +1,101 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { PRIORITIES, SORT_FIELDS, type Chat, type ChatInput, type ListQuery, type SortKey } from '../../src/store/chat-store.js'
+import type { MakeStore } from './backend-suite.js'
+import { naiveList } from './memory/naive.js'
+
+/**
+ * Random writes through a store, the same writes to a plain map, then random list queries: every
+ * page (by offset, then on by cursor) must be what the naive filter-sort-slice of the map gives.
+ */
+const BASE = Date.UTC(2025, 0, 1)
+const WORD = fc.constantFrom('Café', 'cafe', 'Project', 'proj', 'update', 'naïve', 'Straße', '日本語', '𝒳ray', 'z', 'Z', 'a1', '42')
+const TEXT = fc.array(WORD, { minLength: 1, maxLength: 3 }).map((ws) => ws.join(' '))
+const INPUT: fc.Arbitrary<ChatInput> = fc.record({
+  title: TEXT,
+  description: fc.option(TEXT, { nil: undefined }),
+  priority: fc.option(fc.constantFrom(...PRIORITIES), { nil: undefined }),
+  isActive: fc.option(fc.boolean(), { nil: undefined })
+}, { requiredKeys: ['title'] })
+
+type Command =
+  | { kind: 'create', input: ChatInput }
+  | { kind: 'update', pick: number, patch: Partial<ChatInput> }
+  | { kind: 'replace', pick: number, input: ChatInput }
+  | { kind: 'delete', pick: number }
+  | { kind: 'tick', ms: number }
+
+const COMMAND: fc.Arbitrary<Command> = fc.oneof(
+  { weight: 5, arbitrary: INPUT.map((input) => ({ kind: 'create' as const, input })) },
+  { weight: 2, arbitrary: fc.record({ pick: fc.nat(), patch: INPUT.map(({ title, ...rest }) => ({ ...rest, ...(title.length % 2 === 0 ? { title } : {}) })) }).map((c) => ({ kind: 'update' as const, ...c })) },
+  { weight: 1, arbitrary: fc.record({ pick: fc.nat(), input: INPUT }).map((c) => ({ kind: 'replace' as const, ...c })) },
+  { weight: 2, arbitrary: fc.nat().map((pick) => ({ kind: 'delete' as const, pick })) },
+  { weight: 2, arbitrary: fc.integer({ min: 0, max: 2 }).map((ms) => ({ kind: 'tick' as const, ms })) }
+)
+
+const SORT: fc.Arbitrary<SortKey[] | undefined> = fc.option(
+  fc.shuffledSubarray([...SORT_FIELDS], { minLength: 1 }).chain((fields) =>
+    fc.tuple(...fields.map((field) => fc.boolean().map((descending) => ({ field, descending }))))),
+  { nil: undefined })
+
+const sometimes = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> =>
+  fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb })
+
+const QUERY = fc.record({
+  priority: sometimes(fc.subarray([...PRIORITIES], { minLength: 1 })),
+  isActive: sometimes(fc.boolean()),
+  createdFrom: sometimes(fc.integer({ min: -1, max: 30 }).map((d) => BASE + d)),
+  createdTo: sometimes(fc.integer({ min: -1, max: 30 }).map((d) => BASE + d)),
+  q: sometimes(fc.oneof(WORD, fc.constantFrom('caf', 'proj upd', 'strasse', 'x'))),
+  sort: SORT,
+  limit: fc.integer({ min: 1, max: 7 }),
+  offset: sometimes(fc.integer({ min: 0, max: 12 }))
+}, { requiredKeys: ['limit'] })
+
+function clean<T extends object> (o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T
+}
+
+export function describeNaiveModel (name: string, makeStore: MakeStore): void {
+  describe(`the store on the ${name} backend against the naive model`, () => {
+    it('answers every list query as the naive reference does, after any sequence of writes', async () => {
+      await fc.assert(fc.asyncProperty(
+        fc.array(COMMAND, { minLength: 10, maxLength: 60 }), fc.array(QUERY, { minLength: 1, maxLength: 6 }),
+        async (commands, queries) => {
+          let t = BASE
+          const store = await makeStore({ now: () => t })
+          const model = new Map<string, Chat>()
+          const pick = (n: number): string | undefined => [...model.keys()][n % Math.max(1, model.size)]
+          for (const c of commands) {
+            if (c.kind === 'tick') { t += c.ms; continue }
+            if (c.kind === 'create') { const chat = await store.create(c.input); model.set(chat.id, chat); continue }
+            const id = pick(c.pick)
+            if (id === undefined) continue
+            if (c.kind === 'delete') { await store.delete(id); model.delete(id) }
+            if (c.kind === 'update' && Object.keys(clean(c.patch)).length > 0) model.set(id, await store.update(id, clean(c.patch)))
+            if (c.kind === 'replace') model.set(id, await store.replace(id, c.input))
+          }
+          expect(await store.count()).toBe(model.size)
+          for (const id of model.keys()) expect(await store.get(id)).toEqual(model.get(id))
+          for (const raw of queries) {
+            const query: ListQuery = clean(raw)
+            const expected = naiveList(model.values(), query)
+            const from = query.offset ?? 0
+            const page = await store.list(query)
+            expect(page.items).toEqual(expected.slice(from, from + query.limit))
+            expect(page.total).toBe(expected.length)
+            const seen = [...page.items]
+            for (let cursor = page.nextCursor; cursor !== null;) {
+              const next = await store.list({ ...query, offset: undefined, cursor })
+              expect(next.total).toBe(expected.length)
+              seen.push(...next.items)
+              cursor = next.nextCursor
+            }
+            expect(seen.map((c) => c.id)).toEqual(expected.slice(from).map((c) => c.id))
+          }
+          await store.close()
+        }
+      ), { numRuns: 40 })
+    })
+  })
+}
