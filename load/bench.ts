@@ -1,5 +1,5 @@
 import autocannon, { type Options, type Result } from 'autocannon'
-import type { Chat } from '../src/store/chat-store.js'
+import type { Chat } from '../src/store/types.js'
 import { summarize, type Summary } from './report.js'
 import { chatInput } from './scenarios.js'
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import Fastify from 'fastify'
 import { ChatSchema, PrioritySchema } from '../src/schemas/chat.js'
-import type { Chat } from '../src/store/chat-store.js'
+import type { Chat } from '../src/store/types.js'
 
 /**
  * The ceiling: bare Fastify answering GET /chats/:id from a Map, through the service's own

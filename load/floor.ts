@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import Fastify from 'fastify'
 import { ChatInputSchema, ChatPageSchema, ChatPatchSchema, ChatSchema, PrioritySchema } from '../src/schemas/chat.js'
 import { ListQuerySchema, type ListQueryString } from '../src/schemas/list-query.js'
-import type { Chat, ChatInput, ChatPatch, ListPage } from '../src/store/chat-store.js'
+import type { Chat, ChatInput, ChatPatch, ListPage } from '../src/store/types.js'
 
 /**
  * The floor: bare Fastify answering every request of the load test (get, create, patch, replace,

@@ -4,7 +4,8 @@
  * costs. Run: `npm run load -- query` or `npm run bench:query` (`-- --sizes=10000,100000` for fewer sizes).
  */
 import { performance } from 'node:perf_hooks'
-import type { ChatStore, ListQuery } from '../src/store/chat-store.js'
+import type { ChatStore } from '../src/store/chat-store.js'
+import type { ListQuery } from '../src/store/types.js'
 import { ChatIndexes } from '../src/store/memory/indexes.js'
 import { createMemoryStore, type MemoryStore } from '../src/store/memory/memory-store.js'
 import { parseSort } from '../src/schemas/list-query.js'

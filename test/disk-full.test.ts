@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import type { Chat, ListPage } from '../src/store/chat-store.js'
+import type { Chat, ListPage } from '../src/store/types.js'
 import { build } from './helper.js'
 
 /**

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, it, expect } from 'vitest'
-import type { Chat } from '../src/store/chat-store.js'
+import type { Chat } from '../src/store/types.js'
 import { build } from './helper.js'
 
 /** The whole life of a chat over a real socket, with the platform's fetch. */

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Config } from '../src/config.js'
-import type { Chat } from '../src/store/chat-store.js'
+import type { Chat } from '../src/store/types.js'
 import { MemoryChatStore, estimateBytes } from '../src/store/memory/memory-store.js'
 import type { RwLock } from '../src/store/rw-lock.js'
 import { build } from './helper.js'

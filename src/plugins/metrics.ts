@@ -2,7 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client'
 import { AppError } from '../errors.js'
-import type { StoreHealth } from '../store/chat-store.js'
+import type { StoreHealth } from '../store/types.js'
 import { StoreError } from '../store/errors.js'
 import { OverloadedError } from './under-pressure.js'
 

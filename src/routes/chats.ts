@@ -6,7 +6,7 @@ import { ChatIdParamsSchema, ChatRef, type ChatInputBody } from '../schemas/chat
 import { ChatJsonCache } from '../schemas/chat-json.js'
 import { ListQuerySchema, toListQuery } from '../schemas/list-query.js'
 import { problemResponses } from '../schemas/problem.js'
-import type { ChatPatch } from '../store/chat-store.js'
+import type { ChatPatch } from '../store/types.js'
 
 const tags = ['chats']
 const ETag = { type: 'string', description: 'The chat\'s current strong ETag.' }

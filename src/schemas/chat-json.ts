@@ -1,4 +1,4 @@
-import type { Chat, ListPage } from '../store/chat-store.js'
+import type { Chat, ListPage } from '../store/types.js'
 import { ChatSchema } from './chat.js'
 
 /** What `JSON.stringify` escapes in a string (lone surrogates included, as it writes them as `\uXXXX`). */

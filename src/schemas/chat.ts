@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { PRIORITIES, type Chat, type Priority } from '../store/chat-store.js'
+import { PRIORITIES, type Chat, type Priority } from '../store/types.js'
 import { DESCRIPTION_MAX, TITLE_MAX } from '../store/rules.js'
 
 export const PrioritySchema = Type.Unsafe<Priority>({

@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox'
 import { AppError, type FieldError } from '../errors.js'
-import { PRIORITIES, SORT_FIELDS, type ListQuery, type Priority, type SortField, type SortKey } from '../store/chat-store.js'
+import { PRIORITIES, SORT_FIELDS, type ListQuery, type Priority, type SortField, type SortKey } from '../store/types.js'
 import { listQueryProblems } from '../store/rules.js'
 
 const PRIORITY = `(${PRIORITIES.join('|')})`

@@ -1,4 +1,4 @@
-import type { Chat, ChatFields, ChatPatch, ListPage, ListQuery, StoreHealth, WriteOptions } from './chat-store.js'
+import type { Chat, ChatFields, ChatPatch, ListPage, ListQuery, StoreHealth, WriteOptions } from './types.js'
 
 /**
  * What a backend implements: `ChatStore` calls it with input the rules (`rules.ts`) have checked

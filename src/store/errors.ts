@@ -1,6 +1,6 @@
 /**
  * Every error a store throws, declared once. The store knows nothing of HTTP: the error handler
- * (`src/error-handler.ts`) is the one place that turns these codes into problem+json.
+ * (`src/error-handler.ts`) is the one place that turns these codes into HTTP answers.
  */
 export type StoreErrorCode =
   /** The input or the query breaks a rule; `fields` says which. */

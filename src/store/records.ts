@@ -1,4 +1,4 @@
-import type { Chat, Priority } from './chat-store.js'
+import type { Chat, Priority } from './types.js'
 import { isoTime } from './iso-time.js'
 
 /**

@@ -1,4 +1,4 @@
-import type { ChatFields, ChatInput, ChatPatch, ListQuery, SortKey, WriteOptions } from './chat-store.js'
+import type { ChatFields, ChatInput, ChatPatch, ListQuery, SortKey, WriteOptions } from './types.js'
 import { invalidError, StoreError, type InvalidField } from './errors.js'
 
 /**

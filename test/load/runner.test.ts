@@ -11,7 +11,7 @@ import { cpuSecondsOf, DEPLOYED_ENV, deployedEnv, freePort, rssMiBOf } from '../
 import { areaOf, summarizeProfile, type CpuProfile } from '../../load/profile-summary.js'
 import { bar, barChart, benchmarkReport, cpuRatio, formatTable, markdownReport, markdownTable, ratioToCeiling, soakText, summarize, verdict, type Row } from '../../load/report.js'
 import { autocannonOptions, ceilingRequests, chatInput, createdId, fillRequests, listPath, scenarioRequests, type Pools } from '../../load/scenarios.js'
-import type { Chat } from '../../src/store/chat-store.js'
+import type { Chat } from '../../src/store/types.js'
 import { build } from '../helper.js'
 
 describe('load runner: arguments', () => {

@@ -2,7 +2,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import { afterEach, beforeEach, describe, it, expect } from 'vitest'
 import type { Config } from '../../src/config.js'
 import { toAppError } from '../../src/error-handler.js'
-import type { Chat } from '../../src/store/chat-store.js'
+import type { Chat } from '../../src/store/types.js'
 import { createIdGenerator } from '../../src/store/ids.js'
 import { estimateBytes } from '../../src/store/memory/memory-store.js'
 import { build, jsonHeaders } from '../helper.js'

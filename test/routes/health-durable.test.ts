@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import type { Chat } from '../../src/store/chat-store.js'
+import type { Chat } from '../../src/store/types.js'
 import { build, jsonHeaders } from '../helper.js'
 import { removeTempDirs, tempDir } from '../store/durable/helpers.js'
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Chat } from '../../src/store/chat-store.js'
+import type { Chat } from '../../src/store/types.js'
 import { epochMs } from '../../src/schemas/list-query.js'
 import { build, jsonHeaders } from '../helper.js'
 

@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ChatPageSchema, ChatSchema, PrioritySchema } from '../../src/schemas/chat.js'
 import { ChatJsonCache, chatJson, jsonString } from '../../src/schemas/chat-json.js'
-import { PRIORITIES, type Chat, type ListPage } from '../../src/store/chat-store.js'
+import { PRIORITIES, type Chat, type ListPage } from '../../src/store/types.js'
 
 /** Any UTF-16 code units: quotes, backslashes, control characters, lone and paired surrogates. */
 const TEXT = fc.oneof(

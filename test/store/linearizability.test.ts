@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { StoreError } from '../../src/store/errors.js'
-import type { Chat, ChatInput, ChatPatch, Priority } from '../../src/store/chat-store.js'
+import type { Chat, ChatInput, ChatPatch, Priority } from '../../src/store/types.js'
 import { createIdGenerator } from '../../src/store/ids.js'
 import { createMemoryStore, type MemoryStore, estimateBytes } from '../../src/store/memory/memory-store.js'
 

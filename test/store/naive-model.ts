@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { PRIORITIES, SORT_FIELDS, type Chat, type ChatInput, type ListQuery, type SortKey } from '../../src/store/chat-store.js'
+import { PRIORITIES, SORT_FIELDS, type Chat, type ChatInput, type ListQuery, type SortKey } from '../../src/store/types.js'
 import type { MakeStore } from './backend-suite.js'
 import { naiveList } from './memory/naive.js'
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import type { ChatBackend } from '../backend.js'
-import type { Chat, ChatFields, ChatPatch, ListPage, ListQuery, StoreHealth, WriteOptions } from '../chat-store.js'
+import type { Chat, ChatFields, ChatPatch, ListPage, ListQuery, StoreHealth, WriteOptions } from '../types.js'
 import { StoreError } from '../errors.js'
 import { MemoryChatStore, type MemoryStoreOptions } from '../memory/memory-store.js'
 import { AppendLog, readOnlyError, type FsyncMode } from './append-log.js'

@@ -1,4 +1,4 @@
-import { indexImage, walkById, type IndexCapture, type IndexImage } from '../memory/indexes.js'
+import { indexImage, walkById, type IndexCapture, type IndexImage } from '../memory/index-image.js'
 import type { ChatRecord } from '../records.js'
 
 /**

@@ -1,6 +1,6 @@
 import { crc32 } from 'node:zlib'
 import type { Change, ChatRecord } from '../records.js'
-import { PRIORITIES } from '../chat-store.js'
+import { PRIORITIES } from '../types.js'
 
 /**
  * The on-disk format of the log and of snapshots. A file is a 16-byte header (magic, format

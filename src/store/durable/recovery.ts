@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import type { IndexImage } from '../memory/indexes.js'
+import type { IndexImage } from '../memory/index-image.js'
 import type { Change, ChatRecord } from '../records.js'
 import { StringTable } from '../memory/string-table.js'
 import type { FileOps } from './file-ops.js'

@@ -1,4 +1,5 @@
-import { compareTitleHeads, compareTitles, PRIORITY_RANK, setTitleHeads, walkById, type IndexImage } from './indexes.js'
+import { compareTitleHeads, compareTitles, PRIORITY_RANK, setTitleHeads } from './sort-keys.js'
+import { walkById, type IndexImage } from './index-image.js'
 import type { Change, ChatRecord } from '../records.js'
 import { collectTerms, type TextImage } from './text-index.js'
 

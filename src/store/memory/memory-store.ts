@@ -1,12 +1,14 @@
 import type { ChatBackend } from '../backend.js'
-import { ChatStore, type Chat, type ChatFields, type ChatPatch, type ListPage, type ListQuery, type StoreHealth, type WriteOptions } from '../chat-store.js'
+import { ChatStore } from '../chat-store.js'
+import type { Chat, ChatFields, ChatPatch, ListPage, ListQuery, StoreHealth, WriteOptions } from '../types.js'
 import { chatNotFound, StoreError } from '../errors.js'
 import { createIdGenerator, type IdGenerator } from '../ids.js'
 import { toChat, type Change, type ChatRecord, type Journal } from '../records.js'
 import { RwLock } from '../rw-lock.js'
 import { checkVersion, mergePatch } from '../rules.js'
 import { CursorCodec } from './cursor.js'
-import { ChatIndexes, type IndexCapture, type IndexImage } from './indexes.js'
+import { ChatIndexes } from './indexes.js'
+import type { IndexCapture, IndexImage } from './index-image.js'
 import { runQuery } from './query-planner.js'
 
 export interface MemoryStoreOptions {

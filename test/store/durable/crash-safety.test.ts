@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { Chat } from '../../../src/store/chat-store.js'
+import type { Chat } from '../../../src/store/types.js'
 import { PREALLOCATE_BYTES } from '../../../src/store/durable/append-log.js'
 import { nodeFileOps, type FileOps } from '../../../src/store/durable/file-ops.js'
 import { MANIFEST, readManifest, writeManifest } from '../../../src/store/durable/manifest.js'

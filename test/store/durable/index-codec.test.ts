@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { decodeIndexImage, encodeIndexImage, IndexImageReader } from '../../../src/store/durable/index-codec.js'
 import { createMemoryStore } from '../../../src/store/memory/memory-store.js'
 import type { ChatRecord } from '../../../src/store/records.js'
-import { compareTitles } from '../../../src/store/memory/indexes.js'
+import { compareTitles } from '../../../src/store/memory/sort-keys.js'
 import { chatTerms } from '../../../src/store/memory/text-index.js'
 
 async function sample (): Promise<{ blob: Buffer, chats: ChatRecord[] }> {

@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { Chat } from '../../../src/store/chat-store.js'
+import type { Chat } from '../../../src/store/types.js'
 import { nodeFileOps } from '../../../src/store/durable/file-ops.js'
 import { readManifest, ManifestError } from '../../../src/store/durable/manifest.js'
 import { encodeEntry, FileKind, HEADER_BYTES, type Entry } from '../../../src/store/durable/record-codec.js'

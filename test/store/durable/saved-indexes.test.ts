@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { SORT_FIELDS, type ListQuery } from '../../../src/store/chat-store.js'
+import { SORT_FIELDS, type ListQuery } from '../../../src/store/types.js'
 import { nodeFileOps } from '../../../src/store/durable/file-ops.js'
 import { encodeIndexImage } from '../../../src/store/durable/index-codec.js'
 import { readManifest } from '../../../src/store/durable/manifest.js'
@@ -10,7 +10,7 @@ import { recover } from '../../../src/store/durable/recovery.js'
 import { scanFile, writeSnapshot } from '../../../src/store/durable/snapshot.js'
 import { MemoryChatStore } from '../../../src/store/memory/memory-store.js'
 import type { ChatRecord } from '../../../src/store/records.js'
-import type { IndexCapture } from '../../../src/store/memory/indexes.js'
+import type { IndexCapture } from '../../../src/store/memory/index-image.js'
 import { allChats, openStore, removeTempDirs, tempDir, type DurableStore } from './helpers.js'
 
 afterEach(removeTempDirs)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { SORT_FIELDS, type ListQuery } from '../../../src/store/chat-store.js'
-import type { IndexCapture } from '../../../src/store/memory/indexes.js'
-import { indexImage } from '../../../src/store/memory/indexes.js'
+import { SORT_FIELDS, type ListQuery } from '../../../src/store/types.js'
+import type { IndexCapture } from '../../../src/store/memory/index-image.js'
+import { indexImage } from '../../../src/store/memory/index-image.js'
 import { createMemoryStore } from '../../../src/store/memory/memory-store.js'
 import type { Change, ChatRecord } from '../../../src/store/records.js'
 

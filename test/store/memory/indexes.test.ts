@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { ChatIndexes, compareCodePoints, compareTitles, setTitleHeads, titleKey } from '../../../src/store/memory/indexes.js'
+import { ChatIndexes } from '../../../src/store/memory/indexes.js'
+import { compareCodePoints, compareTitles, setTitleHeads, titleKey } from '../../../src/store/memory/sort-keys.js'
 import type { ChatRecord } from '../../../src/store/records.js'
 
 describe('compareTitles', () => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { StoreError } from '../../../src/store/errors.js'
-import { PRIORITIES, type Chat, type ListQuery } from '../../../src/store/chat-store.js'
+import { PRIORITIES, type Chat, type ListQuery } from '../../../src/store/types.js'
 import { CursorCodec, fingerprintOf } from '../../../src/store/memory/cursor.js'
 import { createMemoryStore, type MemoryStore, type MemoryStoreOptions } from '../../../src/store/memory/memory-store.js'
 import type { ChatIndexes } from '../../../src/store/memory/indexes.js'

@@ -1,4 +1,4 @@
-import type { Chat, ListQuery } from '../../../src/store/chat-store.js'
+import type { Chat, ListQuery } from '../../../src/store/types.js'
 
 /**
  * The reference the query engine is checked against: filter every chat, sort them all, slice.

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { SORT_FIELDS } from '../../../src/store/chat-store.js'
+import { SORT_FIELDS } from '../../../src/store/types.js'
 import { normalizedJson, type NormalizedQuery } from '../../../src/store/memory/query-planner.js'
 
 const BOUND = fc.oneof(fc.integer({ min: -8.64e15, max: 8.64e15 }), fc.constantFrom(0, -0, 1e21))

@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import type { Chat, ChatStore } from '../../../src/store/chat-store.js'
+import type { ChatStore } from '../../../src/store/chat-store.js'
+import type { Chat } from '../../../src/store/types.js'
 import { createMemoryStore } from '../../../src/store/memory/memory-store.js'
 import type { Change, ChatRecord } from '../../../src/store/records.js'
 
