@@ -145,6 +145,7 @@ function fakeChats (n: number): ChatRecord[] {
   for (let i = 0; i < n; i++) {
     const hex = i.toString(16).padStart(12, '0')
     chats[i] = {
+      owner: 'default',
       id: `01a20000-0000-7000-8000-${hex}`,
       ...texts(i),
       priority: (['low', 'medium', 'high'] as const)[i % 3]!,

@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import type { ChatStore } from '../src/store/chat-store.js'
-import type { ListQuery } from '../src/store/types.js'
+import { DEFAULT_OWNER, type ListQuery } from '../src/store/types.js'
 import { ChatIndexes } from '../src/store/memory/indexes.js'
 import { createMemoryStore, type MemoryStore } from '../src/store/memory/memory-store.js'
 import { parseSort } from '../src/schemas/list-query.js'
@@ -84,7 +84,7 @@ async function fill (n: number): Promise<Filled> {
   const store = createMemoryStore({ maxItems: n, maxBytes: 0, lockTimeoutMs: 60_000, now: () => clock.t, queryLog: planLogger })
   for (let i = 0; i < n; i++) {
     clock.t = BASE + i
-    await store.create({
+    await store.create(DEFAULT_OWNER, {
       title: text(word, 36, true),
       description: text(word, 120, true) + '.',
       priority: PRIORITIES[Math.floor(random() * 3)]!,
@@ -94,8 +94,8 @@ async function fill (n: number): Promise<Filled> {
   // Some updates, so that updatedAt order differs from createdAt order.
   for (let i = 0; i < n / 100; i++) {
     clock.t = BASE + n + i
-    const page = await store.list({ limit: 1, offset: Math.floor(random() * n) })
-    await store.update(page.items[0]!.id, { isActive: random() < 0.7 })
+    const page = await store.list(DEFAULT_OWNER, { limit: 1, offset: Math.floor(random() * n) })
+    await store.update(DEFAULT_OWNER, page.items[0]!.id, { isActive: random() < 0.7 })
   }
   const fillMs = performance.now() - started
   const total = heap() - before
@@ -118,13 +118,13 @@ const planLogger = { debug: (o: object): void => { lastPlan = (o as { plan: stri
 interface Timing { median: number, p99: number }
 
 async function time (store: ChatStore, query: () => ListQuery, runs: number): Promise<Timing & { total: number, plan: string }> {
-  for (let i = 0; i < Math.min(20, runs); i++) await store.list(query())
+  for (let i = 0; i < Math.min(20, runs); i++) await store.list(DEFAULT_OWNER, query())
   const samples: number[] = []
   let total = 0
   for (let i = 0; i < runs; i++) {
     const q = query()
     const t0 = performance.now()
-    const page = await store.list(q)
+    const page = await store.list(DEFAULT_OWNER, q)
     samples.push(performance.now() - t0)
     total = page.total
   }
@@ -153,8 +153,8 @@ async function main (): Promise<void> {
     for (const { name, make } of QUERIES) {
       let query = await make(n)
       if (name.startsWith('2.')) {
-        const first = await filled.store.list(query())
-        const second = await filled.store.list({ ...query(), cursor: first.nextCursor! })
+        const first = await filled.store.list(DEFAULT_OWNER, query())
+        const second = await filled.store.list(DEFAULT_OWNER, { ...query(), cursor: first.nextCursor! })
         const base = query
         query = () => ({ ...base(), cursor: second.nextCursor! })
       }

@@ -31,7 +31,7 @@ function texts (i: number): { title: string, description: string } {
 
 function record (i: number): ChatRecord {
   const t = Date.UTC(2025, 0, 1) + i
-  return { id: `0190${String(i).padStart(32, '0')}`, ...texts(i), priority: (['low', 'medium', 'high'] as const)[i % 3]!, isActive: i % 4 !== 0, createdAt: t, updatedAt: t, version: 1 }
+  return { owner: 'default', id: `0190${String(i).padStart(32, '0')}`, ...texts(i), priority: (['low', 'medium', 'high'] as const)[i % 3]!, isActive: i % 4 !== 0, createdAt: t, updatedAt: t, version: 1 }
 }
 
 const chats = new Map<string, ChatRecord>()

@@ -5,6 +5,7 @@
  * per chat next to the estimate per chat (`store.stats().bytes`).
  */
 import { createMemoryStore } from '../src/store/memory/memory-store.js'
+import { DEFAULT_OWNER } from '../src/store/types.js'
 
 const gc = (globalThis as { gc?: () => void }).gc
 if (gc === undefined) throw new Error('run with node --expose-gc')
@@ -36,7 +37,7 @@ for (const profile of profiles) {
       title: (profile.text.repeat(profile.title - 8)) + tag,
       description: profile.description === 0 ? undefined : profile.text.repeat(profile.description - 8) + tag
     })) as { title: string, description?: string }
-    await store.create(input)
+    await store.create(DEFAULT_OWNER, input)
   }
   const after = settle()
   const measured = (after - before) / n

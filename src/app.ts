@@ -13,9 +13,14 @@ import underPressurePlugin from './plugins/under-pressure.js'
 import chatsRoutes from './routes/chats.js'
 import healthRoutes from './routes/health.js'
 import { RequestLogController, lazyChildLogger } from './request-log.js'
+import { DEFAULT_OWNER } from './store/types.js'
 import { buildValidator } from './validation.js'
 
 declare module 'fastify' {
+  interface FastifyRequest {
+    /** Whose chats the request reads and writes. */
+    owner: string
+  }
   interface FastifyInstance {
     config: Config
     lifecycle: { shuttingDown: boolean }
@@ -56,6 +61,8 @@ export async function buildApp (options: BuildOptions = {}): Promise<FastifyInst
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.decorate('config', config)
+  // Every request acts for the owner `default` until the auth plugin names the caller.
+  app.decorateRequest('owner', DEFAULT_OWNER)
   app.decorate('lifecycle', { shuttingDown: false })
   app.addHook('preClose', async () => { app.lifecycle.shuttingDown = true })
   // Runs on every request: as a callback hook it spares the promise an async hook costs each time.

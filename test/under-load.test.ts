@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Config } from '../src/config.js'
-import type { Chat } from '../src/store/types.js'
+import { DEFAULT_OWNER, type Chat } from '../src/store/types.js'
 import { MemoryChatStore, estimateBytes } from '../src/store/memory/memory-store.js'
 import type { RwLock } from '../src/store/rw-lock.js'
 import { build } from './helper.js'
@@ -83,7 +83,7 @@ describe('under concurrent load, over real sockets', () => {
     expect(deleted).toBeGreaterThan(0)
     const store = memoryStore(server)
     await store.checkInvariants()
-    expect(await store.count()).toBe(50 + created - deleted)
+    expect(await store.count(DEFAULT_OWNER)).toBe(50 + created - deleted)
     const page = await call('GET', '/chats?limit=1')
     expect((page.body as { total: number }).total).toBe(50 + created - deleted)
     expect((await store.health()).bytes).toBeGreaterThan(0)

@@ -40,7 +40,7 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (request, reply) => {
-    const chat = await store.create(request.body)
+    const chat = await store.create(request.owner, request.body)
     reply.code(201).header('location', `/chats/${chat.id}`).header('etag', etagOf(chat.version))
     return chat
   })
@@ -58,7 +58,7 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (request, reply) => {
-    const page = await store.list(toListQuery(request.query))
+    const page = await store.list(request.owner, toListQuery(request.query))
     reply.header('content-type', 'application/json; charset=utf-8')
     return pageJson.page(page)
   })
@@ -78,7 +78,7 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (request, reply) => {
-    const chat = await store.get(request.params.id)
+    const chat = await store.get(request.owner, request.params.id)
     if (chat === undefined) throw notFound()
     reply.header('etag', etagOf(chat.version))
     // A 304 has no body, which only send() with nothing gives (a returned null is the JSON `null`).
@@ -103,7 +103,7 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (request, reply) => {
-    const chat = await store.update(request.params.id, request.body, { ifVersion: parseIfMatch(request.headers['if-match']) })
+    const chat = await store.update(request.owner, request.params.id, request.body, { ifVersion: parseIfMatch(request.headers['if-match']) })
     reply.header('etag', etagOf(chat.version))
     return chat
   })
@@ -123,7 +123,7 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (request, reply) => {
-    const chat = await store.replace(request.params.id, request.body, { ifVersion: parseIfMatch(request.headers['if-match']) })
+    const chat = await store.replace(request.owner, request.params.id, request.body, { ifVersion: parseIfMatch(request.headers['if-match']) })
     reply.header('etag', etagOf(chat.version))
     return chat
   })
@@ -142,7 +142,7 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     }
   }, async (request, reply) => {
-    await store.delete(request.params.id, { ifVersion: parseIfMatch(request.headers['if-match']) })
+    await store.delete(request.owner, request.params.id, { ifVersion: parseIfMatch(request.headers['if-match']) })
     reply.code(204)
     return null
   })

@@ -6,40 +6,44 @@ import type { Chat, ChatInput, ChatPatch, ListPage, ListQuery, StoreHealth, Writ
  * The store every route talks to: the backend-neutral layer. It applies the store's rules
  * (`rules.ts`: validation, defaults, list-query rules) and hands checked calls to its backend
  * (`backend.ts`: memory, durable, or another), which keeps the chats and makes every write atomic.
+ * Every call names its owner (from the request, never from the body), whom the backend keeps
+ * apart from every other.
  * A new backend changes no route. Errors are `StoreError`s (`errors.ts`).
  */
 export class ChatStore<Backend extends ChatBackend = ChatBackend> {
   constructor (readonly backend: Backend) {}
 
-  async create (input: ChatInput): Promise<Chat> {
-    return await this.backend.create(chatFields(input))
+  async create (owner: string, input: ChatInput): Promise<Chat> {
+    return await this.backend.create(owner, chatFields(input))
   }
 
-  /** `undefined` when there is no such chat (also for a string that is no chat id). */
-  async get (id: string): Promise<Chat | undefined> {
-    return await this.backend.get(id)
+  /** `undefined` when the owner has no such chat (also for a string that is no chat id). */
+  async get (owner: string, id: string): Promise<Chat | undefined> {
+    return await this.backend.get(owner, id)
   }
 
-  async list (query: ListQuery): Promise<ListPage> {
-    return await this.backend.list(checkListQuery(query))
+  async list (owner: string, query: ListQuery): Promise<ListPage> {
+    return await this.backend.list(owner, checkListQuery(query))
   }
 
-  async update (id: string, patch: ChatPatch, options: WriteOptions = {}): Promise<Chat> {
-    return await this.backend.update(id, checkPatch(patch), options)
+  async update (owner: string, id: string, patch: ChatPatch, options: WriteOptions = {}): Promise<Chat> {
+    return await this.backend.update(owner, id, checkPatch(patch), options)
   }
 
-  async replace (id: string, input: ChatInput, options: WriteOptions = {}): Promise<Chat> {
-    return await this.backend.replace(id, chatFields(input), options)
+  async replace (owner: string, id: string, input: ChatInput, options: WriteOptions = {}): Promise<Chat> {
+    return await this.backend.replace(owner, id, chatFields(input), options)
   }
 
-  async delete (id: string, options: WriteOptions = {}): Promise<void> {
-    await this.backend.delete(id, options)
+  async delete (owner: string, id: string, options: WriteOptions = {}): Promise<void> {
+    await this.backend.delete(owner, id, options)
   }
 
-  async count (): Promise<number> {
-    return await this.backend.count()
+  /** The owner's chats. */
+  async count (owner: string): Promise<number> {
+    return await this.backend.count(owner)
   }
 
+  /** Of every owner's chats. */
   async health (): Promise<StoreHealth> {
     return await this.backend.health()
   }

@@ -7,6 +7,8 @@ import { isoTime } from './iso-time.js'
  * log's codecs all work on these.
  */
 export interface ChatRecord {
+  /** Whose chat it is (`DEFAULT_OWNER` for data written before owners existed). */
+  readonly owner: string
   readonly id: string
   readonly title: string
   readonly description: string

@@ -1,4 +1,7 @@
 /** The store's types, as every layer sees them: a chat, its input, a list query and its page, the store's health. */
+/** The owner of every call when access control is off (`AUTH_MODE=none`), and of data written before owners existed. */
+export const DEFAULT_OWNER = 'default'
+
 export const PRIORITIES = ['low', 'medium', 'high'] as const
 export type Priority = typeof PRIORITIES[number]
 

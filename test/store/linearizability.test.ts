@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { StoreError } from '../../src/store/errors.js'
-import type { Chat, ChatInput, ChatPatch, Priority } from '../../src/store/types.js'
+import { DEFAULT_OWNER, type Chat, type ChatInput, type ChatPatch, type Priority } from '../../src/store/types.js'
 import { createIdGenerator } from '../../src/store/ids.js'
 import { createMemoryStore, type MemoryStore, estimateBytes } from '../../src/store/memory/memory-store.js'
 
@@ -130,13 +130,13 @@ async function invoke (store: MemoryStore, op: Op, ids: string[]): Promise<unkno
   const id = op.kind === 'create' || op.kind === 'list' ? '' : ids[op.target] ?? MISSING_ID
   const options = { ifVersion: 'ifVersion' in op && op.ifVersion !== undefined ? [op.ifVersion] : undefined }
   switch (op.kind) {
-    case 'create': return await store.create(op.input)
-    case 'get': return await store.get(id)
-    case 'list': return await store.list({ limit: op.limit, offset: op.offset })
-    case 'update': return await store.update(id, op.patch, options)
-    case 'replace': return await store.replace(id, op.input, options)
+    case 'create': return await store.create(DEFAULT_OWNER, op.input)
+    case 'get': return await store.get(DEFAULT_OWNER, id)
+    case 'list': return await store.list(DEFAULT_OWNER, { limit: op.limit, offset: op.offset })
+    case 'update': return await store.update(DEFAULT_OWNER, id, op.patch, options)
+    case 'replace': return await store.replace(DEFAULT_OWNER, id, op.input, options)
     case 'delete':
-      await store.delete(id, options)
+      await store.delete(DEFAULT_OWNER, id, options)
       return undefined
   }
 }
@@ -159,7 +159,7 @@ describe('the memory store is linearizable', () => {
         const maxBytes = seeds.reduce((sum, seed) => sum + estimateBytes(seed.title, ''), 0) + spareBytes
         const store = createMemoryStore({ maxItems: INITIAL + spareItems, maxBytes, lockTimeoutMs: 60_000, detectReentrance: true })
         const seeded: Chat[] = []
-        for (const seed of seeds) seeded.push(await store.create(seed))
+        for (const seed of seeds) seeded.push(await store.create(DEFAULT_OWNER, seed))
         const ids = seeded.map((c) => c.id)
         const chats = seeded.map((c) => ({ ...c }))
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { PRIORITIES, SORT_FIELDS, type Chat, type ChatInput, type ListQuery, type SortKey } from '../../src/store/types.js'
+import { DEFAULT_OWNER, PRIORITIES, SORT_FIELDS, type Chat, type ChatInput, type ListQuery, type SortKey } from '../../src/store/types.js'
 import type { MakeStore } from './backend-suite.js'
 import { naiveList } from './memory/naive.js'
 
@@ -68,25 +68,25 @@ export function describeNaiveModel (name: string, makeStore: MakeStore): void {
           const pick = (n: number): string | undefined => [...model.keys()][n % Math.max(1, model.size)]
           for (const c of commands) {
             if (c.kind === 'tick') { t += c.ms; continue }
-            if (c.kind === 'create') { const chat = await store.create(c.input); model.set(chat.id, chat); continue }
+            if (c.kind === 'create') { const chat = await store.create(DEFAULT_OWNER, c.input); model.set(chat.id, chat); continue }
             const id = pick(c.pick)
             if (id === undefined) continue
-            if (c.kind === 'delete') { await store.delete(id); model.delete(id) }
-            if (c.kind === 'update' && Object.keys(clean(c.patch)).length > 0) model.set(id, await store.update(id, clean(c.patch)))
-            if (c.kind === 'replace') model.set(id, await store.replace(id, c.input))
+            if (c.kind === 'delete') { await store.delete(DEFAULT_OWNER, id); model.delete(id) }
+            if (c.kind === 'update' && Object.keys(clean(c.patch)).length > 0) model.set(id, await store.update(DEFAULT_OWNER, id, clean(c.patch)))
+            if (c.kind === 'replace') model.set(id, await store.replace(DEFAULT_OWNER, id, c.input))
           }
-          expect(await store.count()).toBe(model.size)
-          for (const id of model.keys()) expect(await store.get(id)).toEqual(model.get(id))
+          expect(await store.count(DEFAULT_OWNER)).toBe(model.size)
+          for (const id of model.keys()) expect(await store.get(DEFAULT_OWNER, id)).toEqual(model.get(id))
           for (const raw of queries) {
             const query: ListQuery = clean(raw)
             const expected = naiveList(model.values(), query)
             const from = query.offset ?? 0
-            const page = await store.list(query)
+            const page = await store.list(DEFAULT_OWNER, query)
             expect(page.items).toEqual(expected.slice(from, from + query.limit))
             expect(page.total).toBe(expected.length)
             const seen = [...page.items]
             for (let cursor = page.nextCursor; cursor !== null;) {
-              const next = await store.list({ ...query, offset: undefined, cursor })
+              const next = await store.list(DEFAULT_OWNER, { ...query, offset: undefined, cursor })
               expect(next.total).toBe(expected.length)
               seen.push(...next.items)
               cursor = next.nextCursor

@@ -72,46 +72,46 @@ export class DurableChatStore implements ChatBackend {
     this.recovered.catch(() => undefined)
   }
 
-  async create (fields: ChatFields): Promise<Chat> {
+  async create (owner: string, fields: ChatFields): Promise<Chat> {
     this.checkWritable()
-    const chat = await this.memory.create(fields)
+    const chat = await this.memory.create(owner, fields)
     await this.log?.durable()
     return chat
   }
 
-  async get (id: string): Promise<Chat | undefined> {
+  async get (owner: string, id: string): Promise<Chat | undefined> {
     this.beforeRead()
-    return await this.memory.get(id)
+    return await this.memory.get(owner, id)
   }
 
-  async list (query: ListQuery): Promise<ListPage> {
+  async list (owner: string, query: ListQuery): Promise<ListPage> {
     this.beforeRead()
-    return await this.memory.list(query)
+    return await this.memory.list(owner, query)
   }
 
-  async update (id: string, patch: ChatPatch, options: WriteOptions = {}): Promise<Chat> {
+  async update (owner: string, id: string, patch: ChatPatch, options: WriteOptions = {}): Promise<Chat> {
     this.checkWritable()
-    const chat = await this.memory.update(id, patch, options)
+    const chat = await this.memory.update(owner, id, patch, options)
     await this.log?.durable()
     return chat
   }
 
-  async replace (id: string, fields: ChatFields, options: WriteOptions = {}): Promise<Chat> {
+  async replace (owner: string, id: string, fields: ChatFields, options: WriteOptions = {}): Promise<Chat> {
     this.checkWritable()
-    const chat = await this.memory.replace(id, fields, options)
+    const chat = await this.memory.replace(owner, id, fields, options)
     await this.log?.durable()
     return chat
   }
 
-  async delete (id: string, options: WriteOptions = {}): Promise<void> {
+  async delete (owner: string, id: string, options: WriteOptions = {}): Promise<void> {
     this.checkWritable()
-    await this.memory.delete(id, options)
+    await this.memory.delete(owner, id, options)
     await this.log?.durable()
   }
 
-  async count (): Promise<number> {
+  async count (owner: string): Promise<number> {
     this.beforeRead()
-    return await this.memory.count()
+    return await this.memory.count(owner)
   }
 
   async health (): Promise<StoreHealth> {

@@ -25,10 +25,11 @@ const HEADER_WORDS = 9
 
 /**
  * The image of a capture taken with `chats` (in the snapshot's order), as pieces of bytes to
- * write in order, or undefined when the chats are not the capture's (then the snapshot saves no
- * indexes). Lets the event loop through while it works.
+ * write in order, or undefined when there is no capture (the chats of several owners) or the
+ * chats are not the capture's: then the snapshot saves no indexes. Lets the event loop through while it works.
  */
-export async function encodeIndexImage (capture: IndexCapture, chats: readonly ChatRecord[]): Promise<Buffer[] | undefined> {
+export async function encodeIndexImage (capture: IndexCapture | undefined, chats: readonly ChatRecord[]): Promise<Buffer[] | undefined> {
+  if (capture === undefined) return undefined
   const slotOf = slotsInIdOrder(capture)
   if (slotOf.length !== chats.length) return undefined
   for (let i = 0; i < chats.length; i++) if (capture.records[slotOf[i]!] !== chats[i]) return undefined

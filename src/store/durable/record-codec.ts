@@ -1,6 +1,6 @@
 import { crc32 } from 'node:zlib'
 import type { Change, ChatRecord } from '../records.js'
-import { PRIORITIES } from '../types.js'
+import { DEFAULT_OWNER, PRIORITIES } from '../types.js'
 
 /**
  * The on-disk format of the log and of snapshots. A file is a 16-byte header (magic, format
@@ -8,15 +8,18 @@ import { PRIORITIES } from '../types.js'
  * (u32 LE), then the payload, whose first byte is the operation:
  *   P (put): priority (u8), isActive (u8), createdAt and updatedAt (f64 LE, epoch ms), version
  *            (u32 LE), the id (36 ASCII bytes), then title and description (each u32 LE length + UTF-8)
- *   D (delete): the id (36 bytes)
+ *   O (put, of an owner other than `default`): the owner (u16 LE length + UTF-8), then as P from
+ *            the priority on
+ *   D (delete): the id (36 bytes; ids are unique across owners)
  *   I (snapshots, after the puts): a piece of the saved query indexes (`index-codec.ts`), the
  *            pieces in order making one image
  *   E (a snapshot's last record): the number of chats in it (u32 LE)
  * A put carries the whole chat after the change, so replaying a record twice gives the same store.
  * Version 2 added the I records; a version 1 file (no I records) reads as before, and its
- * snapshot's indexes are built from the chats.
+ * snapshot's indexes are built from the chats. Version 3 added the O records: a P record is a
+ * chat of the owner `default`, so files written before owners existed read as that owner's.
  */
-export const FORMAT_VERSION = 2
+export const FORMAT_VERSION = 3
 /** The oldest version this build reads. */
 export const OLDEST_VERSION = 1
 export const HEADER_BYTES = 16
@@ -29,6 +32,7 @@ export const FileKind = { log: 1, snapshot: 2 } as const
 export type FileKind = typeof FileKind[keyof typeof FileKind]
 
 const OP_PUT = 0x50 // 'P'
+const OP_PUT_OWNED = 0x4f // 'O'
 const OP_DELETE = 0x44 // 'D'
 const OP_END = 0x45 // 'E': a snapshot's last record, carrying its count
 const OP_INDEX = 0x49 // 'I': a piece of a snapshot's saved indexes
@@ -62,7 +66,9 @@ const PUT_FIXED = 1 + 1 + 1 + 8 + 8 + 4 + ID_BYTES + 4 + 4
 
 export function encodeEntry (entry: Entry): Buffer {
   let length: number
-  if (entry.op === 'put') length = PUT_FIXED + Buffer.byteLength(entry.chat.title) + Buffer.byteLength(entry.chat.description)
+  const owner = entry.op === 'put' && entry.chat.owner !== DEFAULT_OWNER ? entry.chat.owner : undefined
+  const ownerBytes = owner === undefined ? 0 : 2 + Buffer.byteLength(owner)
+  if (entry.op === 'put') length = PUT_FIXED + ownerBytes + Buffer.byteLength(entry.chat.title) + Buffer.byteLength(entry.chat.description)
   else if (entry.op === 'delete') length = 1 + ID_BYTES
   else if (entry.op === 'index') length = 1 + entry.bytes.length
   else length = 1 + 4
@@ -70,7 +76,12 @@ export function encodeEntry (entry: Entry): Buffer {
   let at = RECORD_HEADER_BYTES
   if (entry.op === 'put') {
     const c = entry.chat
-    record[at++] = OP_PUT
+    if (owner === undefined) {
+      record[at++] = OP_PUT
+    } else {
+      record[at++] = OP_PUT_OWNED
+      at = writeString16(record, owner, at)
+    }
     record[at++] = PRIORITIES.indexOf(c.priority)
     record[at++] = c.isActive ? 1 : 0
     at = record.writeDoubleLE(c.createdAt, at)
@@ -92,6 +103,12 @@ export function encodeEntry (entry: Entry): Buffer {
   record.writeUInt32LE(length, 0)
   record.writeUInt32LE(crc32(record.subarray(RECORD_HEADER_BYTES)), 4)
   return record
+}
+
+function writeString16 (into: Buffer, s: string, at: number): number {
+  const n = into.write(s, at + 2, 'utf8')
+  into.writeUInt16LE(n, at)
+  return at + 2 + n
 }
 
 function writeString (into: Buffer, s: string, at: number): number {
@@ -124,7 +141,8 @@ export function decodeRecord (bytes: Buffer, at: number): Decoded {
 function parsePayload (b: Buffer, p: number, end: number): Entry | undefined {
   const length = end - p
   switch (b[p]) {
-    case OP_PUT: return parsePut(b, p, end)
+    case OP_PUT: return parsePut(b, p, end, DEFAULT_OWNER)
+    case OP_PUT_OWNED: return parseOwnedPut(b, p, end)
     case OP_DELETE: return length === 1 + ID_BYTES ? { op: 'delete', id: b.toString('latin1', p + 1, end) } : undefined
     case OP_END: return length === 5 ? { op: 'end', count: b.readUInt32LE(p + 1) } : undefined
     case OP_INDEX: return length > 1 ? { op: 'index', bytes: b.subarray(p + 1, end) } : undefined
@@ -132,7 +150,24 @@ function parsePayload (b: Buffer, p: number, end: number): Entry | undefined {
   }
 }
 
-function parsePut (b: Buffer, p: number, end: number): Entry | undefined {
+/** Owners as decoded: one string each, however many of their records are read (a million chats share a few owners). */
+const owners = new Map<string, string>()
+
+function parseOwnedPut (b: Buffer, p: number, end: number): Entry | undefined {
+  if (end - p < 3) return undefined
+  const length = b.readUInt16LE(p + 1)
+  if (length === 0 || p + 3 + length > end) return undefined
+  const decoded = b.toString('utf8', p + 3, p + 3 + length)
+  let owner = owners.get(decoded)
+  if (owner === undefined) {
+    if (owners.size >= 65_536) owners.clear()
+    owners.set(decoded, owner = decoded)
+  }
+  // The rest is laid out as a P record's from its priority byte on (`parsePut` does not read the op byte).
+  return parsePut(b, p + 2 + length, end, owner)
+}
+
+function parsePut (b: Buffer, p: number, end: number, owner: string): Entry | undefined {
   if (end - p < PUT_FIXED) return undefined
   const priority = PRIORITIES[b[p + 1]!]
   const active = b[p + 2]!
@@ -144,6 +179,7 @@ function parsePut (b: Buffer, p: number, end: number): Entry | undefined {
   const descriptionBytes = b.readUInt32LE(descriptionAt)
   if (descriptionAt + 4 + descriptionBytes !== end) return undefined
   const chat: ChatRecord = {
+    owner,
     id: b.toString('latin1', p + 23, p + 23 + ID_BYTES),
     title: b.toString('utf8', titleAt + 4, descriptionAt),
     description: b.toString('utf8', descriptionAt + 4, end),

@@ -13,6 +13,8 @@ import { runQuery } from './query-planner.js'
 
 export interface MemoryStoreOptions {
   maxItems: number
+  /** One owner holds at most this many chats; 0 or absent: only `maxItems`. */
+  maxItemsPerOwner?: number
   /** Budget for the store's data in estimated bytes; 0 turns the memory guard off. */
   maxBytes: number
   lockTimeoutMs: number
@@ -76,6 +78,9 @@ class ChatViews {
   }
 }
 
+/** What an owner without chats lists from: never written to. */
+const NO_CHATS = new ChatIndexes()
+
 /** A store on the memory backend (`store.backend`). */
 export type MemoryStore = ChatStore<MemoryChatStore>
 
@@ -83,10 +88,16 @@ export function createMemoryStore (options: MemoryStoreOptions): MemoryStore {
   return new ChatStore(new MemoryChatStore(options))
 }
 
-/** The memory backend: the chats and their indexes in this process, every write under one lock. */
+/**
+ * The memory backend: the chats and their indexes in this process, every write under one lock.
+ * Each owner has indexes of their own, so that a list costs what its owner holds and can meet no
+ * other owner's chat.
+ */
 export class MemoryChatStore implements ChatBackend {
-  /** The chats (by id, through the indexes' map of ids to rows) and every query index, changed only with the write lock held. */
-  private indexes: ChatIndexes
+  /** Each owner's chats (by id, through the indexes' map of ids to rows) and query indexes, changed only with the write lock held. */
+  private owners = new Map<string, ChatIndexes>()
+  /** The chats of every owner. */
+  private items = 0
   private readonly cursors: CursorCodec
   private readonly views = new ChatViews(1024)
   private readonly lock: RwLock
@@ -99,35 +110,41 @@ export class MemoryChatStore implements ChatBackend {
     this.now = options.now ?? Date.now
     this.nextId = options.ids ?? createIdGenerator(this.now)
     this.cursors = new CursorCodec(options.cursorKey)
-    this.indexes = new ChatIndexes(options.indexChunk)
   }
 
-  async create (fields: ChatFields): Promise<Chat> {
+  async create (owner: string, fields: ChatFields): Promise<Chat> {
     return await this.lock.withWrite(() => {
-      if (this.indexes.size >= this.options.maxItems) {
+      if (this.items >= this.options.maxItems) {
         throw new StoreError('capacity', `The store holds its maximum of ${this.options.maxItems} chats`)
+      }
+      const perOwner = this.options.maxItemsPerOwner ?? 0
+      let indexes = this.owners.get(owner)
+      if (perOwner > 0 && (indexes?.size ?? 0) >= perOwner) {
+        throw new StoreError('capacity', `The owner holds their quota of ${perOwner} chats`)
       }
       const size = estimateBytes(fields.title, fields.description)
       this.reserveBytes(size, 0)
       const now = this.now()
-      const record: ChatRecord = { id: this.nextId(), title: fields.title, description: fields.description, priority: fields.priority, isActive: fields.isActive, createdAt: now, updatedAt: now, version: 1 }
+      const record: ChatRecord = { owner, id: this.nextId(), title: fields.title, description: fields.description, priority: fields.priority, isActive: fields.isActive, createdAt: now, updatedAt: now, version: 1 }
       this.options.journal?.append({ op: 'put', chat: record }, undefined)
-      this.indexes.add(record)
+      if (indexes === undefined) this.owners.set(owner, indexes = new ChatIndexes(this.options.indexChunk))
+      indexes.add(record)
+      this.items++
       this.bytes += size
       return toChat(record)
     })
   }
 
-  async get (id: string): Promise<Chat | undefined> {
+  async get (owner: string, id: string): Promise<Chat | undefined> {
     return await this.lock.withRead(() => {
-      const record = this.indexes.get(id)
+      const record = this.owners.get(owner)?.get(id)
       return record === undefined ? undefined : toChat(record)
     })
   }
 
-  async list (query: ListQuery): Promise<ListPage> {
+  async list (owner: string, query: ListQuery): Promise<ListPage> {
     return await this.lock.withRead(() => {
-      const { records, total, offset, nextCursor, plan } = runQuery(this.indexes, this.cursors, query)
+      const { records, total, offset, nextCursor, plan } = runQuery(this.owners.get(owner) ?? NO_CHATS, this.cursors, query, owner)
       this.options.queryLog?.debug({ plan, total }, 'list query plan')
       const items: Chat[] = []
       for (const record of records) items.push(this.views.of(record))
@@ -137,34 +154,32 @@ export class MemoryChatStore implements ChatBackend {
     })
   }
 
-  async update (id: string, patch: ChatPatch, options: WriteOptions = {}): Promise<Chat> {
+  async update (owner: string, id: string, patch: ChatPatch, options: WriteOptions = {}): Promise<Chat> {
     return await this.lock.withWrite(() => {
-      const current = this.current(id, options)
+      const current = this.current(owner, id, options)
       return this.write(current, mergePatch(current, patch))
     })
   }
 
-  async replace (id: string, fields: ChatFields, options: WriteOptions = {}): Promise<Chat> {
-    return await this.lock.withWrite(() => this.write(this.current(id, options), fields))
+  async replace (owner: string, id: string, fields: ChatFields, options: WriteOptions = {}): Promise<Chat> {
+    return await this.lock.withWrite(() => this.write(this.current(owner, id, options), fields))
   }
 
-  async delete (id: string, options: WriteOptions = {}): Promise<void> {
+  async delete (owner: string, id: string, options: WriteOptions = {}): Promise<void> {
     await this.lock.withWrite(() => {
-      const current = this.current(id, options)
+      const current = this.current(owner, id, options)
       this.options.journal?.append({ op: 'delete', id }, current)
-      this.indexes.remove(current)
-      this.views.drop(current)
-      this.bytes -= estimateBytes(current.title, current.description)
+      this.remove(current)
     })
   }
 
-  async count (): Promise<number> {
-    return this.indexes.size
+  async count (owner: string): Promise<number> {
+    return this.owners.get(owner)?.size ?? 0
   }
 
-  /** The chats held, at once (`count` without the promise). */
+  /** The chats of every owner, at once. */
   get size (): number {
-    return this.indexes.size
+    return this.items
   }
 
   async health (): Promise<StoreHealth> {
@@ -173,7 +188,7 @@ export class MemoryChatStore implements ChatBackend {
 
   /** What `health` reports of the chats, the memory guard and the lock. */
   figures (): Pick<StoreHealth, 'items' | 'maxItems' | 'bytes' | 'maxBytes' | 'lock'> {
-    return { items: this.indexes.size, maxItems: this.options.maxItems, bytes: this.bytes, maxBytes: this.options.maxBytes, lock: { ...this.lock.stats } }
+    return { items: this.items, maxItems: this.options.maxItems, bytes: this.bytes, maxBytes: this.options.maxBytes, lock: { ...this.lock.stats } }
   }
 
   /**
@@ -184,20 +199,29 @@ export class MemoryChatStore implements ChatBackend {
     await this.lock.withRead(() => {
       const broken: string[] = []
       let bytes = 0
-      let previous = ''
-      const chats = this.indexes.inIdOrder()
-      for (const record of chats) {
-        const { id } = record
-        if (id <= previous) broken.push(`chat ${id} comes after ${previous}: the chats are out of id order`)
-        previous = id
-        if (record.version < 1 || record.updatedAt < record.createdAt) broken.push(`chat ${id} has version ${record.version}, createdAt ${record.createdAt}, updatedAt ${record.updatedAt}`)
-        bytes += estimateBytes(record.title, record.description)
+      let items = 0
+      for (const [owner, indexes] of this.owners) {
+        let previous = ''
+        const chats = indexes.inIdOrder()
+        items += chats.length
+        if (chats.length === 0) broken.push(`owner ${owner} has indexes but no chats`)
+        if (chats.length !== indexes.size) broken.push(`owner ${owner}: ${chats.length} chats in id order, ${indexes.size} in the indexes`)
+        for (const record of chats) {
+          const { id } = record
+          if (record.owner !== owner) broken.push(`chat ${id} of ${record.owner} is in the indexes of ${owner}`)
+          if (id <= previous) broken.push(`chat ${id} comes after ${previous}: the chats are out of id order`)
+          previous = id
+          if (record.version < 1 || record.updatedAt < record.createdAt) broken.push(`chat ${id} has version ${record.version}, createdAt ${record.createdAt}, updatedAt ${record.updatedAt}`)
+          bytes += estimateBytes(record.title, record.description)
+        }
+        const perOwner = this.options.maxItemsPerOwner ?? 0
+        if (perOwner > 0 && chats.length > perOwner) broken.push(`owner ${owner} has ${chats.length} chats, over the quota of ${perOwner}`)
+        broken.push(...indexes.problems())
       }
-      if (chats.length !== this.indexes.size) broken.push(`${chats.length} chats in id order, ${this.indexes.size} in the indexes`)
+      if (items !== this.items) broken.push(`the item count is ${this.items}, the owners hold ${items}`)
       if (bytes !== this.bytes) broken.push(`the byte count is ${this.bytes}, the chats add up to ${bytes}`)
-      if (chats.length > this.options.maxItems) broken.push(`${chats.length} chats, over the maximum of ${this.options.maxItems}`)
+      if (items > this.options.maxItems) broken.push(`${items} chats, over the maximum of ${this.options.maxItems}`)
       if (this.options.maxBytes > 0 && this.bytes > this.options.maxBytes) broken.push(`${this.bytes} bytes, over the budget of ${this.options.maxBytes}`)
-      broken.push(...this.indexes.problems())
       if (broken.length > 0) throw new Error(`Store invariants broken: ${broken.join('; ')}`)
     })
   }
@@ -208,13 +232,28 @@ export class MemoryChatStore implements ChatBackend {
   }
 
   /**
-   * Recovery's bulk load: the store takes `chats` (distinct, in id order, trusted as they were
-   * journaled) as its own; `count`, when known, sizes the indexes' columns at once.
+   * Recovery's bulk load: the store takes `chats` (distinct, each owner's in id order, trusted as
+   * they were journaled) as its own; `count`, when known, sizes the indexes' columns at once when
+   * every chat has one owner (the usual case, and the only one without auth).
    */
   restore (chats: Iterable<ChatRecord>, count = 0): void {
-    const indexes = new ChatIndexes(this.options.indexChunk)
-    indexes.load(chats, count)
-    this.takeIndexes(indexes)
+    const byOwner = new Map<string, ChatRecord[]>()
+    let first: string | undefined
+    let all: ChatRecord[] | undefined
+    for (const chat of chats) {
+      first ??= chat.owner
+      let list = byOwner.get(chat.owner)
+      if (list === undefined) byOwner.set(chat.owner, list = [])
+      list.push(chat)
+      if (chat.owner === first) all = list
+    }
+    const owners = new Map<string, ChatIndexes>()
+    for (const [owner, list] of byOwner) {
+      const indexes = new ChatIndexes(this.options.indexChunk)
+      indexes.load(list, byOwner.size === 1 && list === all ? Math.max(count, list.length) : list.length)
+      owners.set(owner, indexes)
+    }
+    this.takeOwners(owners)
   }
 
   /**
@@ -224,18 +263,27 @@ export class MemoryChatStore implements ChatBackend {
    * nothing: `restore` is then the way.
    */
   restoreImage (image: IndexImage, tail: readonly Change[]): void {
+    const owner = image.records.find((r) => r !== undefined)?.owner ?? tail.find((c) => c.op === 'put')?.chat.owner
     const indexes = new ChatIndexes(this.options.indexChunk)
     indexes.loadImage(image, tail)
-    this.takeIndexes(indexes)
+    for (const record of indexes.records) {
+      if (record !== undefined && record.owner !== owner) throw new Error('saved indexes hold the chats of one owner; these chats have more')
+    }
+    this.takeOwners(owner === undefined || indexes.size === 0 ? new Map<string, ChatIndexes>() : new Map([[owner, indexes]]))
   }
 
   /**
-   * Runs `fn` with the write lock held over every chat (in id order, which is creation order): a
-   * consistent cut, for a snapshot. `image` copies the indexes as they are at that cut
-   * (`indexImage` finishes the copy, off the lock).
+   * Runs `fn` with the write lock held over every chat (each owner's in id order, which is
+   * creation order): a consistent cut, for a snapshot. `image` copies the indexes as they are at
+   * that cut (`indexImage` finishes the copy, off the lock); saved indexes cover one owner, so
+   * with several owners there is none and a start builds them.
    */
-  async withAll<T> (fn: (chats: readonly ChatRecord[], image: () => IndexCapture) => T): Promise<T> {
-    return await this.lock.withWrite(() => fn(this.indexes.inIdOrder(), () => this.indexes.toImage()))
+  async withAll<T> (fn: (chats: readonly ChatRecord[], image: () => IndexCapture | undefined) => T): Promise<T> {
+    return await this.lock.withWrite(() => {
+      const owners = [...this.owners.values()]
+      const chats = owners.length === 1 ? owners[0]!.inIdOrder() : owners.flatMap((indexes) => indexes.inIdOrder())
+      return fn(chats, () => owners.length <= 1 ? (owners[0] ?? NO_CHATS).toImage() : undefined)
+    })
   }
 
   /**
@@ -249,14 +297,20 @@ export class MemoryChatStore implements ChatBackend {
       const { change, before } = changes[i]!
       const after = change.op === 'put' ? change.chat : undefined
       if (after !== undefined) {
+        if (before === undefined) {
+          this.remove(after)
+          continue
+        }
         this.views.drop(after)
-        this.bytes -= estimateBytes(after.title, after.description)
-        if (before === undefined) this.indexes.remove(after)
-        else this.indexes.replace(after, before)
+        this.bytes += estimateBytes(before.title, before.description) - estimateBytes(after.title, after.description)
+        this.owners.get(after.owner)!.replace(after, before)
       } else if (before !== undefined) {
-        this.indexes.add(before)
+        let indexes = this.owners.get(before.owner)
+        if (indexes === undefined) this.owners.set(before.owner, indexes = new ChatIndexes(this.options.indexChunk))
+        indexes.add(before)
+        this.items++
+        this.bytes += estimateBytes(before.title, before.description)
       }
-      if (before !== undefined) this.bytes += estimateBytes(before.title, before.description)
     }
   }
 
@@ -265,17 +319,32 @@ export class MemoryChatStore implements ChatBackend {
     return await this.lock.withWrite(fn)
   }
 
-  private takeIndexes (indexes: ChatIndexes): void {
+  private takeOwners (owners: Map<string, ChatIndexes>): void {
     let bytes = 0
-    for (const record of indexes.records) if (record !== undefined) bytes += estimateBytes(record.title, record.description)
-    this.indexes = indexes
+    let items = 0
+    for (const indexes of owners.values()) {
+      items += indexes.size
+      for (const record of indexes.records) if (record !== undefined) bytes += estimateBytes(record.title, record.description)
+    }
+    this.owners = owners
+    this.items = items
     this.bytes = bytes
     this.views.clear()
   }
 
-  /** The chat a write applies to, after its existence and its `If-Match` are checked. Call with the write lock held. */
-  private current (id: string, options: WriteOptions): ChatRecord {
-    const record = this.indexes.get(id)
+  /** Takes a chat out of its owner's indexes; an owner left with none leaves the map. Call with the write lock held. */
+  private remove (record: ChatRecord): void {
+    const indexes = this.owners.get(record.owner)!
+    indexes.remove(record)
+    if (indexes.size === 0) this.owners.delete(record.owner)
+    this.views.drop(record)
+    this.items--
+    this.bytes -= estimateBytes(record.title, record.description)
+  }
+
+  /** The owner's chat a write applies to, after its existence and its `If-Match` are checked. Call with the write lock held. */
+  private current (owner: string, id: string, options: WriteOptions): ChatRecord {
+    const record = this.owners.get(owner)?.get(id)
     if (record === undefined) throw chatNotFound()
     checkVersion(record.version, options)
     return record
@@ -289,6 +358,7 @@ export class MemoryChatStore implements ChatBackend {
     // Strictly later than the last update, also within one millisecond.
     const updatedAt = Math.max(this.now(), current.updatedAt + 1)
     const record: ChatRecord = {
+      owner: current.owner,
       id: current.id,
       title: fields.title,
       description: fields.description,
@@ -299,7 +369,7 @@ export class MemoryChatStore implements ChatBackend {
       version: current.version + 1
     }
     this.options.journal?.append({ op: 'put', chat: record }, current)
-    this.indexes.replace(current, record)
+    this.owners.get(current.owner)!.replace(current, record)
     this.views.drop(current)
     this.bytes += after - before
     return toChat(record)

@@ -26,10 +26,11 @@ const DEFAULT_SORT: SortKey[] = [{ field: 'createdAt', descending: false }]
  *    sorted by the rest of the sort and the id), stopping after `limit + 1` matches; or, when the
  *    matches are few next to the entries such a walk would pass over, by sorting just the matches.
  */
-export function runQuery (ix: ChatIndexes, codec: CursorCodec, query: ListQuery): QueryResult {
+export function runQuery (ix: ChatIndexes, codec: CursorCodec, query: ListQuery, owner = ''): QueryResult {
   const q = new Query(ix, query)
   // Only a page that reads or makes a cursor needs the fingerprint.
-  const fingerprint = (): string => fingerprintOfJson(normalizedJson(q))
+  // The owner is part of it: a cursor is good for the owner it was made for only.
+  const fingerprint = (): string => fingerprintOfJson(owner + normalizedJson(q))
   const after = query.cursor === undefined ? undefined : q.checkTuple(codec.decode(query.cursor, fingerprint()))
   const offset = after === undefined ? query.offset ?? 0 : undefined
   const { total, how: counted } = q.count()

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { Chat } from '../../../src/store/types.js'
+import { DEFAULT_OWNER, type Chat } from '../../../src/store/types.js'
 import { PREALLOCATE_BYTES } from '../../../src/store/durable/append-log.js'
 import { nodeFileOps, type FileOps } from '../../../src/store/durable/file-ops.js'
 import { MANIFEST, readManifest, writeManifest } from '../../../src/store/durable/manifest.js'
@@ -23,6 +23,7 @@ async function gapsOf (path: string): Promise<number> {
 const lastLog = (dir: string): string => join(dir, readManifest(nodeFileOps, dir)!.logs.at(-1)!)
 
 const record = (n: number): ChatRecord => ({
+  owner: 'default',
   id: `0190aaaa-bbbb-7ccc-8ddd-${String(n).padStart(12, '0')}`,
   title: `chat ${n}`,
   description: 'd'.repeat(n % 7),
@@ -61,9 +62,9 @@ describe('crash after crash', () => {
     for (let round = 0; round < 3; round++) {
       const store = await openStore(dir)
       expect(await allChats(store)).toEqual(acknowledged)
-      for (let i = 0; i < 5; i++) acknowledged.push(await store.create({ title: `round ${round} chat ${i}` }))
+      for (let i = 0; i < 5; i++) acknowledged.push(await store.create(DEFAULT_OWNER, { title: `round ${round} chat ${i}` }))
       const first = acknowledged.at(-5)!
-      acknowledged[acknowledged.length - 5] = await store.update(first.id, { description: `patched in round ${round}` })
+      acknowledged[acknowledged.length - 5] = await store.update(DEFAULT_OWNER, first.id, { description: `patched in round ${round}` })
       expect(statSync(lastLog(dir)).size).toBeGreaterThan(store.backend.files.logBytes)
     }
     const store = await openStore(dir)
@@ -75,7 +76,7 @@ describe('crash after crash', () => {
   it('cuts a torn record and the zeros after it before appending, after a crash mid-write', async () => {
     const dir = tempDir()
     const first = await openStore(dir)
-    const kept = [await first.create({ title: 'kept' })]
+    const kept = [await first.create(DEFAULT_OWNER, { title: 'kept' })]
     const end = first.backend.files.logBytes
     const log = lastLog(dir)
     const torn = encodeEntry({ op: 'put', chat: record(1) })
@@ -84,7 +85,7 @@ describe('crash after crash', () => {
     writeFileSync(log, bytes)
     const second = await openStore(dir)
     expect(statSync(log).size).toBe(end)
-    kept.push(await second.create({ title: 'after the torn record' }))
+    kept.push(await second.create(DEFAULT_OWNER, { title: 'after the torn record' }))
     const third = await openStore(dir)
     expect(await allChats(third)).toEqual(kept)
     expect(await gapsOf(log)).toBe(0)
@@ -119,7 +120,7 @@ describe('crash after crash', () => {
     const held = deferred()
     const memory = (store.backend as unknown as { memory: MemoryChatStore }).memory
     const holding = memory.exclusive(async () => { await held.promise })
-    const creates = Array.from({ length: 50 }, (_, i) => store.create({ title: `queued ${i}` }))
+    const creates = Array.from({ length: 50 }, (_, i) => store.create(DEFAULT_OWNER, { title: `queued ${i}` }))
     const compaction = store.backend.compact()
     held.resolve()
     await holding
@@ -145,7 +146,7 @@ describe('a log with a gap of zeros, as an earlier build left it', () => {
     // The store compacts at once after a start that met a gap.
     for (let i = 0; i < 100 && store.backend.files.compactions === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
     expect(store.backend.files.compactions).toBe(1)
-    await store.create({ title: 'after the rewrite' })
+    await store.create(DEFAULT_OWNER, { title: 'after the rewrite' })
     await store.close()
     const again = await recover(nodeFileOps, dir)
     expect(again.gaps).toBe(0)
@@ -197,7 +198,7 @@ describe('a log with a gap of zeros, as an earlier build left it', () => {
   it('passes over zeros in logs only: zeros inside a snapshot are damage', async () => {
     const dir = tempDir()
     const store = await openStore(dir)
-    for (let i = 0; i < 3; i++) await store.create({ title: `c${i}` })
+    for (let i = 0; i < 3; i++) await store.create(DEFAULT_OWNER, { title: `c${i}` })
     await store.backend.compact()
     await store.close()
     const snapshot = join(dir, readManifest(nodeFileOps, dir)!.snapshot!)

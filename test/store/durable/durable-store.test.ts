@@ -2,7 +2,7 @@ import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ChatStore } from '../../../src/store/chat-store.js'
-import type { Chat } from '../../../src/store/types.js'
+import { DEFAULT_OWNER, type Chat } from '../../../src/store/types.js'
 import { createDurableStore } from '../../../src/store/durable/durable-store.js'
 import { FSYNC_MODES, PREALLOCATE_BYTES } from '../../../src/store/durable/append-log.js'
 import { nodeFileOps, type FileOps } from '../../../src/store/durable/file-ops.js'
@@ -13,10 +13,10 @@ afterEach(removeTempDirs)
 /** Some of every kind of write; answers what the store should hold after them. */
 async function workload (store: Awaited<ReturnType<typeof openStore>>, n = 30): Promise<Chat[]> {
   const chats: Chat[] = []
-  for (let i = 0; i < n; i++) chats.push(await store.create({ title: `chat ${i}`, description: 'x'.repeat(i), priority: 'low' }))
-  for (let i = 0; i < n; i += 3) chats[i] = await store.update(chats[i]!.id, { title: `patched ${i}`, isActive: false })
-  for (let i = 1; i < n; i += 3) chats[i] = await store.replace(chats[i]!.id, { title: `replaced ${i}` }, { ifVersion: [1] })
-  for (let i = 2; i < n; i += 3) await store.delete(chats[i]!.id)
+  for (let i = 0; i < n; i++) chats.push(await store.create(DEFAULT_OWNER, { title: `chat ${i}`, description: 'x'.repeat(i), priority: 'low' }))
+  for (let i = 0; i < n; i += 3) chats[i] = await store.update(DEFAULT_OWNER, chats[i]!.id, { title: `patched ${i}`, isActive: false })
+  for (let i = 1; i < n; i += 3) chats[i] = await store.replace(DEFAULT_OWNER, chats[i]!.id, { title: `replaced ${i}` }, { ifVersion: [1] })
+  for (let i = 2; i < n; i += 3) await store.delete(DEFAULT_OWNER, chats[i]!.id)
   return chats.filter((_, i) => i % 3 !== 2)
 }
 
@@ -29,7 +29,7 @@ describe('durable store', () => {
       await store.close()
       const reopened = await openStore(dir, { fsync })
       expect(await allChats(reopened)).toEqual(expected)
-      expect(await reopened.count()).toBe(expected.length)
+      expect(await reopened.count(DEFAULT_OWNER)).toBe(expected.length)
       expect((await reopened.health())).toMatchObject({ items: expected.length, readOnly: false, recovering: false })
       await reopened.backend.checkInvariants()
       await reopened.close()
@@ -51,7 +51,7 @@ describe('durable store', () => {
     await workload(store, 5)
     await store.close()
     const reopened = await openStore(dir)
-    const fresh = await reopened.create({ title: 'after restart' })
+    const fresh = await reopened.create(DEFAULT_OWNER, { title: 'after restart' })
     const all = await allChats(reopened)
     expect(all.at(-1)).toEqual(fresh)
     expect(all.map((c) => c.id)).toEqual(all.map((c) => c.id).sort())
@@ -84,7 +84,7 @@ describe('durable store', () => {
     const store = await openStore(dir)
     const expected = await workload(store, 60)
     const compaction = store.backend.compact()
-    const during = await Promise.all(Array.from({ length: 40 }, (_, i) => store.create({ title: `during ${i}` })))
+    const during = await Promise.all(Array.from({ length: 40 }, (_, i) => store.create(DEFAULT_OWNER, { title: `during ${i}` })))
     await compaction
     const reopened = await openStore(dir)
     expect(await allChats(reopened)).toEqual([...expected, ...during])
@@ -96,11 +96,11 @@ describe('durable store', () => {
   it('writes the changes of one event-loop turn together (one write), and answers them after it', async () => {
     const { ops, counts } = faultyOps()
     const store = await openStore(tempDir(), { ops })
-    const [first] = await Promise.all([store.create({ title: 'a' }), store.create({ title: 'b' })])
+    const [first] = await Promise.all([store.create(DEFAULT_OWNER, { title: 'a' }), store.create(DEFAULT_OWNER, { title: 'b' })])
     const before = counts.writes
     const written = await Promise.all([
-      ...Array.from({ length: 8 }, async (_, i) => await store.create({ title: `together ${i}` })),
-      store.update(first.id, { priority: 'high' })
+      ...Array.from({ length: 8 }, async (_, i) => await store.create(DEFAULT_OWNER, { title: `together ${i}` })),
+      store.update(DEFAULT_OWNER, first.id, { priority: 'high' })
     ])
     expect(written).toHaveLength(9)
     expect(counts.writes - before).toBe(1)
@@ -111,11 +111,11 @@ describe('durable store', () => {
     const dir = tempDir()
     const { ops, counts } = faultyOps()
     const store = await openStore(dir, { ops })
-    const creating = store.create({ title: 'seen' })
+    const creating = store.create(DEFAULT_OWNER, { title: 'seen' })
     // Let the create apply its change (microtasks), but not reach the end of the turn.
     for (let i = 0; i < 5; i++) await Promise.resolve()
     const before = counts.writes
-    const page = await store.list({ limit: 10, offset: 0 })
+    const page = await store.list(DEFAULT_OWNER, { limit: 10, offset: 0 })
     expect(page.items.map((c) => c.title)).toEqual(['seen'])
     expect(counts.writes - before).toBe(1)
     await creating
@@ -132,7 +132,7 @@ describe('durable store', () => {
     const gate = deferred()
     faults.holdSync = gate.promise
     let answered = 0
-    const writes = Array.from({ length: 50 }, (_, i) => store.create({ title: `c${i}` }).then((chat) => { answered++; return chat }))
+    const writes = Array.from({ length: 50 }, (_, i) => store.create(DEFAULT_OWNER, { title: `c${i}` }).then((chat) => { answered++; return chat }))
     await new Promise((resolve) => setTimeout(resolve, 20))
     expect(answered).toBe(0)
     expect((await store.health()).items).toBe(50)
@@ -150,7 +150,7 @@ describe('durable store', () => {
     const dir = tempDir()
     const { ops, counts } = faultyOps()
     const store = await openStore(dir, { fsync: 'no', ops })
-    await store.create({ title: 'a' })
+    await store.create(DEFAULT_OWNER, { title: 'a' })
     const before = counts.syncs
     await store.close()
     expect(counts.syncs).toBe(before + 1)
@@ -168,7 +168,7 @@ describe('durable store', () => {
     const store = new ChatStore(backend)
     expect((await store.health())).toMatchObject({ recovering: true, readOnly: false })
     expect((await store.health()).detail).toMatch(/recovering/)
-    for (const call of [store.get('x'), store.list({ limit: 1 }), store.create({ title: 't' }), store.count()]) {
+    for (const call of [store.get(DEFAULT_OWNER, 'x'), store.list(DEFAULT_OWNER, { limit: 1 }), store.create(DEFAULT_OWNER, { title: 't' }), store.count(DEFAULT_OWNER)]) {
       expect(await failureOf(call)).toMatchObject({ code: 'unavailable', retryAfterSeconds: 1 })
     }
     gate.resolve()
@@ -181,7 +181,7 @@ describe('durable store', () => {
   it('reads an empty directory as an empty store and makes its first files', async () => {
     const dir = join(tempDir(), 'nested', 'data')
     const store = await openStore(dir)
-    expect(await store.count()).toBe(0)
+    expect(await store.count(DEFAULT_OWNER)).toBe(0)
     expect(readdirSync(dir).sort()).toEqual(['MANIFEST', 'log-000001.aof'])
     await store.close()
     await store.close()
@@ -195,20 +195,20 @@ describe('durable store on a failing disk', () => {
     const store = await openStore(dir, { ops, retryMs: 10 })
     const kept = await workload(store, 9)
     faults.write = 'ENOSPC'
-    const refused = await failureOf(store.create({ title: 'does not fit' }))
+    const refused = await failureOf(store.create(DEFAULT_OWNER, { title: 'does not fit' }))
     expect(refused).toMatchObject({ code: 'unavailable', retryAfterSeconds: 5 })
     expect(refused?.message).toMatch(/read-only.*ENOSPC/)
     expect((await store.health())).toMatchObject({ readOnly: true, items: kept.length })
     expect((await store.health()).detail).toMatch(/ENOSPC/)
-    expect(await failureOf(store.update(kept[0]!.id, { title: 'no' }))).toMatchObject({ code: 'unavailable' })
-    expect(await failureOf(store.delete(kept[0]!.id))).toMatchObject({ code: 'unavailable' })
+    expect(await failureOf(store.update(DEFAULT_OWNER, kept[0]!.id, { title: 'no' }))).toMatchObject({ code: 'unavailable' })
+    expect(await failureOf(store.delete(DEFAULT_OWNER, kept[0]!.id))).toMatchObject({ code: 'unavailable' })
     expect(await allChats(store)).toEqual(kept)
-    expect(await store.get(kept[0]!.id)).toEqual(kept[0])
+    expect(await store.get(DEFAULT_OWNER, kept[0]!.id)).toEqual(kept[0])
 
     delete faults.write
     await vi.waitFor(async () => { expect((await store.health()).readOnly).toBe(false) })
     expect((await store.health()).detail).toBeUndefined()
-    const after = await store.create({ title: 'fits again' })
+    const after = await store.create(DEFAULT_OWNER, { title: 'fits again' })
     await store.close()
     const reopened = await openStore(dir)
     expect(await allChats(reopened)).toEqual([...kept, after])
@@ -223,18 +223,18 @@ describe('durable store on a failing disk', () => {
     faults.write = 'EIO'
     const [patched, replaced, deleted] = [kept[0]!, kept[1]!, kept[2]!]
     const refused = await Promise.all([
-      failureOf(store.create({ title: 'new', description: 'words here' })),
-      failureOf(store.update(patched.id, { title: 'changed title', priority: 'high' })),
-      failureOf(store.replace(replaced.id, { title: 'replaced again' })),
-      failureOf(store.delete(deleted.id)),
-      failureOf(store.update(deleted.id, { isActive: true }))
+      failureOf(store.create(DEFAULT_OWNER, { title: 'new', description: 'words here' })),
+      failureOf(store.update(DEFAULT_OWNER, patched.id, { title: 'changed title', priority: 'high' })),
+      failureOf(store.replace(DEFAULT_OWNER, replaced.id, { title: 'replaced again' })),
+      failureOf(store.delete(DEFAULT_OWNER, deleted.id)),
+      failureOf(store.update(DEFAULT_OWNER, deleted.id, { isActive: true }))
     ])
     for (const err of refused.slice(0, 4)) expect(err).toMatchObject({ code: 'unavailable', message: expect.stringMatching(/read-only.*EIO/) as unknown })
     // The last one ran after the delete, in the same turn: the chat was gone for it.
     expect(refused[4]).toMatchObject({ code: 'notFound' })
     expect(await allChats(store)).toEqual(kept)
-    expect((await store.list({ limit: 10, offset: 0, q: 'changed' })).total).toBe(0)
-    expect((await store.list({ limit: 10, offset: 0, priority: ['high'] })).total).toBe(0)
+    expect((await store.list(DEFAULT_OWNER, { limit: 10, offset: 0, q: 'changed' })).total).toBe(0)
+    expect((await store.list(DEFAULT_OWNER, { limit: 10, offset: 0, priority: ['high'] })).total).toBe(0)
     await store.backend.checkInvariants()
     delete faults.write
     await vi.waitFor(async () => { expect((await store.health()).readOnly).toBe(false) })
@@ -249,11 +249,11 @@ describe('durable store on a failing disk', () => {
       const { ops, faults } = faultyOps()
       const store = await openStore(tempDir(), { ops, fsync, retryMs: 60_000 })
       faults.write = 'EIO'
-      const creating = store.create({ title: 'taken back' })
+      const creating = store.create(DEFAULT_OWNER, { title: 'taken back' })
       // The create's change is applied; this read writes it first, the write fails, the change is taken back.
-      expect(await store.count()).toBe(0)
+      expect(await store.count(DEFAULT_OWNER)).toBe(0)
       expect(await failureOf(creating)).toMatchObject({ code: 'unavailable' })
-      expect(await store.count()).toBe(0)
+      expect(await store.count(DEFAULT_OWNER)).toBe(0)
       await store.close()
     })
   }
@@ -261,7 +261,7 @@ describe('durable store on a failing disk', () => {
   it('does not compact away from a log a failed write left torn, so the directory still loads', async () => {
     const dir = tempDir()
     const first = await openStore(dir)
-    for (let i = 0; i < 5; i++) await first.create({ title: `chat ${i}` })
+    for (let i = 0; i < 5; i++) await first.create(DEFAULT_OWNER, { title: `chat ${i}` })
     await first.close()
     // Writes to the log in use when it is armed fail half-way (a torn record); new files still write.
     let current = -1
@@ -289,7 +289,7 @@ describe('durable store on a failing disk', () => {
     await vi.waitFor(() => { expect(store.backend.files.compactions).toBe(1) })
     failing = current
     // Its append asks for a compaction (the log is past the thresholds) before its write fails.
-    expect(await failureOf(store.create({ title: 'x'.repeat(200) }))).toMatchObject({ code: 'unavailable' })
+    expect(await failureOf(store.create(DEFAULT_OWNER, { title: 'x'.repeat(200) }))).toMatchObject({ code: 'unavailable' })
     await new Promise((resolve) => setTimeout(resolve, 50))
     await store.close()
     const reopened = await openStore(dir)
@@ -301,16 +301,16 @@ describe('durable store on a failing disk', () => {
     const dir = tempDir()
     const { ops, faults } = faultyOps()
     const store = await openStore(dir, { fsync: 'always', ops, retryMs: 10 })
-    const kept = await store.create({ title: 'kept' })
+    const kept = await store.create(DEFAULT_OWNER, { title: 'kept' })
     faults.sync = 'EIO'
-    const refused = await failureOf(store.create({ title: 'not synced' }))
+    const refused = await failureOf(store.create(DEFAULT_OWNER, { title: 'not synced' }))
     expect(refused).toMatchObject({ code: 'unavailable' })
     expect(refused?.message).toMatch(/syncing the log failed \(EIO\)/)
     expect((await store.health()).readOnly).toBe(true)
-    expect(await store.get(kept.id)).toEqual(kept)
+    expect(await store.get(DEFAULT_OWNER, kept.id)).toEqual(kept)
     delete faults.sync
     await vi.waitFor(async () => { expect((await store.health()).readOnly).toBe(false) })
-    await store.create({ title: 'synced' })
+    await store.create(DEFAULT_OWNER, { title: 'synced' })
     await store.close()
   })
 
@@ -319,9 +319,9 @@ describe('durable store on a failing disk', () => {
     const { ops, faults } = faultyOps()
     const store = await openStore(dir, { fsync: 'everysec', ops, retryMs: 60_000 })
     faults.sync = 'EIO'
-    await store.create({ title: 'acknowledged before the sync' })
+    await store.create(DEFAULT_OWNER, { title: 'acknowledged before the sync' })
     await vi.waitFor(async () => { expect((await store.health()).readOnly).toBe(true) }, { timeout: 3000 })
-    expect(await failureOf(store.create({ title: 'refused' }))).toMatchObject({ code: 'unavailable' })
+    expect(await failureOf(store.create(DEFAULT_OWNER, { title: 'refused' }))).toMatchObject({ code: 'unavailable' })
     await store.close()
   })
 
@@ -342,7 +342,7 @@ describe('durable store on a failing disk', () => {
       // Whatever the crash left, the directory loads, with every acknowledged change.
       const reopened = await openStore(dir)
       expect(await allChats(reopened)).toEqual(expected)
-      const extra = await reopened.create({ title: `after crash ${k}` })
+      const extra = await reopened.create(DEFAULT_OWNER, { title: `after crash ${k}` })
       expected.push(extra)
       await reopened.close()
       if (done && !died.dead) break

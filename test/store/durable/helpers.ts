@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { StoreError } from '../../../src/store/errors.js'
 import { ChatStore } from '../../../src/store/chat-store.js'
-import type { Chat } from '../../../src/store/types.js'
+import { DEFAULT_OWNER, type Chat } from '../../../src/store/types.js'
 import { createDurableStore, type DurableChatStore, type DurableStoreOptions } from '../../../src/store/durable/durable-store.js'
 import { PREALLOCATE_BYTES } from '../../../src/store/durable/append-log.js'
 import { nodeFileOps, type FileOps } from '../../../src/store/durable/file-ops.js'
@@ -44,7 +44,7 @@ export async function openStore (dataDir: string, options: Partial<DurableStoreO
 export async function allChats (store: ChatStore): Promise<Chat[]> {
   const chats: Chat[] = []
   for (let offset = 0; ; offset += 100) {
-    const page = await store.list({ limit: 100, offset })
+    const page = await store.list(DEFAULT_OWNER, { limit: 100, offset })
     chats.push(...page.items)
     if (page.items.length < 100) return chats
   }

@@ -4,12 +4,13 @@ import { createMemoryStore } from '../../../src/store/memory/memory-store.js'
 import type { ChatRecord } from '../../../src/store/records.js'
 import { compareTitles } from '../../../src/store/memory/sort-keys.js'
 import { chatTerms } from '../../../src/store/memory/text-index.js'
+import { DEFAULT_OWNER } from '../../../src/store/types.js'
 
 async function sample (): Promise<{ blob: Buffer, chats: ChatRecord[] }> {
   let t = Date.UTC(2025, 0, 1)
   const store = createMemoryStore({ maxItems: 100, maxBytes: 0, lockTimeoutMs: 1000, now: () => t++ })
-  for (let i = 0; i < 20; i++) await store.create({ title: `Chat ${i % 4} ünï`, description: 'words here' })
-  const { chats, capture } = await store.backend.withAll((all, image) => ({ chats: [...all.values()], capture: image() }))
+  for (let i = 0; i < 20; i++) await store.create(DEFAULT_OWNER, { title: `Chat ${i % 4} ünï`, description: 'words here' })
+  const { chats, capture } = await store.backend.withAll((all, image) => ({ chats: [...all.values()], capture: image()! }))
   return { blob: Buffer.concat((await encodeIndexImage(capture, chats))!), chats }
 }
 

@@ -2,7 +2,7 @@ import { crc32 } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { checkHeader, crc32Of, decodeRecord, encodeEntry, encodeHeader, FileKind, HEADER_BYTES, MAX_PAYLOAD_BYTES, type Entry } from '../../../src/store/durable/record-codec.js'
 
-const chat = { id: '01a2189f-0888-75e0-a32f-e67fcc63d27b', title: 'Ünïcode "quoted" 🎉', description: 'line\nbreak', priority: 'high' as const, isActive: false, createdAt: 1, updatedAt: 2, version: 3 }
+const chat = { owner: 'default', id: '01a2189f-0888-75e0-a32f-e67fcc63d27b', title: 'Ünïcode "quoted" 🎉', description: 'line\nbreak', priority: 'high' as const, isActive: false, createdAt: 1, updatedAt: 2, version: 3 }
 
 /** A record around `payload`, with a good CRC. */
 function record (payload: Buffer): Buffer {
@@ -72,7 +72,7 @@ describe('record codec', () => {
     expect(checkHeader(encodeHeader(FileKind.snapshot), FileKind.log)).toBe('not a log file')
     expect(checkHeader(header.subarray(0, 10), FileKind.log)).toMatch(/shorter than its header/)
     // Version 1 (before snapshots saved their indexes) is read; versions this build does not know are not.
-    for (const [version, answer] of [[1, undefined], [2, undefined], [0, 'format version 0; this build reads versions 1 to 2'], [3, 'format version 3; this build reads versions 1 to 2']] as const) {
+    for (const [version, answer] of [[1, undefined], [2, undefined], [3, undefined], [0, 'format version 0; this build reads versions 1 to 3'], [4, 'format version 4; this build reads versions 1 to 3']] as const) {
       const other = Buffer.from(header)
       other.writeUInt16LE(version, 8)
       expect(checkHeader(other, FileKind.log)).toBe(answer)

@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { Chat } from '../../../src/store/types.js'
+import { DEFAULT_OWNER, type Chat } from '../../../src/store/types.js'
 import { nodeFileOps } from '../../../src/store/durable/file-ops.js'
 import { readManifest, ManifestError } from '../../../src/store/durable/manifest.js'
 import { encodeEntry, FileKind, HEADER_BYTES, type Entry } from '../../../src/store/durable/record-codec.js'
@@ -19,7 +19,7 @@ async function storeWith (n: number, compact = false): Promise<{ dir: string, ch
   const dir = tempDir()
   const store = await openStore(dir)
   const chats: Chat[] = []
-  for (let i = 0; i < n; i++) chats.push(await store.create({ title: `chat ${i}` }))
+  for (let i = 0; i < n; i++) chats.push(await store.create(DEFAULT_OWNER, { title: `chat ${i}` }))
   if (compact) await store.backend.compact()
   await store.close()
   const manifest = readManifest(nodeFileOps, dir)!
@@ -28,7 +28,7 @@ async function storeWith (n: number, compact = false): Promise<{ dir: string, ch
 
 const recordSize = (chat: Chat): number => encodeEntry({
   op: 'put',
-  chat: { ...chat, createdAt: Date.parse(chat.createdAt), updatedAt: Date.parse(chat.updatedAt) }
+  chat: { ...chat, owner: 'default', createdAt: Date.parse(chat.createdAt), updatedAt: Date.parse(chat.updatedAt) }
 }).length
 
 function flipByte (path: string, offset: number): void {
@@ -46,7 +46,7 @@ async function recoveryError (dir: string): Promise<RecoveryError> {
 describe('recovery', () => {
   it('applies puts and deletes to the chats by id as a Map would: same chats, same order', () => {
     const chat = (n: number, version: number): ChatRecord =>
-      ({ id: `id-${n}`, title: 't', description: '', priority: 'low', isActive: true, createdAt: 0, updatedAt: 0, version })
+      ({ owner: 'default', id: `id-${n}`, title: 't', description: '', priority: 'low', isActive: true, createdAt: 0, updatedAt: 0, version })
     const op = fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 30 }))
     fc.assert(fc.property(fc.array(op, { minLength: 50, maxLength: 200 }), (ops) => {
       const chats = new ChatsById()
@@ -77,7 +77,7 @@ describe('recovery', () => {
     expect(warnings[0]).toContain(log)
     expect(warnings[0]).toContain(`byte offset ${goodSize}`)
     expect(statSync(log).size).toBe(goodSize)
-    const after = await store.create({ title: 'after the cut' })
+    const after = await store.create(DEFAULT_OWNER, { title: 'after the cut' })
     await store.close()
     const reopened = await openStore(dir)
     expect(await allChats(reopened)).toEqual([...chats, after])
@@ -96,7 +96,7 @@ describe('recovery', () => {
   it('reads the zeros preallocated after the last record as the end, and cuts a torn record among them', async () => {
     const dir = tempDir()
     const store = await openStore(dir)
-    const chats = [await store.create({ title: 'one' }), await store.create({ title: 'two' })]
+    const chats = [await store.create(DEFAULT_OWNER, { title: 'one' }), await store.create(DEFAULT_OWNER, { title: 'two' })]
     const end = store.backend.files.logBytes
     const log = join(dir, 'log-000001.aof')
     expect(statSync(log).size).toBeGreaterThan(end)
@@ -215,7 +215,7 @@ describe('recovery', () => {
     const bytes = readFileSync(log)
     bytes.writeUInt16LE(9, 8)
     writeFileSync(log, bytes)
-    expect((await recoveryError(dir)).message).toMatch(/format version 9; this build reads versions 1 to 2/)
+    expect((await recoveryError(dir)).message).toMatch(/format version 9; this build reads versions 1 to 3/)
     writeFileSync(log, 'hello, this is not a chat store')
     expect((await recoveryError(dir)).message).toMatch(/bad magic/)
   })
@@ -263,7 +263,7 @@ describe('repair', () => {
   it('repairs a damaged snapshot by keeping its records before the damage and the logs after it', async () => {
     const { dir, chats } = await storeWith(4, true)
     const store = await openStore(dir)
-    const later = await store.create({ title: 'in the log' })
+    const later = await store.create(DEFAULT_OWNER, { title: 'in the log' })
     await store.close()
     const snapshot = join(dir, readManifest(nodeFileOps, dir)!.snapshot!)
     flipByte(snapshot, HEADER_BYTES + recordSize(chats[0]!) + recordSize(chats[1]!) + 9)

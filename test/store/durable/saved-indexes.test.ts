@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { SORT_FIELDS, type ListQuery } from '../../../src/store/types.js'
+import { DEFAULT_OWNER, SORT_FIELDS, type ListQuery } from '../../../src/store/types.js'
 import { nodeFileOps } from '../../../src/store/durable/file-ops.js'
 import { encodeIndexImage } from '../../../src/store/durable/index-codec.js'
 import { readManifest } from '../../../src/store/durable/manifest.js'
@@ -22,11 +22,11 @@ async function busyStore (dir: string, n: number): Promise<DurableStore> {
   const store = await openStore(dir, { indexChunk: 4 })
   const ids: string[] = []
   for (let i = 0; i < n; i++) {
-    const chat = await store.create({ title: `${WORDS[i % 7]!} ${i % 5}`, description: `${WORDS[(i * 3) % 7]!} ${WORDS[(i * 5) % 7]!}`, priority: (['low', 'medium', 'high'] as const)[i % 3]!, isActive: i % 4 !== 0 })
+    const chat = await store.create(DEFAULT_OWNER, { title: `${WORDS[i % 7]!} ${i % 5}`, description: `${WORDS[(i * 3) % 7]!} ${WORDS[(i * 5) % 7]!}`, priority: (['low', 'medium', 'high'] as const)[i % 3]!, isActive: i % 4 !== 0 })
     ids.push(chat.id)
   }
-  for (let i = 0; i < n; i += 4) await store.update(ids[i]!, { title: `renamed ${WORDS[(i + 1) % 7]!}`, priority: 'high' })
-  for (let i = 1; i < n; i += 5) await store.delete(ids[i]!)
+  for (let i = 0; i < n; i += 4) await store.update(DEFAULT_OWNER, ids[i]!, { title: `renamed ${WORDS[(i + 1) % 7]!}`, priority: 'high' })
+  for (let i = 1; i < n; i += 5) await store.delete(DEFAULT_OWNER, ids[i]!)
   return store
 }
 
@@ -42,7 +42,7 @@ const QUERIES: ListQuery[] = [
 async function answers (store: DurableStore): Promise<unknown[]> {
   const out: unknown[] = []
   for (const query of QUERIES) {
-    const page = await store.list(query)
+    const page = await store.list(DEFAULT_OWNER, query)
     out.push({ items: page.items, total: page.total })
   }
   return out
@@ -65,7 +65,7 @@ async function reopen (dir: string): Promise<{ store: DurableStore, indexes: unk
 async function imageOf (chats: ChatRecord[]): Promise<IndexCapture> {
   const store = new MemoryChatStore({ maxItems: 100, maxBytes: 0, lockTimeoutMs: 1000 })
   store.restore(chats)
-  return await store.withAll((_all, image) => image())
+  return await store.withAll((_all, image) => image()!)
 }
 
 function snapshotOf (dir: string): string {
@@ -78,11 +78,11 @@ describe('saved indexes', () => {
     const store = await busyStore(dir, 60)
     await store.backend.compact()
     // The log after the snapshot: a create, a rename, a delete (a short tail).
-    const created = await store.create({ title: 'late beta', priority: 'low' })
+    const created = await store.create(DEFAULT_OWNER, { title: 'late beta', priority: 'low' })
     const chats = await allChats(store)
-    await store.update(chats[3]!.id, { title: 'gamma again', description: 'omega' })
-    await store.delete(chats[5]!.id)
-    await store.update(created.id, { isActive: false })
+    await store.update(DEFAULT_OWNER, chats[3]!.id, { title: 'gamma again', description: 'omega' })
+    await store.delete(DEFAULT_OWNER, chats[5]!.id)
+    await store.update(DEFAULT_OWNER, created.id, { isActive: false })
     const expected = await answers(store)
     const everything = await allChats(store)
     await store.close()
@@ -94,10 +94,10 @@ describe('saved indexes', () => {
     expect(await allChats(reopened)).toEqual(everything)
     expect(await answers(reopened)).toEqual(expected)
     // Writes go on from the loaded indexes, reusing the holes.
-    await reopened.create({ title: 'after the restart' })
-    await reopened.delete(everything[0]!.id)
+    await reopened.create(DEFAULT_OWNER, { title: 'after the restart' })
+    await reopened.delete(DEFAULT_OWNER, everything[0]!.id)
     await reopened.backend.checkInvariants()
-    expect((await reopened.list({ q: 'restart', limit: 10 })).total).toBe(1)
+    expect((await reopened.list(DEFAULT_OWNER, { q: 'restart', limit: 10 })).total).toBe(1)
     await reopened.close()
   })
 
@@ -105,7 +105,7 @@ describe('saved indexes', () => {
     const dir = tempDir()
     const store = await busyStore(dir, 40)
     await store.backend.compact()
-    for (let i = 0; i < 15; i++) await store.create({ title: `more ${i}` })
+    for (let i = 0; i < 15; i++) await store.create(DEFAULT_OWNER, { title: `more ${i}` })
     const expected = await answers(store)
     await store.close()
     const { store: reopened, indexes } = await reopen(dir)
@@ -119,7 +119,7 @@ describe('saved indexes', () => {
     const dir = tempDir()
     const store = await busyStore(dir, 30)
     await store.backend.compact()
-    await store.create({ title: 'in the log' })
+    await store.create(DEFAULT_OWNER, { title: 'in the log' })
     const expected = await answers(store)
     await store.close()
     // As version 1 wrote them: the same records without the I ones, headers saying 1.

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { allChats, openStore, removeTempDirs, tempDir } from './helpers.js'
+import { DEFAULT_OWNER } from '../../../src/store/types.js'
 
 vi.mock('../../../src/store/durable/index-codec.js', async (importOriginal) => {
   const original = await importOriginal<typeof import('../../../src/store/durable/index-codec.js')>()
@@ -14,7 +15,7 @@ describe('a compaction whose indexes cannot be encoded', () => {
     const warnings: string[] = []
     const logger = { info: () => undefined, error: () => undefined, warn: (_o: object, m: string) => { warnings.push(m) } }
     const store = await openStore(dir, { logger })
-    for (let i = 0; i < 5; i++) await store.create({ title: `chat ${i}` })
+    for (let i = 0; i < 5; i++) await store.create(DEFAULT_OWNER, { title: `chat ${i}` })
     await store.backend.compact()
     expect(warnings).toEqual(['the indexes could not be encoded', 'the snapshot is written without its indexes: the next start builds them'])
     const expected = await allChats(store)

@@ -21,7 +21,7 @@ describe('compareTitles', () => {
 
 describe('title order through the heads (ChatIndexes.titleOrder)', () => {
   const record = (id: string, title: string): ChatRecord =>
-    ({ id, title, description: '', priority: 'medium', isActive: true, createdAt: 1, updatedAt: 1, version: 1 })
+    ({ owner: 'default', id, title, description: '', priority: 'medium', isActive: true, createdAt: 1, updatedAt: 1, version: 1 })
   const sign = (n: number): number => Math.sign(n)
 
   it('orders any two titles as their keys compare by code point, around the 21 characters the heads hold', () => {
@@ -50,7 +50,7 @@ describe('title order through the heads (ChatIndexes.titleOrder)', () => {
 
 describe('ChatIndexes', () => {
   const record = (id: string, title: string): ChatRecord =>
-    ({ id, title, description: '', priority: 'medium', isActive: true, createdAt: 1, updatedAt: 1, version: 1 })
+    ({ owner: 'default', id, title, description: '', priority: 'medium', isActive: true, createdAt: 1, updatedAt: 1, version: 1 })
   const order = (ix: ChatIndexes): string[] => {
     const ids: string[] = []
     ix.byPriority[1].walk(0, false, (slot) => { ids.push(ix.records[slot]!.id); return true })

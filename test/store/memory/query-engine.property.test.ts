@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { PRIORITIES, SORT_FIELDS, type Chat, type ChatInput, type ListQuery, type SortKey } from '../../../src/store/types.js'
+import { DEFAULT_OWNER, PRIORITIES, SORT_FIELDS, type Chat, type ChatInput, type ListQuery, type SortKey } from '../../../src/store/types.js'
 import { decodeIndexImage, encodeIndexImage } from '../../../src/store/durable/index-codec.js'
 import type { IndexCapture } from '../../../src/store/memory/index-image.js'
 import { createMemoryStore } from '../../../src/store/memory/memory-store.js'
@@ -83,16 +83,16 @@ describe('query engine against a naive filter and sort', () => {
         let cut: { chats: ChatRecord[], capture: IndexCapture } | undefined
         for (const [i, c] of commands.entries()) {
           if (i === commands.length >> 1) {
-            cut = await store.backend.withAll((chats, image) => ({ chats: [...chats.values()], capture: image() }))
+            cut = await store.backend.withAll((chats, image) => ({ chats: [...chats.values()], capture: image()! }))
             logging = true
           }
           if (c.kind === 'tick') { t += c.ms; continue }
-          if (c.kind === 'create') { const chat = await store.create(c.input); model.set(chat.id, chat); continue }
+          if (c.kind === 'create') { const chat = await store.create(DEFAULT_OWNER, c.input); model.set(chat.id, chat); continue }
           const id = pick(c.pick)
           if (id === undefined) continue
-          if (c.kind === 'delete') { await store.delete(id); model.delete(id) }
-          if (c.kind === 'update' && Object.keys(clean(c.patch)).length > 0) model.set(id, await store.update(id, clean(c.patch)))
-          if (c.kind === 'replace') model.set(id, await store.replace(id, c.input))
+          if (c.kind === 'delete') { await store.delete(DEFAULT_OWNER, id); model.delete(id) }
+          if (c.kind === 'update' && Object.keys(clean(c.patch)).length > 0) model.set(id, await store.update(DEFAULT_OWNER, id, clean(c.patch)))
+          if (c.kind === 'replace') model.set(id, await store.replace(DEFAULT_OWNER, id, c.input))
         }
         await store.backend.checkInvariants()
         // Recovery's bulk build from the same chats must answer exactly as the store built write by write.
@@ -109,16 +109,16 @@ describe('query engine against a naive filter and sort', () => {
         for (const { filters, limit, offset, cursorLimits } of queries) {
           const query: ListQuery = clean({ ...filters, limit, offset })
           const expected = naiveList(model.values(), query)
-          const page = await store.list(query)
+          const page = await store.list(DEFAULT_OWNER, query)
           const from = offset ?? 0
           expect(page.items).toEqual(expected.slice(from, from + limit))
           expect(page.total).toBe(expected.length)
           expect(page.offset).toBe(from)
           expect(page.nextCursor === null).toBe(from + limit >= expected.length)
-          const again = await restored.list(query)
+          const again = await restored.list(DEFAULT_OWNER, query)
           expect(again.items).toEqual(page.items)
           expect(again.total).toBe(page.total)
-          const fromImage = await imaged.list(query)
+          const fromImage = await imaged.list(DEFAULT_OWNER, query)
           expect(fromImage.items).toEqual(page.items)
           expect(fromImage.total).toBe(page.total)
 
@@ -126,7 +126,7 @@ describe('query engine against a naive filter and sort', () => {
           const seen = [...page.items]
           let cursor = page.nextCursor
           for (let i = 0; cursor !== null; i++) {
-            const next = await store.list(clean({ ...filters, limit: cursorLimits[i % cursorLimits.length]!, cursor }))
+            const next = await store.list(DEFAULT_OWNER, clean({ ...filters, limit: cursorLimits[i % cursorLimits.length]!, cursor }))
             expect(next.offset).toBeUndefined()
             expect(next.total).toBe(expected.length)
             seen.push(...next.items)

@@ -1,12 +1,12 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { ChatStore } from '../../../src/store/chat-store.js'
-import type { Chat } from '../../../src/store/types.js'
+import { DEFAULT_OWNER, type Chat } from '../../../src/store/types.js'
 import { createMemoryStore } from '../../../src/store/memory/memory-store.js'
 import type { Change, ChatRecord } from '../../../src/store/records.js'
 
 async function everything (store: ChatStore): Promise<{ chats: Chat[], bytes: number }> {
-  const page = await store.list({ limit: 1000, offset: 0 })
+  const page = await store.list(DEFAULT_OWNER, { limit: 1000, offset: 0 })
   return { chats: page.items.map((c) => ({ ...c })), bytes: (await store.health()).bytes ?? 0 }
 }
 
@@ -35,10 +35,10 @@ describe('memory store undo', () => {
       const run = async (o: Op): Promise<void> => {
         const id = ids.length === 0 ? 'none' : ids['at' in o ? o.at % ids.length : 0]!
         try {
-          if (o.kind === 'create') ids.push((await store.create({ title: o.title, priority: o.priority })).id)
-          else if (o.kind === 'update') await store.update(id, { title: o.title })
-          else if (o.kind === 'replace') await store.replace(id, { title: 'replaced', priority: o.priority })
-          else await store.delete(id)
+          if (o.kind === 'create') ids.push((await store.create(DEFAULT_OWNER, { title: o.title, priority: o.priority })).id)
+          else if (o.kind === 'update') await store.update(DEFAULT_OWNER, id, { title: o.title })
+          else if (o.kind === 'replace') await store.replace(DEFAULT_OWNER, id, { title: 'replaced', priority: o.priority })
+          else await store.delete(DEFAULT_OWNER, id)
         } catch { /* a write to a deleted or missing chat: 404, nothing logged */ }
       }
       for (const o of setup) await run(o)
@@ -48,7 +48,7 @@ describe('memory store undo', () => {
       store.backend.undo(changes)
       expect(await everything(store)).toEqual(before)
       for (const term of ['alpha', 'delta', 'words', 'replaced']) {
-        expect((await store.list({ limit: 1000, offset: 0, q: term })).items.map((c) => c.id))
+        expect((await store.list(DEFAULT_OWNER, { limit: 1000, offset: 0, q: term })).items.map((c) => c.id))
           .toEqual(before.chats.filter((c) => c.title.includes(term)).map((c) => c.id))
       }
       await store.backend.checkInvariants()
