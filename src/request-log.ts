@@ -7,7 +7,7 @@ export const SLOW_REQUEST_MS = 500
 /**
  * One line a request, written when its answer is sent: method, URL, status, time and the request
  * id (bound by Fastify). Failed (4xx, 5xx) and slow answers are logged at info; quick successes at
- * debug (LOG_LEVEL=debug shows every request), since at info that one line was about a sixth of
+ * debug (LOG_LEVEL=debug shows every request), since at info that one line is a large share of
  * the CPU a read costs, and successes are what metrics count. Fastify's default instead writes two
  * info lines a request, "incoming request" saying nothing the completion line does not.
  */
@@ -29,9 +29,9 @@ const knowsLevels = (logger: FastifyBaseLogger): logger is LevelAware =>
   typeof (logger as Partial<LevelAware>).isLevelEnabled === 'function'
 
 /**
- * Fastify gives every request a child logger bound to its id. pino makes one in about 1.5 µs (it
- * writes the bindings out as JSON at once: a twentieth of the CPU a read costs), and most
- * requests never write a line (quick successes log at debug, off at info). This child makes
+ * Fastify gives every request a child logger bound to its id. pino makes one eagerly (it writes
+ * the bindings out as JSON at once), a cost every request would pay, and most requests never
+ * write a line (quick successes log at debug, off at info). This child makes
  * pino's the first time a line is written at a level that writes, or a child or a level change is
  * asked for; the lines are pino's child's, byte for byte.
  */

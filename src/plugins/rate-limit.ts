@@ -34,7 +34,7 @@ const bucketOf = (request: FastifyRequest): 'read' | 'write' => READ_METHODS.has
  */
 export function rateLimitOptions (config: Config): RateLimitPluginOptions {
   const allowed = new Set(allowList(config).flatMap((address) => [`read:${normalizeIP(address)}`, `write:${normalizeIP(address)}`]))
-  // normalizeIP costs microseconds for an IPv6 address: each client's two keys are made once.
+  // normalizeIP is not cheap for an IPv6 address: each client's two keys are made once.
   const keys = new Map<string, { read: string, write: string }>()
   const keysOf = (ip: string): { read: string, write: string } => {
     let known = keys.get(ip)

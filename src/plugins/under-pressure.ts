@@ -45,8 +45,8 @@ export function underPressureOptions (config: Config, delayCounts: () => boolean
  * (readiness included) is a 503 problem with `Retry-After`. `app.isUnderPressure()` tells whether
  * a measure is over its threshold (during the start's grace, requests pass a delay over it).
  *
- * The start's grace: recovering a data directory blocks the event loop (for seconds, with a
- * million chats), and each delay sample, the mean over the interval before it, is kept until the
+ * The start's grace: recovering a data directory blocks the event loop (long, for a large
+ * store), and each delay sample, the mean over the interval before it, is kept until the
  * next one. So the sample taken at the end of recovery measures recovery, and without a grace
  * every request, readiness included, would be refused as overloaded for up to an interval after
  * the store had loaded. While the store recovers (readiness is 503 anyway) and for two intervals

@@ -4,11 +4,13 @@ import type { Chat, ChatFields, ChatPatch, ListPage, ListQuery, StoreHealth, Wri
 import { StoreError } from '../errors.js'
 import { MemoryChatStore, type MemoryStoreOptions } from '../memory/memory-store.js'
 import { AppendLog, readOnlyError, type FsyncMode } from './append-log.js'
+import { Compactor } from './compaction.js'
 import { nodeFileOps, type FileOps } from './file-ops.js'
-import { logName, snapshotName, writeManifest, type Manifest } from './manifest.js'
+import { Healer } from './healing.js'
+import { silent, type DurableLogger } from './logger.js'
+import { logName, writeManifest } from './manifest.js'
 import { recover, removeLeftovers } from './recovery.js'
-import { encodeIndexImage } from './index-codec.js'
-import { createLog, writeSnapshot } from './snapshot.js'
+import { createLog } from './snapshot.js'
 
 export interface DurableStoreOptions extends Omit<MemoryStoreOptions, 'journal'> {
   dataDir: string
@@ -22,14 +24,6 @@ export interface DurableStoreOptions extends Omit<MemoryStoreOptions, 'journal'>
   ops?: FileOps
   logger?: DurableLogger
 }
-
-export interface DurableLogger {
-  info: (obj: object, msg: string) => void
-  warn: (obj: object, msg: string) => void
-  error: (obj: object, msg: string) => void
-}
-
-const silent: DurableLogger = { info: () => undefined, warn: () => undefined, error: () => undefined }
 
 export function createDurableStore (options: DurableStoreOptions): DurableChatStore {
   return new DurableChatStore(options)
@@ -48,13 +42,10 @@ export class DurableChatStore implements ChatBackend {
   private readonly ops: FileOps
   private readonly logger: DurableLogger
   private log: AppendLog | undefined
-  private manifest: Manifest = { version: 1, snapshot: null, logs: [], next: 1 }
-  private snapshotBytes = 0
   private state: 'recovering' | 'ready' | 'failed' | 'closed' = 'recovering'
   private failure = ''
-  private compaction: Promise<void> | undefined
-  private compactions = 0
-  private healTimer: NodeJS.Timeout | undefined
+  private readonly compactor: Compactor
+  private readonly healer: Healer
 
   constructor (private readonly options: DurableStoreOptions) {
     this.ops = options.ops ?? nodeFileOps
@@ -68,6 +59,16 @@ export class DurableChatStore implements ChatBackend {
         }
       }
     })
+    this.compactor = new Compactor({
+      dataDir: options.dataDir,
+      ops: this.ops,
+      logger: this.logger,
+      memory: this.memory,
+      log: () => this.log,
+      ready: () => this.state === 'ready',
+      closed: () => this.state === 'closed'
+    }, options)
+    this.healer = new Healer(() => this.compactor.heal(), options.retryMs ?? 1000)
     this.recovered = this.recover()
     this.recovered.catch(() => undefined)
   }
@@ -124,18 +125,18 @@ export class DurableChatStore implements ChatBackend {
 
   /** Log and snapshot sizes and the number of compactions done, for tests and the benchmark. */
   get files (): { logBytes: number, snapshotBytes: number, compactions: number } {
-    return { logBytes: this.log?.bytes ?? 0, snapshotBytes: this.snapshotBytes, compactions: this.compactions }
+    return { logBytes: this.log?.bytes ?? 0, snapshotBytes: this.compactor.snapshotBytes, compactions: this.compactor.count }
   }
 
   async close (): Promise<void> {
     if (this.state === 'closed') return
     const wasReady = this.state === 'ready'
     this.state = 'closed'
-    if (this.healTimer !== undefined) clearInterval(this.healTimer)
+    this.healer.stop()
     await this.recovered.catch(() => undefined)
     if (!wasReady && this.log === undefined) return
     await this.memory.close()
-    await this.compaction?.catch(() => undefined)
+    await this.compactor.settled()
     this.log?.close()
   }
 
@@ -144,11 +145,9 @@ export class DurableChatStore implements ChatBackend {
     await this.memory.checkInvariants()
   }
 
-  /** Compacts now (tests, and the heal path); resolves when done. */
+  /** Compacts now (tests); resolves when done. */
   async compact (): Promise<void> {
-    while (this.compaction !== undefined) await this.compaction
-    this.compaction = this.runCompaction(false).finally(() => { this.compaction = undefined })
-    await this.compaction
+    await this.compactor.compact()
   }
 
   private async recover (): Promise<void> {
@@ -159,16 +158,17 @@ export class DurableChatStore implements ChatBackend {
       if (this.state === 'closed') return
       let fd: number
       let end: number
+      const { compactor } = this
       if (found.manifest === undefined) {
-        this.manifest = { version: 1, snapshot: null, logs: [logName(1)], next: 2 }
+        compactor.manifest = { version: 1, snapshot: null, logs: [logName(1)], next: 2 }
         ;({ fd, end } = createLog(this.ops, dir, logName(1)))
-        writeManifest(this.ops, dir, this.manifest)
+        writeManifest(this.ops, dir, compactor.manifest)
       } else {
-        this.manifest = found.manifest
+        compactor.manifest = found.manifest
         fd = this.ops.open(join(dir, found.manifest.logs.at(-1)!), 'r+')
         end = found.logEnd
       }
-      removeLeftovers(this.ops, dir, this.manifest, (message) => { this.logger.warn({ dataDir: dir }, message) })
+      removeLeftovers(this.ops, dir, compactor.manifest, (message) => { this.logger.warn({ dataDir: dir }, message) })
       let indexes: 'loaded' | 'built' = 'built'
       if (found.image !== undefined) {
         try {
@@ -182,16 +182,16 @@ export class DurableChatStore implements ChatBackend {
         const chats = found.chats()
         this.memory.restore(chats.values(), chats.size)
       }
-      this.snapshotBytes = found.snapshotBytes
+      compactor.snapshotBytes = found.snapshotBytes
       this.log = new AppendLog(this.ops, fsync, fd, end, {
-        onAppend: () => { this.maybeCompact() },
+        onAppend: () => { compactor.maybeCompact() },
         onFault: (fault) => { this.onFault(fault) },
         onUnwritten: (changes) => { this.memory.undo(changes) }
       })
       this.state = 'ready'
       this.logger.info({ dataDir: dir, fsync, chats: this.memory.size, indexes, ms: Math.round(performance.now() - started) }, 'store recovered')
-      if (found.gaps > 0) this.compactSoon()
-      else this.maybeCompact()
+      if (found.gaps > 0) compactor.compactSoon()
+      else compactor.maybeCompact()
     } catch (err) {
       if (this.state !== 'closed') this.state = 'failed'
       this.failure = (err as Error).message
@@ -199,122 +199,9 @@ export class DurableChatStore implements ChatBackend {
     }
   }
 
-  private maybeCompact (): void {
-    const log = this.log
-    if (log === undefined || this.compaction !== undefined || this.state !== 'ready' || log.fault !== undefined) return
-    const { compactMinBytes, compactGrowthPercent } = this.options
-    if (log.bytes < compactMinBytes || log.bytes * 100 < this.snapshotBytes * compactGrowthPercent) return
-    this.compactSoon()
-  }
-
-  /** Starts a compaction at the next turn of the event loop, in the background. */
-  private compactSoon (): void {
-    this.compaction = new Promise<void>((resolve) => { setImmediate(resolve) })
-      .then(async () => { await this.runCompaction(false) })
-      .catch((err: unknown) => {
-        if (this.state === 'closed') this.logger.info({ err }, 'compaction given up: the store is closing')
-        else this.logger.error({ err }, 'compaction failed; the log keeps growing until the next one works')
-      })
-      .finally(() => { this.compaction = undefined })
-  }
-
-  /**
-   * Writes a snapshot of the store and drops the files it covers. A new log is named in the
-   * manifest first (beside the old ones), then, under the write lock, appends switch to it and the
-   * chats are copied; the snapshot is written from that copy while requests go on, then a new
-   * manifest names it and the new log only. A crash at any step leaves a manifest naming complete
-   * files. Healing (after a fault) writes no intermediate manifest, as no write goes on meanwhile.
-   */
-  private async runCompaction (heal: boolean): Promise<void> {
-    const log = this.log
-    if (log === undefined || this.state !== 'ready') return
-    // A compaction switches away from the current log only when it holds every record it was
-    // given: after a failed write it ends in a torn record, which only the last log may.
-    if (!heal) {
-      log.writePending()
-      if (log.fault !== undefined) return
-    }
-    const { dataDir: dir } = this.options
-    const started = performance.now()
-    const n = this.manifest.next
-    const newLog = logName(n)
-    const snapshot = snapshotName(n)
-    const previous = this.manifest
-    this.manifest = { ...previous, next: n + 1 }
-    const file = createLog(this.ops, dir, newLog)
-    let switched = false
-    try {
-      const { chats, image } = await this.memory.withAll((all, image) => {
-        if (!heal) {
-          // Under the write lock, so that nothing is appended meanwhile: the current log is
-          // complete and synced before the manifest names a log after it (only the last log may
-          // end in a torn record). The manifest in memory is changed first: after a failed
-          // write, the file may name either.
-          log.syncNow()
-          this.manifest = { ...this.manifest, logs: [...previous.logs, newLog] }
-          writeManifest(this.ops, dir, this.manifest)
-          log.switchTo(file.fd, file.end)
-        }
-        return { chats: all, image: image() }
-      })
-      switched = !heal
-      const index = await encodeIndexImage(image, chats).catch((err: unknown) => {
-        this.logger.warn({ err }, 'the indexes could not be encoded')
-        return undefined
-      })
-      if (index === undefined) this.logger.warn({ chats: chats.length }, 'the snapshot is written without its indexes: the next start builds them')
-      const bytes = await writeSnapshot(this.ops, dir, snapshot, chats, () => this.state === 'closed', index)
-      this.manifest = { version: 1, snapshot, logs: [newLog], next: n + 1 }
-      writeManifest(this.ops, dir, this.manifest)
-      if (heal) {
-        await this.memory.exclusive(() => { log.switchTo(file.fd, file.end, true) })
-        switched = true
-      }
-      this.snapshotBytes = bytes
-      this.compactions++
-      for (const name of [previous.snapshot, ...previous.logs]) {
-        if (name !== null) this.unlinkQuietly(join(dir, name))
-      }
-      this.logger.info({ chats: chats.length, snapshotBytes: bytes, ms: Math.round(performance.now() - started) }, heal ? 'store healed: writes resume' : 'log compacted')
-    } catch (err) {
-      if (!switched) {
-        try { this.ops.close(file.fd) } catch { /* it is being given up */ }
-        if (this.manifest.logs.includes(newLog)) {
-          // Nothing went to the new log: name the old files alone again, so that the current log,
-          // which a failed write may have left with a torn record, stays the last one.
-          const before = { ...previous, next: n + 1 }
-          try {
-            writeManifest(this.ops, dir, before)
-            this.manifest = before
-          } catch { /* the manifest names both; the next compaction or heal rewrites it */ }
-        }
-        if (!this.manifest.logs.includes(newLog)) this.unlinkQuietly(join(dir, newLog))
-      }
-      throw err
-    }
-  }
-
   private onFault (fault: Error): void {
     this.logger.error({ err: fault }, 'the store is read-only')
-    if (this.healTimer !== undefined) return
-    this.healTimer = setInterval(() => {
-      if (this.compaction !== undefined || this.state !== 'ready') return
-      this.compaction = this.runCompaction(true)
-        .then(() => {
-          clearInterval(this.healTimer)
-          this.healTimer = undefined
-        }, (err: unknown) => { this.logger.warn({ err }, 'still read-only: rewriting the store files failed') })
-        .finally(() => { this.compaction = undefined })
-    }, this.options.retryMs ?? 1000)
-    this.healTimer.unref()
-  }
-
-  private unlinkQuietly (path: string): void {
-    try {
-      this.ops.unlink(path)
-    } catch (err) {
-      this.logger.warn({ err, path }, 'could not remove a file compaction replaced; the next start removes it')
-    }
+    this.healer.start()
   }
 
   private describeState (): string | undefined {

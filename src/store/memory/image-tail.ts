@@ -1,7 +1,7 @@
 import { compareTitleHeads, compareTitles, PRIORITY_RANK, setTitleHeads } from './sort-keys.js'
 import { walkById, type IndexImage } from './index-image.js'
 import type { Change, ChatRecord } from '../records.js'
-import { collectTerms, type TextImage } from './text-index.js'
+import { collectTerms, type TextImage } from './text-image.js'
 
 /** A saved image with a log merged in: `withTail`'s answer, with every filled slot in id order. */
 export interface MergedImage extends IndexImage {

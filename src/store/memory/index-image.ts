@@ -1,5 +1,5 @@
 import type { ChatRecord } from '../records.js'
-import { textImage, type TextCapture, type TextImage } from './text-index.js'
+import { textImage, type TextCapture, type TextImage } from './text-image.js'
 
 /** The indexes as flat arrays of slots (`ChatIndexes.toImage`, `loadImage`). */
 export interface IndexImage {

@@ -4,7 +4,8 @@ import { walkById, type IndexCapture, type IndexImage } from './index-image.js'
 import { compareTitleHeads, compareTitles, PRIORITY_RANK, setTitleHeads, titleKey } from './sort-keys.js'
 import { DEFAULT_CHUNK, OrderedIndex } from './ordered-index.js'
 import { spread, StringTable, stringHash } from './string-table.js'
-import { chatTerms, TextIndex } from './text-index.js'
+import { TextIndex } from './text-index.js'
+import { chatTerms } from './tokenizer.js'
 
 /**
  * Every index of the in-memory store, kept in step by `add`, `replace` and `remove` (called

@@ -4,7 +4,8 @@ import type { ChatIndexes } from './indexes.js'
 import { compareCodePoints, PRIORITY_RANK } from './sort-keys.js'
 import type { ChatRecord } from '../records.js'
 import type { OrderedIndex } from './ordered-index.js'
-import { words, type SlotSet } from './text-index.js'
+import type { SlotSet } from './postings.js'
+import { words } from './tokenizer.js'
 
 export interface QueryResult {
   records: ChatRecord[]

@@ -35,9 +35,9 @@ const hashOf = (key: string): number => spread(stringHash(key, 0, key.length))
  * arrays (each place an entry + 1 and its key's hash); the keys are not copied but read through
  * `keyOf(entry)`, which must give an entry's key from its `set` until its `delete`.
  *
- * A `Map` of a million strings keeps three heap words an entry for the garbage collector to walk
- * and takes about 0.6 s to fill at a start; this fills in about a third of that, holds no object
- * per entry, and takes 8 bytes a place at a load of at most a half.
+ * A `Map` of strings keeps three heap words an entry for the garbage collector to walk and is slow
+ * to fill at a start; this fills faster, holds no object per entry, and takes 8 bytes a place at a
+ * load of at most a half.
  */
 export class StringTable {
   /** Entry + 1 in each place, 0 where empty. */

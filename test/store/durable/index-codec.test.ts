@@ -3,7 +3,7 @@ import { decodeIndexImage, encodeIndexImage, IndexImageReader } from '../../../s
 import { createMemoryStore } from '../../../src/store/memory/memory-store.js'
 import type { ChatRecord } from '../../../src/store/records.js'
 import { compareTitles } from '../../../src/store/memory/sort-keys.js'
-import { chatTerms } from '../../../src/store/memory/text-index.js'
+import { chatTerms } from '../../../src/store/memory/tokenizer.js'
 import { DEFAULT_OWNER } from '../../../src/store/types.js'
 
 async function sample (): Promise<{ blob: Buffer, chats: ChatRecord[] }> {

@@ -1,44 +1,11 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { BitSlots, chatTerms, fold, forEachWord, SortedSlots, TextIndex, textImage, unicodeWords, words, type SlotSet } from '../../../src/store/memory/text-index.js'
-import { stringHash } from '../../../src/store/memory/string-table.js'
+import type { SlotSet } from '../../../src/store/memory/postings.js'
+import { TextIndex } from '../../../src/store/memory/text-index.js'
+import { textImage } from '../../../src/store/memory/text-image.js'
+import { chatTerms } from '../../../src/store/memory/tokenizer.js'
 
 const slotsOf = (set: SlotSet): number[] => { const out: number[] = []; set.forEach((s) => out.push(s)); return out }
-
-describe('words', () => {
-  it.each([
-    ['Café', ['cafe']],
-    ['CAFÉ crème', ['cafe', 'creme']],
-    ['snake_case', ['snake', 'case']],
-    ['Project update!', ['project', 'update']],
-    ['  --  ', []],
-    ['naïve Ångström', ['naive', 'angstrom']],
-    ['日本語 text', ['日本語', 'text']],
-    ['v2.0-beta', ['v2', '0', 'beta']],
-    ['İstanbul', ['istanbul']],
-    ['𝒳ray', ['𝒳ray']],
-    ['٣ arabic-indic digit', ['٣', 'arabic', 'indic', 'digit']]
-  ])('splits %j into %j', (text, expected) => {
-    expect(words(text)).toEqual(expected)
-  })
-
-  it('gives, on the ASCII fast path, the words the Unicode path gives', () => {
-    const ascii = fc.string({ unit: fc.integer({ min: 0, max: 0x7f }).map((c) => String.fromCharCode(c)), maxLength: 40 })
-    const mixed = fc.string({ unit: fc.constantFrom('a', 'Z', '9', ' ', '-', '_', 'é', 'É', 'ß', 'İ', '日', '𝒳', '\u0301', '٣', '\t'), maxLength: 20 })
-    fc.assert(fc.property(fc.oneof(ascii, mixed, fc.string({ maxLength: 20 })), (text) => {
-      expect(words(text)).toEqual(unicodeWords(text))
-      forEachWord(text, (from, start, end, hash) => { expect(hash).toBe(stringHash(from.slice(start, end), 0, end - start)) })
-    }), { numRuns: 2000 })
-  })
-
-  it('folds case and accents', () => {
-    expect(fold('Ÿ É ß')).toBe('y e ß')
-  })
-
-  it('collects the distinct words of a title and a description', () => {
-    expect([...chatTerms('Café cafe', 'CAFE bar')]).toEqual(['cafe', 'bar'])
-  })
-})
 
 describe('TextIndex', () => {
   it('finds, for every query, the chats in which each query word starts a word (sparse and dense terms alike)', () => {
@@ -237,21 +204,5 @@ describe('TextIndex', () => {
     expect(index.match([]).size).toBe(0)
     index.remove(0, ['hello', 'unknown'])
     expect(index.termCount).toBe(0)
-  })
-})
-
-describe('slot sets', () => {
-  it('intersect across both forms', () => {
-    const bits = new Uint32Array(4)
-    for (const s of [1, 31, 32, 64, 100]) bits[s >>> 5]! |= 1 << (s & 31)
-    const dense = new BitSlots(bits)
-    const other = new BitSlots(new Uint32Array([0xffffffff, 0]))
-    const sorted = new SortedSlots(new Int32Array([0, 31, 100, 200]))
-    expect(dense.size).toBe(5)
-    expect(slotsOf(dense)).toEqual([1, 31, 32, 64, 100])
-    expect(slotsOf(dense.intersect(other))).toEqual([1, 31])
-    expect(slotsOf(dense.intersect(sorted))).toEqual([31, 100])
-    expect(slotsOf(sorted.intersect(dense))).toEqual([31, 100])
-    expect(dense.has(1000)).toBe(false)
   })
 })
