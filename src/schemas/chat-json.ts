@@ -23,8 +23,11 @@ const SLAB_BYTES = 128 * 1024
  * assembled by copying bytes: no string of the whole page to measure and encode again.
  */
 export class ChatJsonCache {
-  /** By `id@version` (a version is digits only, so no two chats share a key). */
-  private readonly cache = new Map<string, Buffer>()
+  /**
+   * By id, with the version the JSON is of: a lookup by the chat's own id string, whose hash the
+   * engine keeps with the string, costs less than one by a key made for it on every lookup.
+   */
+  private readonly cache = new Map<string, { version: number, json: Buffer }>()
   private bytes = 0
   private readonly pages = new Slab(SLAB_BYTES)
 
@@ -35,20 +38,23 @@ export class ChatJsonCache {
   get byteLength (): number { return this.bytes }
 
   of (chat: Chat): Buffer {
-    const key = `${chat.id}@${chat.version}`
-    let json = this.cache.get(key)
-    if (json !== undefined) return json
+    const held = this.cache.get(chat.id)
+    if (held !== undefined) {
+      if (held.version === chat.version) return held.json
+      this.cache.delete(chat.id)
+      this.bytes -= held.json.length
+    }
     const text = chatJson(chat)
     const length = Buffer.byteLength(text)
     if (length > MAX_CACHED_BYTES || length > this.maxBytes) return Buffer.from(text)
-    json = Buffer.allocUnsafeSlow(length)
+    const json = Buffer.allocUnsafeSlow(length)
     json.write(text)
     while (this.bytes + length > this.maxBytes) {
       const [oldest, old] = this.cache.entries().next().value!
       this.cache.delete(oldest)
-      this.bytes -= old.length
+      this.bytes -= old.json.length
     }
-    this.cache.set(key, json)
+    this.cache.set(chat.id, { version: chat.version, json })
     this.bytes += length
     return json
   }

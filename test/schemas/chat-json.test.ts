@@ -71,18 +71,22 @@ describe('ChatJsonCache', () => {
   })
   const bytes = (c: Chat): number => Buffer.byteLength(chatJson(c))
 
-  it('gives the cached JSON of the same chat object, and the JSON of another object with other fields', () => {
+  it('gives the cached JSON of a chat at the same version, whatever object carries it, and new JSON for a new version', () => {
     const cache = new ChatJsonCache()
     const a = chat(1)
     const first = cache.of(a)
     expect(first.toString()).toBe(chatJson(a))
     expect(cache.size).toBe(1)
     expect(cache.of(a)).toBe(first)
+    expect(cache.of({ ...a })).toBe(first)
     expect(cache.size).toBe(1)
     const b = { ...a, title: 'Changed é', version: 2 }
     expect(JSON.parse(cache.of(b).toString())).toEqual(b)
+    // The new version takes the old one's place.
+    expect(cache.size).toBe(1)
+    expect(cache.byteLength).toBe(bytes(b))
+    expect(JSON.parse(cache.of(chat(2)).toString())).toEqual(chat(2))
     expect(cache.size).toBe(2)
-    expect(cache.byteLength).toBe(bytes(a) + bytes(b))
   })
 
   it('keeps at most its budget of bytes, the oldest going first, and never caches a chat over 4096 bytes', () => {
