@@ -218,6 +218,25 @@ describe(`the store on the ${name} backend`, () => {
     })
   })
 
+  describe('per-owner quota (maxItemsPerOwner)', () => {
+    it('never lets an owner go one over under 500 concurrent creates, names the quota, and leaves other owners alone', async () => {
+      const store = await makeStore({ maxItemsPerOwner: 100 })
+      const results = await Promise.allSettled(Array.from({ length: 500 }, (_, i) => store.create('alice', { title: `chat ${i}` })))
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(100)
+      const refused = results.filter((r) => r.status === 'rejected')
+      expect(refused).toHaveLength(400)
+      for (const r of refused) expect(r.reason).toMatchObject({ code: 'capacity', message: expect.stringMatching(/quota of 100/) as unknown })
+      expect(await store.count('alice')).toBe(100)
+      expect(await store.create('bob', { title: 'mine' })).toMatchObject({ title: 'mine' })
+      // A delete makes room for one more.
+      const [first] = (await store.list('alice', { limit: 1 })).items
+      await store.delete('alice', first!.id)
+      await store.create('alice', { title: 'again' })
+      await expectProblem(store.create('alice', { title: 'over' }), 'capacity')
+      expect(await store.count('alice')).toBe(100)
+    })
+  })
+
   describe('max-items guard', () => {
     it('refuses a create past maxItems with capacityExceeded and stores nothing', async () => {
       const store = await makeStore({ maxItems: 2 })

@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { DEFAULT_OWNER, PRIORITIES, SORT_FIELDS, type Chat, type ChatInput, type ListQuery, type SortKey } from '../../src/store/types.js'
+import { StoreError } from '../../src/store/errors.js'
 import type { MakeStore } from './backend-suite.js'
 import { naiveList } from './memory/naive.js'
 
@@ -93,6 +94,71 @@ export function describeNaiveModel (name: string, makeStore: MakeStore): void {
             }
             expect(seen.map((c) => c.id)).toEqual(expected.slice(from).map((c) => c.id))
           }
+          await store.close()
+        }
+      ), { numRuns: 40 })
+    })
+
+    it('keeps owners apart: no answer shows or changes another owner\'s chat, lists and cursors cover the caller\'s chats only', async () => {
+      const OWNERS = ['alice', 'bob', 'carol'] as const
+      const OWNED = fc.record({ by: fc.constantFrom(...OWNERS), command: COMMAND, target: fc.constantFrom(...OWNERS) })
+      await fc.assert(fc.asyncProperty(
+        fc.array(OWNED, { minLength: 10, maxLength: 60 }), fc.array(QUERY, { minLength: 1, maxLength: 3 }),
+        async (steps, queries) => {
+          let t = BASE
+          const store = await makeStore({ now: () => t })
+          const models = new Map<string, Map<string, Chat>>(OWNERS.map((o) => [o, new Map()]))
+          const model = (owner: string): Map<string, Chat> => models.get(owner)!
+          const pick = (owner: string, n: number): string | undefined => [...model(owner).keys()][n % Math.max(1, model(owner).size)]
+          for (const { by, command: c, target } of steps) {
+            if (c.kind === 'tick') { t += c.ms; continue }
+            if (c.kind === 'create') { const chat = await store.create(by, c.input); model(by).set(chat.id, chat); continue }
+            // The chat of `target`, asked for by `by`: another owner's is not there for the caller.
+            const id = pick(target, c.pick)
+            if (id === undefined) continue
+            const mine = target === by
+            const version = model(target).get(id)!.version
+            const outcome = async (call: Promise<unknown>): Promise<Chat | undefined | 'notFound'> =>
+              await call.then((v) => (v ?? undefined) as Chat | undefined, (err: unknown) => {
+                if (err instanceof StoreError && err.code === 'notFound') return 'notFound' as const
+                throw err
+              })
+            let answer: Chat | undefined | 'notFound'
+            if (c.kind === 'delete') answer = await outcome(store.delete(by, id, { ifVersion: [version] }))
+            else if (c.kind === 'replace') answer = await outcome(store.replace(by, id, c.input, { ifVersion: [version] }))
+            else if (Object.keys(clean(c.patch)).length > 0) answer = await outcome(store.update(by, id, clean(c.patch)))
+            else answer = await outcome(store.get(by, id))
+            if (!mine) {
+              // Not found, whatever If-Match says; a read answers nothing.
+              expect(answer === 'notFound' || answer === undefined).toBe(true)
+              continue
+            }
+            expect(answer).not.toBe('notFound')
+            if (c.kind === 'delete') model(by).delete(id)
+            else if (answer !== undefined && answer !== 'notFound') model(by).set(id, answer)
+          }
+          for (const owner of OWNERS) {
+            expect(await store.count(owner)).toBe(model(owner).size)
+            for (const [id, chat] of model(owner)) expect(await store.get(owner, id)).toEqual(chat)
+            for (const raw of queries) {
+              const query: ListQuery = clean(raw)
+              const expected = naiveList(model(owner).values(), query)
+              const from = query.offset ?? 0
+              const page = await store.list(owner, query)
+              expect(page.items).toEqual(expected.slice(from, from + query.limit))
+              expect(page.total).toBe(expected.length)
+              if (page.nextCursor !== null) {
+                for (const other of OWNERS) {
+                  if (other === owner) continue
+                  const err = await store.list(other, { ...query, offset: undefined, cursor: page.nextCursor }).then(() => undefined, (e: unknown) => e)
+                  expect(err).toMatchObject({ code: 'invalid', fields: [expect.objectContaining({ field: '/cursor' })] })
+                }
+              }
+            }
+          }
+          expect(await store.count('nobody')).toBe(0)
+          expect((await store.list('nobody', { limit: 5 })).total).toBe(0)
+          expect((await store.health()).items).toBe(OWNERS.reduce((n, o) => n + model(o).size, 0))
           await store.close()
         }
       ), { numRuns: 40 })
