@@ -1,6 +1,8 @@
 /**
  * How the memory guard's estimate compares with what the chats really take on the V8 heap.
- * Run: `node --expose-gc --import tsx scripts/measure-memory.ts [chats]` (default 50,000 per profile).
+ * Run: `node --expose-gc --import tsx scripts/measure-memory.ts [chats] [owners]` (default 50,000 chats
+ * per profile, one owner; with more owners the chats are dealt out among them in turn).
+ * `MEASURE_PROFILES=1,2` picks profiles by number.
  * For each profile it fills a fresh store, forces a GC before and after, and prints heapUsed's growth
  * per chat next to the estimate per chat (`store.stats().bytes`).
  */
@@ -11,6 +13,9 @@ const gc = (globalThis as { gc?: () => void }).gc
 if (gc === undefined) throw new Error('run with node --expose-gc')
 
 const count = Number(process.argv[2] ?? 50_000)
+const ownerCount = Number(process.argv[3] ?? 1)
+const owners = Array.from({ length: ownerCount }, (_, i) => ownerCount === 1 ? DEFAULT_OWNER : `owner-${String(i).padStart(4, '0')}`)
+const only = process.env.MEASURE_PROFILES?.split(',').map(Number)
 const profiles = [
   { name: 'short (title 12, no description)', title: 12, description: 0, text: 'a' },
   { name: 'typical (title 30, description 200)', title: 30, description: 200, text: 'a' },
@@ -26,7 +31,8 @@ function settle (): number {
 }
 
 const rows: string[] = []
-for (const profile of profiles) {
+for (const [p, profile] of profiles.entries()) {
+  if (only !== undefined && !only.includes(p + 1)) continue
   const store = createMemoryStore({ maxItems: count, maxBytes: 0, lockTimeoutMs: 1000 })
   const n = profile.description > 1000 ? Math.ceil(count / 5) : count
   const before = settle()
@@ -37,7 +43,7 @@ for (const profile of profiles) {
       title: (profile.text.repeat(profile.title - 8)) + tag,
       description: profile.description === 0 ? undefined : profile.text.repeat(profile.description - 8) + tag
     })) as { title: string, description?: string }
-    await store.create(DEFAULT_OWNER, input)
+    await store.create(owners[i % ownerCount]!, input)
   }
   const after = settle()
   const measured = (after - before) / n
@@ -46,4 +52,4 @@ for (const profile of profiles) {
   rows.push(`| ${profile.name} | ${n} | ${measured.toFixed(0)} | ${estimated.toFixed(0)} | ${(estimated / measured).toFixed(2)} |`)
   if (items !== n) throw new Error('the store lost chats')
 }
-process.stdout.write(`Node ${process.version}\n| profile | chats | heapUsed growth per chat (B) | estimate per chat (B) | estimate ÷ measured |\n|---|---|---|---|---|\n${rows.join('\n')}\n`)
+process.stdout.write(`Node ${process.version}, ${ownerCount} owner(s)\n| profile | chats | heapUsed growth per chat (B) | estimate per chat (B) | estimate ÷ measured |\n|---|---|---|---|---|\n${rows.join('\n')}\n`)
