@@ -1,7 +1,7 @@
 import { createHash, createPublicKey, timingSafeEqual } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import fastifyJwt from '@fastify/jwt'
-import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import { TokenError, type Algorithm } from 'fast-jwt'
 import fp from 'fastify-plugin'
 import buildGetJwks from 'get-jwks'
@@ -125,7 +125,7 @@ class JwksUnavailable extends Error {}
 class UnknownKid extends Error {}
 
 /** Keys from JWT_JWKS_URL through get-jwks (picked by kid, cached, fetched again for an unknown kid), with a timeout. */
-function jwksKeys (url: string, tuning: Required<AuthTuning>): (decoded: { header: Record<string, unknown> }) => Promise<string> {
+function jwksKeys (url: string, tuning: Required<AuthTuning>, log: FastifyBaseLogger): (decoded: { header: Record<string, unknown> }) => Promise<string> {
   const parsed = new URL(url)
   const domain = `${parsed.origin}/`
   const jwks = buildGetJwks({ ttl: tuning.jwksCacheMs, jwksPath: `${parsed.pathname}${parsed.search}` })
@@ -152,6 +152,13 @@ function jwksKeys (url: string, tuning: Required<AuthTuning>): (decoded: { heade
     })
     try {
       return await Promise.race([jwks.getPublicKey({ domain, alg, kid }), timeout])
+    } catch (err) {
+      const code = (err as { code?: unknown }).code
+      // get-jwks: no key of that kid (and alg, when the JWK names one) in the set.
+      if (code === 'JWK_NOT_FOUND' || code === 'NO_JWKS') throw new UnknownKid(`No key ${kid} for ${alg} in the JWKS`)
+      const failure = err instanceof JwksUnavailable ? err : new JwksUnavailable(`The JWKS could not be fetched: ${(err as Error).message}`)
+      log.warn({ url, kid, err: failure.message }, 'JWKS fetch failed: tokens of this key get 503 until it answers')
+      throw failure
     } finally {
       clearTimeout(timer)
     }
@@ -227,7 +234,7 @@ async function jwtVerifier (app: FastifyInstance, config: Config, tuning: Requir
     await app.register(fastifyJwt, { secret: { public: pem }, verify: { ...verify, algorithms: algorithmsOfPublicKey(pem) } })
   } else {
     // The key's own algorithms (fast-jwt reads them from the PEM get-jwks makes of the JWK); never HS.
-    const key = jwksKeys(config.JWT_JWKS_URL, tuning)
+    const key = jwksKeys(config.JWT_JWKS_URL, tuning, app.log)
     await app.register(fastifyJwt, { secret: key as unknown as string, verify })
   }
   return (token) => app.jwt.verify(token)
