@@ -4,18 +4,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import { createSigner } from 'fast-jwt'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { ConfigError, loadConfig } from '../../src/config.js'
 import { versionOf } from '../../src/plugins/audit.js'
 import { build } from '../helper.js'
-import { CHALLENGE, INVALID_TOKEN, SECRET, expectUnauthorized, logCapture } from './helpers.js'
+import { CHALLENGE, INVALID_TOKEN, SECRET, expectUnauthorized, logCapture , signer } from './helpers.js'
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'chat-access-'))
 afterAll(() => { rmSync(dir, { recursive: true, force: true }) })
 let app: FastifyInstance | undefined
 afterEach(async () => { await app?.close(); app = undefined })
-const token = (sub: string): string => createSigner({ key: SECRET })({ sub })
+const token = (sub: string): string => signer({ key: SECRET })({ sub })
 
 describe('the start', () => {
   it('stops with NODE_ENV=production and no AUTH_MODE, naming it', () => {

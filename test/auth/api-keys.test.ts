@@ -3,12 +3,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import { createSigner } from 'fast-jwt'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { ConfigError } from '../../src/config.js'
 import { parseApiKeys } from '../../src/plugins/auth.js'
 import { build } from '../helper.js'
-import { CHALLENGE, INVALID_TOKEN, SECRET, expectUnauthorized, logCapture, ownerOfCreate } from './helpers.js'
+import { CHALLENGE, INVALID_TOKEN, SECRET, expectUnauthorized, logCapture, ownerOfCreate , signer } from './helpers.js'
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'chat-keys-'))
 afterAll(() => { rmSync(dir, { recursive: true, force: true }) })
@@ -50,7 +49,7 @@ describe('AUTH_MODE=api-key', () => {
     expectUnauthorized(await get(app, { 'x-api-key': '' }), INVALID_TOKEN)
     expectUnauthorized(await get(app, {}), CHALLENGE)
     // A JWT means nothing in api-key mode: it is looked up as a key, and is none.
-    expectUnauthorized(await get(app, { authorization: `Bearer ${createSigner({ key: SECRET })({ sub: 'alice' })}` }), INVALID_TOKEN)
+    expectUnauthorized(await get(app, { authorization: `Bearer ${signer({ key: SECRET })({ sub: 'alice' })}` }), INVALID_TOKEN)
   })
 
   it('reads the file again on SIGHUP: a key taken out stops working at once, a new one works', async () => {
@@ -80,7 +79,7 @@ describe('AUTH_MODE=api-key', () => {
   it('writes no key, token or hash of one to the log', async () => {
     const capture = logCapture()
     app = await build({ AUTH_MODE: 'jwt,api-key', JWT_SECRET: SECRET, API_KEYS_FILE: standardFile(), LOG_LEVEL: 'debug' }, { logger: capture.logger })
-    const token = createSigner({ key: SECRET })({ sub: 'alice' })
+    const token = signer({ key: SECRET })({ sub: 'alice' })
     await get(app, { 'x-api-key': ALICE })
     await get(app, { 'x-api-key': 'wrong-key-in-the-clear' })
     await get(app, { authorization: `Bearer ${token}` })
@@ -108,12 +107,12 @@ describe('AUTH_MODE=jwt,api-key', () => {
   it('takes a JWT-shaped Bearer value as a JWT and anything else as a key', async () => {
     const capture = logCapture()
     app = await build({ AUTH_MODE: 'jwt,api-key', JWT_SECRET: SECRET, API_KEYS_FILE: standardFile() }, { logger: capture.logger })
-    const token = createSigner({ key: SECRET })({ sub: 'jwt-user' })
+    const token = signer({ key: SECRET })({ sub: 'jwt-user' })
     expect(await ownerOfCreate(app, capture.records, { authorization: `Bearer ${token}` })).toBe('jwt-user')
     expect(await ownerOfCreate(app, capture.records, { authorization: `Bearer ${ALICE}` })).toBe('alice')
     expect(await ownerOfCreate(app, capture.records, { 'x-api-key': BOB })).toBe('bob')
     // A JWT-shaped value is never looked up as a key, and a bad JWT is a 401.
-    expectUnauthorized(await get(app, { authorization: `Bearer ${createSigner({ key: 'x'.repeat(40) })({ sub: 'a' })}` }), INVALID_TOKEN)
+    expectUnauthorized(await get(app, { authorization: `Bearer ${signer({ key: 'x'.repeat(40) })({ sub: 'a' })}` }), INVALID_TOKEN)
     expectUnauthorized(await get(app, {}), CHALLENGE)
   })
 })

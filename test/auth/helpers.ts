@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto'
+import { createSigner, type Algorithm } from 'fast-jwt'
 import { Writable } from 'node:stream'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { expect } from 'vitest'
@@ -46,4 +47,10 @@ export function expectUnauthorized (res: LightMyRequestResponse, challenge: stri
   expect(res.json()).toMatchObject({ type: '/problems/unauthorized', title: 'Unauthorized', status: 401 })
   expect(res.headers['www-authenticate']).toBe(challenge)
   expect(res.headers['x-content-type-options']).toBe('nosniff')
+}
+
+/** fast-jwt's signer, typed for claim objects. */
+export function signer (options: { key: string, algorithm?: Algorithm, kid?: string, noTimestamp?: boolean }): (payload: Record<string, unknown>) => string {
+  const sign = createSigner({ ...options })
+  return (payload) => sign(payload)
 }

@@ -1,19 +1,18 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { generateKeyPairSync } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
-import { createSigner } from 'fast-jwt'
 import { afterEach, describe, expect, it } from 'vitest'
 import { build } from '../helper.js'
-import { INVALID_TOKEN, expectUnauthorized, handMadeToken, now } from './helpers.js'
+import { INVALID_TOKEN, expectUnauthorized, handMadeToken, now , signer } from './helpers.js'
 
 interface Key { kid: string, privatePem: string, jwk: Record<string, unknown> }
 function rsaKey (kid: string): Key {
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
-  return { kid, privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), jwk: { ...(publicKey as KeyObject).export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' } }
+  return { kid, privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), jwk: { ...publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' } }
 }
-const signWith = (key: Key, payload: Record<string, unknown>): string => createSigner({ key: key.privatePem, algorithm: 'RS256', kid: key.kid })(payload)
+const signWith = (key: Key, payload: Record<string, unknown>): string => signer({ key: key.privatePem, algorithm: 'RS256', kid: key.kid })(payload)
 
 let app: FastifyInstance | undefined
 let server: Server | undefined
@@ -75,7 +74,7 @@ describe('AUTH_MODE=jwt with JWT_JWKS_URL', () => {
     app = await build({ AUTH_MODE: 'jwt', JWT_JWKS_URL: await jwksServer(state) }, { auth: { jwksUnknownKidCooldownMs: 0 } })
     const stranger = rsaKey('k9')
     expectUnauthorized(await get(app, signWith(stranger, { sub: 'alice' })), INVALID_TOKEN)
-    expectUnauthorized(await get(app, createSigner({ key: k1.privatePem, algorithm: 'RS256' })({ sub: 'alice' })), INVALID_TOKEN)
+    expectUnauthorized(await get(app, signer({ key: k1.privatePem, algorithm: 'RS256' })({ sub: 'alice' })), INVALID_TOKEN)
     // Signed by another key but claiming k1's kid.
     expectUnauthorized(await get(app, signWith({ ...stranger, kid: 'k1' }, { sub: 'alice' })), INVALID_TOKEN)
     expectUnauthorized(await get(app, handMadeToken({ alg: 'HS256', kid: 'k1' }, { sub: 'alice' }, JSON.stringify(k1.jwk))), INVALID_TOKEN)
