@@ -167,10 +167,12 @@ export function ceilingRequests (seedIds: string[]): Request[] {
   return [getById({ seedIds, created: [], dry: 0 })]
 }
 
-export function autocannonOptions (url: string, title: string, requests: Request[], run: { duration?: number, amount?: number, connections: number }): Options {
+/** `run.headers` go with every request (a scenario's own, such as Content-Type, are added to them): the credentials of an auth mode. */
+export function autocannonOptions (url: string, title: string, requests: Request[], run: { duration?: number, amount?: number, connections: number, headers?: Record<string, string> }): Options {
   return {
     url,
     title,
+    ...(run.headers === undefined || Object.keys(run.headers).length === 0 ? {} : { headers: run.headers }),
     connections: run.connections,
     ...(run.amount === undefined ? { duration: run.duration ?? 10 } : { amount: run.amount }),
     requests,
