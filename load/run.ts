@@ -318,7 +318,7 @@ async function main (): Promise<void> {
       soak = { seconds: options.soak, rssStartMiB: rssStart, rssEndMiB: rssEnd, rssSamples: samples, storeStart, storeEnd }
     }
   } finally {
-    for (const server of servers.reverse()) await server.stop()
+    for (const server of [...servers].reverse()) await server.stop()
     rmSync(tmp, { recursive: true, force: true })
   }
 

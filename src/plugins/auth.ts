@@ -181,6 +181,7 @@ function tokenProblem (err: unknown): AppError {
       [TokenError.codes.malformed]: 'The token is malformed',
       [TokenError.codes.invalidClaimValue]: 'The token\'s issuer or audience is not accepted',
       [TokenError.codes.invalidClaimType]: 'The token has a claim of the wrong type',
+      [TokenError.codes.missingRequiredClaim]: 'The token has no issuer or audience',
       [TokenError.codes.keyFetchingError]: 'The token\'s key is unknown'
     }
     return unauthorized(detail[err.code] ?? 'The token is invalid', true)
@@ -219,9 +220,12 @@ type Verify = (token: string) => Record<string, unknown> | Promise<Record<string
 
 /** Registers @fastify/jwt for the configured key and answers its verify: sync for a secret or PEM key, async for JWKS. */
 async function jwtVerifier (app: FastifyInstance, config: Config, tuning: Required<AuthTuning>): Promise<Verify> {
+  // fast-jwt checks a claim only when the token has it: a token without iss or aud must not pass either.
+  const requiredClaims = [...(config.JWT_ISSUER === '' ? [] : ['iss']), ...(config.JWT_AUDIENCE === '' ? [] : ['aud'])]
   const verify = {
     allowedIss: config.JWT_ISSUER === '' ? undefined : config.JWT_ISSUER,
     allowedAud: config.JWT_AUDIENCE === '' ? undefined : config.JWT_AUDIENCE,
+    ...(requiredClaims.length === 0 ? {} : { requiredClaims }),
     clockTolerance: config.JWT_CLOCK_SKEW_S * 1000,
     // TokenCache keeps the verified tokens; fast-jwt's own cache would also keep failures.
     cache: false

@@ -84,6 +84,10 @@ describe('AUTH_MODE=jwt with JWT_SECRET', () => {
     expect((await get(a, bearer(sign({ sub: 'alice', iss: 'https://issuer.test', aud: ['other', 'chats'] })))).statusCode).toBe(200)
     expectUnauthorized(await get(a, bearer(sign({ sub: 'alice', iss: 'https://evil.test', aud: 'chats' }))), INVALID_TOKEN)
     expectUnauthorized(await get(a, bearer(sign({ sub: 'alice', iss: 'https://issuer.test', aud: 'other' }))), INVALID_TOKEN)
+    // A claim the token leaves out is no pass.
+    expectUnauthorized(await get(a, bearer(sign({ sub: 'alice', aud: 'chats' }))), INVALID_TOKEN)
+    expectUnauthorized(await get(a, bearer(sign({ sub: 'alice', iss: 'https://issuer.test' }))), INVALID_TOKEN)
+    expectUnauthorized(await get(a, bearer(sign({ sub: 'alice' }))), INVALID_TOKEN)
   })
 
   it('refuses a token signed with another key, an unsigned one (alg none) and a tampered one', async () => {
