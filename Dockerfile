@@ -14,6 +14,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
 FROM node:26-slim
+# No AUTH_MODE here: a production start without it stops, naming it (docker run -e AUTH_MODE=…, or compose's .env).
 # GLIBC_TUNABLES: glibc's malloc backs its large blocks (the indexes' typed arrays) with transparent
 # huge pages, so filling them at a start faults a tenth as often (load/processes.ts, DEPLOYED_ENV).
 ENV NODE_ENV=production \

@@ -48,6 +48,10 @@ export const BENCHMARKS = {
 } as const satisfies Record<string, { file: string, nodeArgs: readonly string[], usage: string, about: string }>
 export type BenchmarkName = keyof typeof BENCHMARKS
 
+/** How the service is started and asked: AUTH_MODE=none, jwt (an HS256 token on every request) or api-key (an X-API-Key). */
+export const AUTH_MODES = ['none', 'jwt', 'api-key'] as const
+export type LoadAuthMode = typeof AUTH_MODES[number]
+
 /** What each load-test scenario sends, for --help. */
 const SCENARIO_REQUESTS: Record<ScenarioName, string> = {
   get: 'GET /chats/{id}, a random seeded chat',
@@ -78,6 +82,8 @@ export interface LoadOptions {
   profile: boolean
   /** Extra environment for the service (experiments: LOG_LEVEL=warn, …); empty for the standard run. */
   env: Record<string, string>
+  /** One service per mode, each through the same scenarios, side by side (the first is the one the others are compared with). */
+  auth: LoadAuthMode[]
   help: boolean
 }
 
@@ -119,6 +125,9 @@ Options:
   --seed <n>           chats created before measuring (default 10000)
   --profile            run the service under --cpu-prof and print where its time goes
   --env KEY=VALUE      extra environment for the service, repeatable (experiments only)
+  --auth <list>        comma list of none, jwt, api-key (default none): one service per mode, each
+                       sent the mode's credentials on every request (jwt: an HS256 token; api-key:
+                       X-API-Key), side by side in the table and compared with the first
   --help
 
 It prints a progress bar (on a terminal), a table and a chart of the ratios to the ceiling, and
@@ -152,6 +161,14 @@ function scenarioList (raw: string | undefined, soak: number): ScenarioName[] {
   return SCENARIOS.filter((s) => names.includes(s))
 }
 
+function authModes (raw: string | undefined): LoadAuthMode[] {
+  if (raw === undefined) return ['none']
+  const names = [...new Set(raw.split(',').map((s) => s.trim()).filter(Boolean))]
+  const unknown = names.filter((n) => !(AUTH_MODES as readonly string[]).includes(n))
+  if (unknown.length > 0 || names.length === 0) throw new Error(`--auth takes a comma list of ${AUTH_MODES.join(', ')}, got "${raw}"`)
+  return names as LoadAuthMode[]
+}
+
 function envPairs (pairs: string[]): Record<string, string> {
   const env: Record<string, string> = {}
   for (const pair of pairs) {
@@ -182,6 +199,7 @@ export function parseLoadArgs (argv: string[]): LoadOptions {
       seed: { type: 'string' },
       profile: { type: 'boolean', default: false },
       env: { type: 'string', multiple: true, default: [] },
+      auth: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false }
     }
   })
@@ -198,6 +216,7 @@ export function parseLoadArgs (argv: string[]): LoadOptions {
     seed: positiveNumber('seed', values.seed, 10_000, { integer: true }),
     profile: values.profile,
     env: envPairs(values.env),
+    auth: authModes(values.auth),
     help: values.help
   }
 }

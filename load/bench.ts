@@ -23,7 +23,7 @@ export async function measure (options: Options, progress = process.stdout.isTTY
 }
 
 /** Creates `count` chats over HTTP (the same bodies the create scenario sends) and returns them as answered. */
-export async function seed (url: string, count: number, connections = 50, progress = process.stdout.isTTY): Promise<Chat[]> {
+export async function seed (url: string, count: number, connections = 50, progress = process.stdout.isTTY, headers: Record<string, string> = {}): Promise<Chat[]> {
   const chats: Chat[] = []
   let n = 0
   let refused = 0
@@ -35,7 +35,7 @@ export async function seed (url: string, count: number, connections = 50, progre
     timeout: 30,
     requests: [{
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...headers },
       setupRequest: (req) => ({ ...req, path: '/chats', body: JSON.stringify(chatInput(n++)) }),
       onResponse: (status, body) => {
         if (status === 201) chats.push(JSON.parse(body) as Chat)
@@ -50,16 +50,16 @@ export async function seed (url: string, count: number, connections = 50, progre
 }
 
 /** `total` of the first page: how many chats the store holds. */
-export async function storeSize (url: string): Promise<number> {
-  const res = await fetch(`${url}/chats?limit=1`)
+export async function storeSize (url: string, headers: Record<string, string> = {}): Promise<number> {
+  const res = await fetch(`${url}/chats?limit=1`, { headers })
   const page = await res.json() as { total?: unknown }
   if (res.status !== 200 || typeof page.total !== 'number') throw new Error(`GET /chats answered ${res.status}`)
   return page.total
 }
 
 /** Whether the list page takes filters and sort (the query engine); a 400 means not yet. */
-export async function supportsFilteredList (url: string, path: string): Promise<boolean> {
-  const res = await fetch(url + path)
+export async function supportsFilteredList (url: string, path: string, headers: Record<string, string> = {}): Promise<boolean> {
+  const res = await fetch(url + path, { headers })
   await res.arrayBuffer()
   if (res.status === 200) return true
   if (res.status === 400) return false

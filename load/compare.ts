@@ -33,7 +33,7 @@ async function start (dir: string, name: string): Promise<ServerProcess> {
     cwd: path.resolve(dir),
     port,
     env: {
-      ...deployedEnv(), HOST: '127.0.0.1', PORT: String(port), MAX_ITEMS: '2000000', MAX_STORE_BYTES: '0',
+      ...deployedEnv(), AUTH_MODE: 'none', HOST: '127.0.0.1', PORT: String(port), MAX_ITEMS: '2000000', MAX_STORE_BYTES: '0',
       RATE_LIMIT_ALLOW_LIST: '127.0.0.1,::1,::ffff:127.0.0.1', RATE_LIMIT_READ_MAX: '1000000000', RATE_LIMIT_WRITE_MAX: '1000000000'
     },
     logFile: '/dev/null',

@@ -66,6 +66,7 @@ async function startServer (mode: Mode): Promise<ChildProcess> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...deployedEnv(),
+    AUTH_MODE: 'none',
     LOG_LEVEL: 'warn',
     HOST: '127.0.0.1',
     PORT: String(PORT),
@@ -324,7 +325,7 @@ const s2 = (ms: number): string => (ms / 1000).toFixed(2)
 /** Spawns the server on a data directory and times it until /health/ready answers 200, counting the 503s before. */
 async function serverStart (dir: string, server = 'dist/server.js'): Promise<{ ms: number, cpuMs: number, notReady: number }> {
   const started = performance.now()
-  const env = { ...process.env, ...deployedEnv(), LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(PORT), MAX_ITEMS: '100000000', MAX_STORE_BYTES: '0', DATA_DIR: dir }
+  const env = { ...process.env, ...deployedEnv(), AUTH_MODE: 'none', LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(PORT), MAX_ITEMS: '100000000', MAX_STORE_BYTES: '0', DATA_DIR: dir }
   const child = spawn(process.execPath, [server], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] })
   let notReady = 0
   try {

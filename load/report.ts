@@ -19,6 +19,8 @@ export interface Summary {
 
 export interface Row extends Summary {
   target: string
+  /** The service's AUTH_MODE in a run of several (`--auth`). */
+  auth?: string
   scenario: ScenarioName | 'ceiling' | 'soak'
   /** This run's throughput over the ceiling's, measured next to it. */
   ratio?: number
@@ -104,8 +106,10 @@ function verdictText (row: Row): string {
 
 const HEADERS = ['target', 'scenario', 'req/s', 'p50 ms', 'p97.5 ms', 'p99 ms', 'errors', 'non-2xx', 'ratio to ceiling', 'server CPU µs/req', 'CPU ratio', 'target met']
 
+const targetText = (row: Row): string => row.auth === undefined ? row.target : `${row.target} ${row.auth}`
+
 function cells (row: Row): string[] {
-  return [row.target, row.scenario, int(row.rps), ms(row.p50), ms(row.p975), ms(row.p99), int(row.errors), int(row.non2xx), ratioText(row), row.cpuUsPerRequest === undefined ? '–' : row.cpuUsPerRequest.toFixed(0),
+  return [targetText(row), row.scenario, int(row.rps), ms(row.p50), ms(row.p975), ms(row.p99), int(row.errors), int(row.non2xx), ratioText(row), row.cpuUsPerRequest === undefined ? '–' : row.cpuUsPerRequest.toFixed(0),
     row.cpuRatio === undefined ? '–' : ratioDigits(row.cpuRatio), verdictText(row)]
 }
 
@@ -146,7 +150,7 @@ export function bar (value: number, max: number, width: number): string {
 export function barChart (rows: Row[], width = 40): string {
   const withRatio = rows.filter((r) => r.ratio !== undefined)
   if (withRatio.length === 0) return ''
-  const labels = withRatio.map((r) => `${r.target} ${r.scenario}`)
+  const labels = withRatio.map((r) => `${targetText(r)} ${r.scenario}`)
   const labelWidth = Math.max(...labels.map((l) => l.length))
   const max = Math.max(1, ...withRatio.map((r) => r.ratio!))
   const lines = withRatio.map((r, i) => {
@@ -189,6 +193,39 @@ export function soakText (soak: SoakReport): string {
   return lines.join('\n')
 }
 
+/** An auth mode's throughput against the first mode's (`--auth`), for GET by id and the rest alike. */
+export const AUTH_TARGET = 0.90
+
+/**
+ * The service's rows of each auth mode but the first, against the first mode's row of the same
+ * scenario: req/s over req/s, and the first's CPU per request over this one's. Empty unless the
+ * run had several modes.
+ */
+export function authComparison (rows: Row[]): string {
+  const service = rows.filter((r) => r.target === 'service' && r.auth !== undefined)
+  const base = service[0]?.auth
+  if (base === undefined) return ''
+  const headers = ['auth', 'scenario', 'req/s', `ratio to ${base}`, 'server CPU µs/req', `CPU ratio to ${base}`, 'target met']
+  const lines: string[][] = []
+  for (const row of service) {
+    if (row.auth === base) continue
+    const against = service.find((r) => r.auth === base && r.scenario === row.scenario)
+    if (against === undefined) continue
+    const ratio = against.rps > 0 ? row.rps / against.rps : 0
+    const cpu = cpuRatio(row.cpuUsPerRequest, against.cpuUsPerRequest)
+    lines.push([row.auth!, row.scenario, int(row.rps), ratioDigits(ratio), row.cpuUsPerRequest === undefined ? '–' : row.cpuUsPerRequest.toFixed(0),
+      cpu === undefined ? '–' : ratioDigits(cpu), ratio >= AUTH_TARGET ? `✓ ≥ ${AUTH_TARGET.toFixed(2)}` : `✗ < ${AUTH_TARGET.toFixed(2)}`])
+  }
+  if (lines.length === 0) return ''
+  const table = [headers, ...lines]
+  const widths = headers.map((_, i) => Math.max(...table.map((r) => width(r[i] ?? ''))))
+  const line = (r: string[]): string => r.map((c, i) => {
+    const pad = ' '.repeat(widths[i]! - width(c))
+    return i >= 2 && i <= 5 ? pad + c : c + pad
+  }).join('  ').trimEnd()
+  return [line(headers), widths.map((w) => '─'.repeat(w)).join('  '), ...lines.map(line)].join('\n')
+}
+
 /** The Markdown file: what ran, where, the table, the chart and the notes. */
 export function markdownReport (report: RunReport): string {
   const parts = [
@@ -204,6 +241,8 @@ export function markdownReport (report: RunReport): string {
     barChart(report.rows),
     '```'
   ]
+  const auth = authComparison(report.rows)
+  if (auth !== '') parts.push('', `Each auth mode against the first (target ${AUTH_TARGET.toFixed(2)}):`, '', '```', auth, '```')
   if (report.ceilingRuns.length > 0) {
     const each = report.ceilingRuns.map((c) => `${c.scenario} ${int(c.rps)}${c.cpuUsPerRequest === undefined ? '' : ` (${c.cpuUsPerRequest.toFixed(0)} µs CPU/req)`}`)
     parts.push('', `The ceiling next to each scenario, in req/s: ${each.join('; ')}.`)

@@ -5,10 +5,11 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Request, Result } from 'autocannon'
 import { benchmarkNodeArgs, parseCommand, USAGE, type BenchmarkName, type Command, type LoadOptions } from './args.js'
+import { authSetup, type AuthSetup } from './auth.js'
 import { combineParts, measure, seed, storeSize, supportsFilteredList, type Part } from './bench.js'
 import { deployedEnv, freePort, startServer, type ServerProcess } from './processes.js'
 import { profileText, summarizeProfile, type CpuProfile } from './profile-summary.js'
-import { barChart, benchmarkReport, cpuRatio, formatTable, markdownReport, ratioToCeiling, soakText, verdict, type RunReport, type Row, type SoakReport, type Summary } from './report.js'
+import { authComparison, barChart, benchmarkReport, cpuRatio, formatTable, markdownReport, ratioToCeiling, soakText, verdict, type RunReport, type Row, type SoakReport, type Summary } from './report.js'
 import { autocannonOptions, ceilingRequests, fillRequests, listPath, scenarioRequests, type Dialect, type Pools, type ScenarioContext } from './scenarios.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -36,6 +37,9 @@ interface Target {
   server: ServerProcess
   pools: Pools
   createRps?: number
+  /** A service's auth mode when the run has several (--auth), and what each request to it carries. */
+  auth?: AuthSetup
+  headers?: Record<string, string>
 }
 
 const say = (line: string): void => { process.stdout.write(line + '\n') }
@@ -46,13 +50,13 @@ function machine (): string {
     `${os.type()} ${os.release()}, Node ${process.version}`
 }
 
-async function startService (options: LoadOptions, stamp: string, profileDir: string): Promise<ServerProcess> {
+async function startService (options: LoadOptions, stamp: string, profileDir: string, auth: AuthSetup, profile: boolean): Promise<ServerProcess> {
   const entry = path.join(ROOT, 'dist', 'server.js')
   if (!existsSync(entry)) throw new Error('dist/server.js is missing: run `npm run load`, which builds first')
   const port = await freePort()
   return await startServer({
     name: 'service',
-    nodeArgs: [...(options.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), entry],
+    nodeArgs: [...(profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), entry],
     cwd: ROOT,
     port,
     // Production as deployed (JSON logs at info, to a file), but with room for the run's chats,
@@ -66,9 +70,10 @@ async function startService (options: LoadOptions, stamp: string, profileDir: st
       RATE_LIMIT_ALLOW_LIST: '127.0.0.1,::1,::ffff:127.0.0.1',
       RATE_LIMIT_READ_MAX: '1000000000',
       RATE_LIMIT_WRITE_MAX: '1000000000',
+      ...auth.env,
       ...options.env
     },
-    logFile: path.join(RESULTS, `${stamp}-service.log`),
+    logFile: path.join(RESULTS, `${stamp}-service${auth.mode === 'none' ? '' : `-${auth.mode}`}.log`),
     readyPath: '/health/ready'
   })
 }
@@ -127,12 +132,23 @@ async function main (): Promise<void> {
   let soak: SoakReport | undefined
 
   try {
-    const service = await startService(options, stamp, profileDir)
-    servers.push(service)
+    // One service per auth mode (--auth), each seeded over HTTP with its own credentials; the first is profiled.
+    const auths = options.auth.map((mode) => authSetup(mode, tmp))
+    const several = auths.length > 1 || auths[0]?.mode !== 'none'
+    const services: Target[] = []
+    let chats: Awaited<ReturnType<typeof seed>> = []
+    for (const [i, auth] of auths.entries()) {
+      const server = await startService(options, stamp, profileDir, auth, options.profile && i === 0)
+      servers.push(server)
+      say(`service${several ? ` (AUTH_MODE=${auth.mode})` : ''}: pid ${server.pid} at ${server.url}, logs in ${path.relative(ROOT, server.logFile)}`)
+      const seeded = await seed(server.url, options.seed, connections, process.stdout.isTTY, auth.headers)
+      if (i === 0) chats = seeded
+      services.push({ name: 'service', dialect: 'service', server, pools: { seedIds: seeded.map((c) => c.id), created: [], dry: 0 }, ...(several ? { auth } : {}), headers: auth.headers })
+    }
+    const service = services[0]!.server
+    const serviceHeaders = services[0]!.headers
     if (Object.keys(options.env).length > 0) notes.push(`Service environment changed for this run: ${Object.entries(options.env).map(([k, v]) => `${k}=${v}`).join(' ')}.`)
-    say(`service: pid ${service.pid} at ${service.url}, logs in ${path.relative(ROOT, service.logFile)}`)
-
-    const chats = await seed(service.url, options.seed, connections)
+    if (several) notes.push(`One service per auth mode (${auths.map((a) => a.mode).join(', ')}), each through the same scenarios in turn, slice by slice: jwt sends one HS256 token (Authorization: Bearer), api-key one X-API-Key, on every request.`)
     const seedIds = chats.map((c) => c.id)
     const chatsFile = path.join(tmp, 'chats.json')
     writeFileSync(chatsFile, JSON.stringify(chats))
@@ -150,7 +166,7 @@ async function main (): Promise<void> {
     })
     servers.push(ceiling)
 
-    const targets: Target[] = [{ name: 'service', dialect: 'service', server: service, pools: { seedIds, created: [], dry: 0 } }]
+    const targets: Target[] = [...services]
     if (options.peers) {
       const dbFile = path.join(tmp, 'db.json')
       writeFileSync(dbFile, JSON.stringify({ chats }))
@@ -185,7 +201,7 @@ async function main (): Promise<void> {
       notes.push('floor: bare Fastify answering from a Map through the same query, body and response schemas, nothing else (`load/floor.ts`; a list URL gets a page worked out once and kept): the most a Fastify service reaches against the ceiling on this machine.')
     }
 
-    const filteredList = await supportsFilteredList(service.url, listPath('service', true))
+    const filteredList = await supportsFilteredList(service.url, listPath('service', true), serviceHeaders)
     if (!filteredList && options.scenarios.some((s) => s === 'list' || s === 'mixed')) {
       const note = `list: this build answers 400 to filters and sort on GET /chats (the query engine is not merged yet), so the list page is \`${listPath('service', false)}\` instead of \`${listPath('service', true)}\`${options.peers ? ' (json-server gets the matching page)' : ''}.`
       notes.push(note)
@@ -193,11 +209,12 @@ async function main (): Promise<void> {
     }
 
     /** One autocannon run, with the CPU time the server spent on it. */
-    const runOnce = async (target: { name: string, server: ServerProcess }, title: string, requests: Request[], how: { duration?: number, amount?: number }): Promise<Part> => {
+    const runOnce = async (target: { name: string, server: ServerProcess, headers?: Record<string, string>, auth?: AuthSetup }, title: string, requests: Request[], how: { duration?: number, amount?: number }): Promise<Part> => {
       const cpuBefore = target.server.cpuSeconds()
       // autocannon wants no more connections than requests, which a small fixed amount can be.
       const runConnections = how.amount === undefined ? connections : Math.max(1, Math.min(connections, how.amount))
-      const result = await measure({ ...autocannonOptions(target.server.url, `${target.name} ${title}`, requests, { ...how, connections: runConnections }), skipAggregateResult: true })
+      const label = target.auth === undefined ? target.name : `${target.name} ${target.auth.mode}`
+      const result = await measure({ ...autocannonOptions(target.server.url, `${label} ${title}`, requests, { ...how, connections: runConnections, ...(target.headers === undefined ? {} : { headers: target.headers }) }), skipAggregateResult: true })
       const cpuAfter = target.server.cpuSeconds()
       return { result, ...(cpuBefore === undefined || cpuAfter === undefined ? {} : { cpuSeconds: cpuAfter - cpuBefore }) }
     }
@@ -214,7 +231,7 @@ async function main (): Promise<void> {
       await measure(autocannonOptions(ceiling.url, 'warmup ceiling', ceilingRequests(seedIds), { duration: options.warmup, connections }))
       for (const t of targets) {
         const requests = scenarioRequests(t.name === 'json-server' ? 'get' : 'mixed', context(t))
-        await measure(autocannonOptions(t.server.url, `warmup ${t.name}`, requests, { duration: options.warmup, connections }))
+        await measure(autocannonOptions(t.server.url, `warmup ${t.name}`, requests, { duration: options.warmup, connections, ...(t.headers === undefined ? {} : { headers: t.headers }) }))
         // The warm-up's mixed workload finds no chats made for deletes yet and reads instead: not a pool that ran dry.
         t.pools.dry = 0
       }
@@ -264,10 +281,10 @@ async function main (): Promise<void> {
       ceilingRuns.push({ scenario: name, rps: ceilingSummary.rps, ...(ceilingSummary.cpuUsPerRequest === undefined ? {} : { cpuUsPerRequest: ceilingSummary.cpuUsPerRequest }) })
       const measured: Row[] = []
       for (const t of targets) {
-        const summary = combined(`${t.name} ${name}`, t.server.url, parts.get(t)!)
+        const summary = combined(`${t.name}${t.auth === undefined ? '' : ` ${t.auth.mode}`} ${name}`, t.server.url, parts.get(t)!)
         if (name === 'create') t.createRps = summary.rps
         const cpu = cpuRatio(summary.cpuUsPerRequest, ceilingSummary.cpuUsPerRequest)
-        measured.push({ target: t.name, scenario: name, ...summary, ...ratioToCeiling(summary.rps, ceilingSummary.rps), ...(cpu === undefined ? {} : { cpuRatio: cpu }) })
+        measured.push({ target: t.name, ...(t.auth === undefined ? {} : { auth: t.auth.mode }), scenario: name, ...summary, ...ratioToCeiling(summary.rps, ceilingSummary.rps), ...(cpu === undefined ? {} : { cpuRatio: cpu }) })
       }
       rows.push(...measured)
       say(formatTable(measured).split('\n').slice(2).join('\n'))
@@ -282,7 +299,7 @@ async function main (): Promise<void> {
     if (options.soak > 0) {
       await fillForMixed(targets[0]!, options.soak)
       const ceilingBefore = combined('ceiling get (before the soak)', ceiling.url, [await runOnce(ceilingTarget, 'get (before the soak)', ceilingRequests(seedIds), { duration })])
-      const storeStart = await storeSize(service.url)
+      const storeStart = await storeSize(service.url, serviceHeaders)
       const rssStart = service.rssMiB() ?? 0
       const samples: [number, number][] = [[0, rssStart]]
       const t0 = Date.now()
@@ -293,7 +310,7 @@ async function main (): Promise<void> {
       const rssEnd = service.rssMiB() ?? 0
       const endAt = (Date.now() - t0) / 1000
       if (endAt - (samples.at(-1)?.[0] ?? 0) > 0.5) samples.push([endAt, rssEnd])
-      const storeEnd = await storeSize(service.url)
+      const storeEnd = await storeSize(service.url, serviceHeaders)
       const ceilingAfter = combined('ceiling get (after the soak)', ceiling.url, [await runOnce(ceilingTarget, 'get (after the soak)', ceilingRequests(seedIds), { duration })])
       ceilingRuns.push({ scenario: 'before the soak', rps: ceilingBefore.rps }, { scenario: 'after the soak', rps: ceilingAfter.rps })
       const summary = combined('service soak (mixed)', service.url, [soakPart])
@@ -301,7 +318,7 @@ async function main (): Promise<void> {
       soak = { seconds: options.soak, rssStartMiB: rssStart, rssEndMiB: rssEnd, rssSamples: samples, storeStart, storeEnd }
     }
   } finally {
-    for (const server of servers.reverse()) await server.stop()
+    for (const server of [...servers].reverse()) await server.stop()
     rmSync(tmp, { recursive: true, force: true })
   }
 
@@ -330,6 +347,8 @@ async function main (): Promise<void> {
   say(formatTable(rows))
   say('')
   say(barChart(rows))
+  const auth = authComparison(rows)
+  if (auth !== '') say('\n' + auth)
   if (soak !== undefined) say('\n' + soakText(soak))
   for (const note of notes) say(`- ${note}`)
   const judged = rows.map(verdict).filter((v) => v !== undefined)

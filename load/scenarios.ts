@@ -20,6 +20,12 @@ export interface ScenarioContext {
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json' }
+/**
+ * A write's headers in the mixed workload: Content-Type added to what autocannon made of the run's
+ * own (the credentials of an auth mode). A new object: autocannon's is the request's own, which
+ * the reads that follow use too.
+ */
+const withJson = (headers: Request['headers']): NonNullable<Request['headers']> => ({ ...headers, ...JSON_HEADERS })
 const PRIORITIES = ['low', 'medium', 'high'] as const
 
 /** The n-th chat of the seed and of creates: varied priorities, activity and lengths. */
@@ -119,15 +125,15 @@ function mixed (context: ScenarioContext): Request {
       } else if (roll < 80) {
         req.method = 'GET'; req.path = list; req.body = undefined
       } else if (roll < 90) {
-        req.method = 'PATCH'; req.path = `/chats/${pick(pools.seedIds)}`; req.body = pick(PATCH_BODIES); req.headers = JSON_HEADERS
+        req.method = 'PATCH'; req.path = `/chats/${pick(pools.seedIds)}`; req.body = pick(PATCH_BODIES); req.headers = withJson(req.headers)
       } else if (roll < 94) {
-        req.method = 'PUT'; req.path = `/chats/${pick(pools.seedIds)}`; req.body = pick(REPLACE_BODIES); req.headers = JSON_HEADERS
+        req.method = 'PUT'; req.path = `/chats/${pick(pools.seedIds)}`; req.body = pick(REPLACE_BODIES); req.headers = withJson(req.headers)
       } else {
         // Deletes take chats made for them beforehand, one for each create, so the store keeps its size;
         // with none left, a read instead (a create would grow the store towards its memory budget).
         const id = roll < 97 ? undefined : pools.created.pop()
         if (roll < 97) {
-          req.method = 'POST'; req.path = '/chats'; req.body = pick(CREATE_BODIES); req.headers = JSON_HEADERS
+          req.method = 'POST'; req.path = '/chats'; req.body = pick(CREATE_BODIES); req.headers = withJson(req.headers)
         } else if (id === undefined) {
           pools.dry++
           req.method = 'GET'; req.path = `/chats/${pick(pools.seedIds)}`; req.body = undefined
@@ -167,10 +173,12 @@ export function ceilingRequests (seedIds: string[]): Request[] {
   return [getById({ seedIds, created: [], dry: 0 })]
 }
 
-export function autocannonOptions (url: string, title: string, requests: Request[], run: { duration?: number, amount?: number, connections: number }): Options {
+/** `run.headers` go with every request (a scenario's own, such as Content-Type, are added to them): the credentials of an auth mode. */
+export function autocannonOptions (url: string, title: string, requests: Request[], run: { duration?: number, amount?: number, connections: number, headers?: Record<string, string> }): Options {
   return {
     url,
     title,
+    ...(run.headers === undefined || Object.keys(run.headers).length === 0 ? {} : { headers: run.headers }),
     connections: run.connections,
     ...(run.amount === undefined ? { duration: run.duration ?? 10 } : { amount: run.amount }),
     requests,

@@ -4,23 +4,21 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { loadConfig, type Config } from './config.js'
 import { AppError } from './errors.js'
 import { registerErrorHandlers, sendProblem, toAppError } from './error-handler.js'
+import auditPlugin from './plugins/audit.js'
+import authPlugin, { type AuthTuning } from './plugins/auth.js'
 import metricsPlugin from './plugins/metrics.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
 import replyBatchingPlugin from './plugins/reply-batching.js'
+import securityHeadersPlugin from './plugins/security-headers.js'
 import storePlugin from './plugins/store.js'
 import swaggerPlugin from './plugins/swagger.js'
 import underPressurePlugin from './plugins/under-pressure.js'
 import chatsRoutes from './routes/chats.js'
 import healthRoutes from './routes/health.js'
 import { RequestLogController, lazyChildLogger } from './request-log.js'
-import { DEFAULT_OWNER } from './store/types.js'
 import { buildValidator } from './validation.js'
 
 declare module 'fastify' {
-  interface FastifyRequest {
-    /** Whose chats the request reads and writes. */
-    owner: string
-  }
   interface FastifyInstance {
     config: Config
     lifecycle: { shuttingDown: boolean }
@@ -33,6 +31,8 @@ export interface BuildOptions {
   config?: Config
   /** Fastify logger options; the server passes pino's, tests usually pass false. */
   logger?: FastifyServerOptions['logger']
+  /** The auth plugin's timings (JWKS cache and timeout); tests shorten them. */
+  auth?: AuthTuning
 }
 
 /**
@@ -54,17 +54,17 @@ export async function buildApp (options: BuildOptions = {}): Promise<FastifyInst
     // Errors Fastify meets before routing (a bad URL, a path parameter over maxParamLength) go
     // through the same mapping as the rest: a problem+json 404, with the request id.
     frameworkErrors: (err, request, reply) => {
-      reply.header('x-request-id', request.id)
+      reply.header('x-request-id', request.id).header('x-content-type-options', 'nosniff')
       sendProblem(reply, toAppError(err))
     },
     schemaController: { compilersFactory: { buildValidator } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.decorate('config', config)
-  // Every request acts for the owner `default` until the auth plugin names the caller.
-  app.decorateRequest('owner', DEFAULT_OWNER)
   app.decorate('lifecycle', { shuttingDown: false })
   app.addHook('preClose', async () => { app.lifecycle.shuttingDown = true })
+  // First, so that every answer has them, the guards' refusals included; CORS answers preflights here.
+  await app.register(securityHeadersPlugin, { config })
   // Runs on every request: as a callback hook it spares the promise an async hook costs each time.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
@@ -84,12 +84,14 @@ export async function buildApp (options: BuildOptions = {}): Promise<FastifyInst
     void parseJson(request, body.toString(), done)
   })
 
-  // Guards before every route, so that every route gets them.
+  // Guards before every route, so that every route gets them. Auth first: the rate limit counts per owner.
+  await app.register(authPlugin, { config, ...(options.auth === undefined ? {} : { tuning: options.auth }) })
   await app.register(rateLimitPlugin, { config })
   await app.register(underPressurePlugin, { config })
   await app.register(replyBatchingPlugin, { config })
   registerErrorHandlers(app, { notFoundPreHandler: app.rateLimit() })
   await app.register(swaggerPlugin)
+  await app.register(auditPlugin)
   await app.register(storePlugin, { config })
   await app.register(metricsPlugin)
   await app.register(healthRoutes)

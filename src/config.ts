@@ -34,10 +34,31 @@ export const ConfigSchema = Type.Object({
   COMPACT_GROWTH_PERCENT: Type.Integer({ minimum: 0, default: 100 }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, default: 10_000 }),
   /** Answers leave together at the end of each event-loop turn (src/plugins/reply-batching.ts). */
-  BATCH_REPLIES: Type.Boolean({ default: true })
+  BATCH_REPLIES: Type.Boolean({ default: true }),
+  /** Where a request's owner comes from (src/plugins/auth.ts); no default with NODE_ENV=production. */
+  AUTH_MODE: Type.Optional(Type.Union([Type.Literal('none'), Type.Literal('jwt'), Type.Literal('api-key'), Type.Literal('jwt,api-key')])),
+  /** HS256/384/512 secret; or JWT_PUBLIC_KEY (PEM; `\n` may stand for line breaks); or JWT_JWKS_URL. One of the three. */
+  JWT_SECRET: Type.String({ default: '' }),
+  JWT_PUBLIC_KEY: Type.String({ default: '' }),
+  JWT_JWKS_URL: Type.String({ default: '' }),
+  JWT_ISSUER: Type.String({ default: '' }),
+  JWT_AUDIENCE: Type.String({ default: '' }),
+  JWT_OWNER_CLAIM: Type.String({ minLength: 1, default: 'sub' }),
+  JWT_CLOCK_SKEW_S: Type.Integer({ minimum: 0, maximum: 3600, default: 30 }),
+  /** `<owner> <sha256 hex of the key>` a line; read again on SIGHUP. */
+  API_KEYS_FILE: Type.String({ default: '' }),
+  /** When set, GET /metrics asks for `Authorization: Bearer <METRICS_TOKEN>`. */
+  METRICS_TOKEN: Type.String({ default: '' }),
+  /** Comma list of allowed origins, or `*`; empty: no CORS. */
+  CORS_ORIGINS: Type.String({ default: '' }),
+  /** One owner holds at most this many chats; 0: only MAX_ITEMS. */
+  MAX_ITEMS_PER_OWNER: Type.Integer({ minimum: 0, default: 0 })
 })
 
-export type Config = Static<typeof ConfigSchema>
+type Settings = Static<typeof ConfigSchema>
+export type AuthMode = NonNullable<Settings['AUTH_MODE']>
+/** The settings as checked: AUTH_MODE is always known (`none` by default outside production). */
+export type Config = Omit<Settings, 'AUTH_MODE'> & { AUTH_MODE: AuthMode }
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -45,7 +66,7 @@ export class ConfigError extends Error {
 
 // Ajv (which the service loads anyway) fills the defaults and turns numeric strings into numbers
 // as it checks; TypeBox's own `typebox/value` would be one more module to load at every start.
-const checkConfig = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, verbose: true }).compile<Config>(ConfigSchema)
+const checkConfig = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, verbose: true }).compile<Settings>(ConfigSchema)
 
 /** Reads `env` (only the names the schema knows), fills defaults, converts numbers, and fails on anything invalid. */
 export function loadConfig (env: Record<string, string | undefined> = process.env, overrides: Partial<Config> = {}): Config {
@@ -65,8 +86,32 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     })
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`)
   }
-  return candidate
+  return checkAuth(candidate)
 }
+
+/** The combinations of auth settings that cannot work stop the start, naming the variables. */
+function checkAuth (settings: Settings): Config {
+  if (settings.AUTH_MODE === undefined && settings.NODE_ENV === 'production') {
+    throw new ConfigError('Invalid configuration: AUTH_MODE must be set with NODE_ENV=production (none, jwt, api-key or jwt,api-key)')
+  }
+  const config: Config = { ...settings, AUTH_MODE: settings.AUTH_MODE ?? 'none' }
+  const mode = config.AUTH_MODE
+  if (mode === 'jwt' || mode === 'jwt,api-key') {
+    const keys = (['JWT_SECRET', 'JWT_PUBLIC_KEY', 'JWT_JWKS_URL'] as const).filter((name) => config[name] !== '')
+    if (keys.length === 0) throw new ConfigError(`Invalid configuration: AUTH_MODE=${mode} needs a key to check tokens with: JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL`)
+    if (keys.length > 1) throw new ConfigError(`Invalid configuration: set one of ${keys.join(', ')}, not several`)
+    if (config.JWT_SECRET !== '' && Buffer.byteLength(config.JWT_SECRET) < 32) throw new ConfigError('Invalid configuration: JWT_SECRET must be at least 32 bytes')
+    if (config.JWT_JWKS_URL !== '' && !/^https?:\/\/[^/]/.test(config.JWT_JWKS_URL)) throw new ConfigError('Invalid configuration: JWT_JWKS_URL must be an http(s) URL')
+  }
+  if ((mode === 'api-key' || mode === 'jwt,api-key') && config.API_KEYS_FILE === '') {
+    throw new ConfigError(`Invalid configuration: AUTH_MODE=${mode} needs API_KEYS_FILE`)
+  }
+  return config
+}
+
+/** Whether requests carry API keys (and SIGHUP reads the keys file again). */
+export const usesApiKeys = (config: Config): boolean => config.AUTH_MODE === 'api-key' || config.AUTH_MODE === 'jwt,api-key'
+export const usesJwt = (config: Config): boolean => config.AUTH_MODE === 'jwt' || config.AUTH_MODE === 'jwt,api-key'
 
 /** The allow-list of client addresses, split once. */
 export function allowList (config: Config): string[] {

@@ -66,6 +66,7 @@ export function toAppError (thrown: unknown): AppError {
  */
 export function sendProblem (reply: FastifyReply, error: AppError): void {
   if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter))
+  if (error.wwwAuthenticate !== undefined) reply.header('www-authenticate', error.wwwAuthenticate)
   void reply.code(error.status).type(PROBLEM_JSON).send(error.toProblem())
 }
 

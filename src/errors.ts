@@ -18,6 +18,9 @@ export const Problems = {
 
 export type ProblemKind = keyof typeof Problems
 
+/** What a 401 asks for (RFC 6750). */
+export const BEARER_CHALLENGE = 'Bearer realm="chats"'
+
 /** One broken rule, as listed in a validation problem's `errors`. */
 export interface FieldError {
   in: 'body' | 'querystring' | 'params' | 'headers'
@@ -39,14 +42,17 @@ export class AppError extends Error {
   readonly errors: FieldError[] | undefined
   /** Seconds, sent as `Retry-After` (429 and 503). */
   readonly retryAfter: number | undefined
+  /** A 401's `WWW-Authenticate` (RFC 6750): `Bearer realm="chats"`, with `error="invalid_token"` when a token was sent. */
+  readonly wwwAuthenticate: string | undefined
 
-  constructor (kind: ProblemKind, detail?: string, options: { errors?: FieldError[], retryAfter?: number, cause?: unknown } = {}) {
+  constructor (kind: ProblemKind, detail?: string, options: { errors?: FieldError[], retryAfter?: number, cause?: unknown, tokenSent?: boolean } = {}) {
     super(detail ?? Problems[kind].title, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'AppError'
     this.kind = kind
     this.status = Problems[kind].status
     this.errors = options.errors
     this.retryAfter = options.retryAfter
+    this.wwwAuthenticate = this.status === 401 ? (options.tokenSent === true ? `${BEARER_CHALLENGE}, error="invalid_token"` : BEARER_CHALLENGE) : undefined
   }
 
   toProblem (): ProblemBody {
@@ -58,3 +64,6 @@ export class AppError extends Error {
 }
 
 export const notFound = (detail = 'No chat with this id'): AppError => new AppError('notFound', detail)
+
+/** A 401: missing, malformed, expired, wrongly signed or unknown credentials. `tokenSent` adds `error="invalid_token"` to the challenge. */
+export const unauthorized = (detail: string, tokenSent: boolean): AppError => new AppError('unauthorized', detail, { tokenSent })

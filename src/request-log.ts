@@ -1,6 +1,9 @@
 import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Bindings, ChildLoggerOptions } from 'pino'
 
+/** pino's redaction (the server's logger): credentials never reach a log line, whatever logs a request's headers. */
+export const LOG_REDACT = ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization', 'headers["x-api-key"]']
+
 /** An answer slower than this is logged at info even when it succeeded. */
 export const SLOW_REQUEST_MS = 500
 

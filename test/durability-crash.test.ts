@@ -43,6 +43,8 @@ function startService (dir: string, port: number, fsync: FsyncMode, compaction: 
     env: {
       ...process.env,
       NODE_ENV: 'production',
+      // Production refuses to start without it; the crash test is about the store, not access.
+      AUTH_MODE: 'none',
       LOG_LEVEL: 'warn',
       HOST: '127.0.0.1',
       PORT: String(port),

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { buildApp } from '../src/app.js'
+import { buildApp, type BuildOptions } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
 
 /**
@@ -12,10 +12,13 @@ const TEST_DEFAULTS: Partial<Config> = {
   PRESSURE_MAX_EVENT_LOOP_DELAY_MS: 0
 }
 
-/** The real app with a fresh store, configured like production but for the overrides. Close it after. */
-export async function build (overrides: Partial<Config> = {}): Promise<FastifyInstance> {
+/**
+ * The real app with a fresh store, configured like production but for the overrides. Close it after.
+ * `options` passes the rest of buildApp's (a logger, the auth plugin's timings).
+ */
+export async function build (overrides: Partial<Config> = {}, options: Omit<BuildOptions, 'config'> = {}): Promise<FastifyInstance> {
   const config = loadConfig({}, { NODE_ENV: 'test', LOG_LEVEL: 'silent', ...TEST_DEFAULTS, ...overrides })
-  return await buildApp({ config })
+  return await buildApp({ config, ...options })
 }
 
 export const jsonHeaders = { 'content-type': 'application/json' }

@@ -24,7 +24,8 @@ describe('request logging', () => {
     app = await appLoggingTo(lines, 'debug')
     const res = await app.inject({ method: 'POST', url: '/chats', headers: { 'x-request-id': 'log-1' }, payload: { title: 'Logged' } })
     expect(res.statusCode).toBe(201)
-    const about = lines.filter((l) => l.reqId === 'log-1')
+    // A write also logs its audit line (the contract's "Access and owners"); the request's own line is one.
+    const about = lines.filter((l) => l.reqId === 'log-1' && l.msg !== 'audit')
     expect(about).toHaveLength(1)
     expect(about[0]).toMatchObject({ level: 20, msg: 'request completed', method: 'POST', url: '/chats', statusCode: 201, reqId: 'log-1' })
     expect(typeof about[0]!.responseTime).toBe('number')
@@ -36,7 +37,8 @@ describe('request logging', () => {
     app = await appLoggingTo(lines, 'info')
     expect((await app.inject({ method: 'POST', url: '/chats', headers: { 'x-request-id': 'log-2' }, payload: { title: 'Quiet' } })).statusCode).toBe(201)
     expect((await app.inject({ method: 'GET', url: '/chats/nope', headers: { 'x-request-id': 'log-3' } })).statusCode).toBe(404)
-    expect(lines.filter((l) => l.reqId === 'log-2')).toEqual([])
+    // Only the write's audit line, which the contract wants at info.
+    expect(lines.filter((l) => l.reqId === 'log-2')).toEqual([expect.objectContaining({ level: 30, msg: 'audit', audit: expect.objectContaining({ action: 'create', owner: 'default' }) as unknown })])
     expect(lines.filter((l) => l.reqId === 'log-3' && l.msg === 'request completed')).toEqual([
       expect.objectContaining({ level: 30, method: 'GET', url: '/chats/nope', statusCode: 404 })
     ])

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client'
 import { AppError } from '../errors.js'
+import { problemResponses } from '../schemas/problem.js'
 import type { StoreHealth } from '../store/types.js'
 import { StoreError } from '../store/errors.js'
 import { RequestDurations } from './request-histogram.js'
@@ -119,10 +120,11 @@ export default fp(async (app) => {
     schema: {
       operationId: 'metrics',
       summary: 'Prometheus metrics',
-      description: 'Requests and latency by route and status, the store against its limits, lock waits, rejections by reason, process metrics.',
+      description: 'Requests and latency by route and status, the store against its limits, lock waits, rejections by reason, process metrics. With METRICS_TOKEN set, it asks for `Authorization: Bearer <METRICS_TOKEN>`.',
       tags: ['metrics'],
       response: {
-        200: { description: 'Prometheus text format 0.0.4.', content: { 'text/plain': { schema: { type: 'string' } } } }
+        200: { description: 'Prometheus text format 0.0.4.', content: { 'text/plain': { schema: { type: 'string' } } } },
+        ...problemResponses('unauthorized')
       }
     }
   }, async (_request, reply) => {

@@ -28,21 +28,37 @@ export class RateLimitedError extends AppError {
 
 const bucketOf = (request: FastifyRequest): 'read' | 'write' => READ_METHODS.has(request.method) ? 'read' : 'write'
 
+interface Keys { read: string, write: string, allowed: boolean }
+
 /**
- * Reads and writes counted apart, per client address (IPv6 by /64), each with its maximum over
- * one window; the allow-list is never limited. Keys are `read:<address>` and `write:<address>`.
+ * Reads and writes counted apart, each with its maximum over one window: per owner when the
+ * request is authenticated (the auth plugin's onRequest hook, which runs before this one, set
+ * `request.owner`), else per client address (IPv6 by /64). The allow-list's addresses are never
+ * limited, authenticated or not. Keys are `read:<address>` and `write:<address>`, or
+ * `read:owner:<owner>` and `write:owner:<owner>` (an address has no colon before its own).
  */
 export function rateLimitOptions (config: Config): RateLimitPluginOptions {
-  const allowed = new Set(allowList(config).flatMap((address) => [`read:${normalizeIP(address)}`, `write:${normalizeIP(address)}`]))
-  // normalizeIP is not cheap for an IPv6 address: each client's two keys are made once.
-  const keys = new Map<string, { read: string, write: string }>()
-  const keysOf = (ip: string): { read: string, write: string } => {
+  const allowed = new Set(allowList(config).map((address) => normalizeIP(address)))
+  const byOwner = config.AUTH_MODE !== 'none'
+  // normalizeIP is not cheap for an IPv6 address: each client's two keys are made once, as are an owner's.
+  const keys = new Map<string, Keys>()
+  const ownerKeys = new Map<string, Keys>()
+  const keysOf = (ip: string): Keys => {
     let known = keys.get(ip)
     if (known === undefined) {
       const address = normalizeIP(ip)
-      known = { read: `read:${address}`, write: `write:${address}` }
+      known = { read: `read:${address}`, write: `write:${address}`, allowed: allowed.has(address) }
       if (keys.size >= MAX_CACHED_ADDRESSES) keys.clear()
       keys.set(ip, known)
+    }
+    return known
+  }
+  const keysOfOwner = (owner: string): Keys => {
+    let known = ownerKeys.get(owner)
+    if (known === undefined) {
+      known = { read: `read:owner:${owner}`, write: `write:owner:${owner}`, allowed: false }
+      if (ownerKeys.size >= MAX_CACHED_ADDRESSES) ownerKeys.clear()
+      ownerKeys.set(owner, known)
     }
     return known
   }
@@ -51,9 +67,9 @@ export function rateLimitOptions (config: Config): RateLimitPluginOptions {
     hook: 'onRequest',
     enableDraftSpec: true,
     timeWindow: config.RATE_LIMIT_WINDOW_MS,
-    keyGenerator: (request) => keysOf(request.ip)[bucketOf(request)],
+    keyGenerator: (request) => (byOwner && request.owner !== '' ? keysOfOwner(request.owner) : keysOf(request.ip))[bucketOf(request)],
     max: (_request, key) => key.startsWith('read:') ? config.RATE_LIMIT_READ_MAX : config.RATE_LIMIT_WRITE_MAX,
-    allowList: (_request, key) => allowed.has(key),
+    allowList: (request) => keysOf(request.ip).allowed,
     errorResponseBuilder: (_request, context) => new RateLimitedError(context.after, Math.ceil(context.ttl / 1000))
   }
 }

@@ -21,6 +21,7 @@ declare module 'fastify' {
 export default fp<{ config: Config }>(async (app, { config }) => {
   const limits = {
     maxItems: config.MAX_ITEMS,
+    maxItemsPerOwner: config.MAX_ITEMS_PER_OWNER,
     maxBytes: config.MAX_STORE_BYTES,
     lockTimeoutMs: config.LOCK_TIMEOUT_MS,
     detectReentrance: config.NODE_ENV !== 'production',

@@ -9,6 +9,9 @@ import { ProblemSchema } from '../schemas/problem.js'
  * components; Swagger UI at /docs, pointed at the server that serves it so "Try it out" works;
  * the document itself at /openapi.json (the same as openapi/openapi.json).
  */
+/** What the data routes take: a Bearer value (a JWT, or an API key) or an X-API-Key. */
+export const DATA_SECURITY: Record<string, string[]>[] = [{ bearerAuth: [] }, { apiKey: [] }]
+
 export const swaggerOptions = {
   openapi: {
     openapi: '3.1.0',
@@ -20,6 +23,12 @@ export const swaggerOptions = {
       license: { name: 'MIT', identifier: 'MIT' }
     },
     servers: [{ url: 'http://127.0.0.1:3000', description: 'Local (npm start, docker compose)' }],
+    components: {
+      securitySchemes: {
+        bearerAuth: { type: 'http' as const, scheme: 'bearer', bearerFormat: 'JWT', description: 'AUTH_MODE=jwt: a JWT. AUTH_MODE=api-key: an API key as the Bearer value works too. Ignored with AUTH_MODE=none.' },
+        apiKey: { type: 'apiKey' as const, in: 'header', name: 'X-API-Key', description: 'AUTH_MODE=api-key: an API key. Ignored with AUTH_MODE=none.' }
+      }
+    },
     tags: [
       { name: 'chats', description: 'Chat sessions' },
       { name: 'health', description: 'Probes' },

@@ -5,10 +5,13 @@ import { notFound } from '../errors.js'
 import { ChatIdParamsSchema, ChatRef, type ChatInputBody } from '../schemas/chat.js'
 import { ChatJsonCache } from '../schemas/chat-json.js'
 import { ListQuerySchema, toListQuery } from '../schemas/list-query.js'
+import { DATA_SECURITY } from '../plugins/swagger.js'
 import { problemResponses } from '../schemas/problem.js'
 import type { ChatPatch } from '../store/types.js'
 
 const tags = ['chats']
+// Every /chats route asks who the caller is (src/plugins/auth.ts) unless AUTH_MODE=none.
+const security = DATA_SECURITY
 const ETag = { type: 'string', description: 'The chat\'s current strong ETag.' }
 const IfMatch = Type.Object({
   'if-match': Type.Optional(Type.String({ description: 'An ETag from an earlier answer, or `*`. When it does not match the current version the answer is 412 and nothing changes.' }))
@@ -33,10 +36,11 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Create a chat session',
       description: 'Creates a chat. Answers 201 with the chat, its `Location` and its `ETag`.',
       tags,
+      security,
       body: ChatInputRef,
       response: {
         201: chatResponse('Created', { Location: { type: 'string', description: 'The new chat\'s path.' }, ETag }),
-        ...problemResponses('validation', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'capacityExceeded', 'internal')
+        ...problemResponses('validation', 'unauthorized', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'capacityExceeded', 'internal')
       }
     }
   }, async (request, reply) => {
@@ -51,10 +55,11 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'List chat sessions',
       description: 'One page of the chats that match every filter, in the `sort` order, by `limit` and `offset` or `cursor`. `total` counts every match; `nextCursor` is a string whenever more items follow and null on the last page.',
       tags,
+      security,
       querystring: ListQuerySchema,
       response: {
         200: { description: 'A page of chats.', content: json(Type.Ref('ChatPage')) },
-        ...problemResponses('validation', 'rateLimited', 'unavailable', 'internal')
+        ...problemResponses('validation', 'unauthorized', 'rateLimited', 'unavailable', 'internal')
       }
     }
   }, async (request, reply) => {
@@ -69,12 +74,13 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Read a chat session',
       description: 'Answers the chat with its `ETag`; an `If-None-Match` that names the current ETag gets 304 with no body.',
       tags,
+      security,
       params: ChatIdParamsSchema,
       headers: Type.Object({ 'if-none-match': Type.Optional(Type.String({ description: 'ETags the client holds, or `*`.' })) }),
       response: {
         200: chatResponse('The chat.'),
         304: { description: 'Not modified: the client\'s copy is current.', headers: { ETag } },
-        ...problemResponses('notFound', 'rateLimited', 'unavailable', 'internal')
+        ...problemResponses('unauthorized', 'notFound', 'rateLimited', 'unavailable', 'internal')
       }
     }
   }, async (request, reply) => {
@@ -93,13 +99,14 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Update some fields of a chat session',
       description: 'Partial update: any non-empty subset of the writable fields, as `application/json` or `application/merge-patch+json`.',
       tags,
+      security,
       params: ChatIdParamsSchema,
       headers: IfMatch,
       body: ChatPatchRef,
       consumes: ['application/json', 'application/merge-patch+json'],
       response: {
         200: chatResponse('The updated chat.'),
-        ...problemResponses('validation', 'notFound', 'preconditionFailed', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'capacityExceeded', 'internal')
+        ...problemResponses('validation', 'unauthorized', 'notFound', 'preconditionFailed', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'capacityExceeded', 'internal')
       }
     }
   }, async (request, reply) => {
@@ -114,12 +121,13 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Replace the writable fields of a chat session',
       description: '`title` is required; omitted fields go back to their defaults. Does not create.',
       tags,
+      security,
       params: ChatIdParamsSchema,
       headers: IfMatch,
       body: ChatInputRef,
       response: {
         200: chatResponse('The replaced chat.'),
-        ...problemResponses('validation', 'notFound', 'preconditionFailed', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'capacityExceeded', 'internal')
+        ...problemResponses('validation', 'unauthorized', 'notFound', 'preconditionFailed', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'capacityExceeded', 'internal')
       }
     }
   }, async (request, reply) => {
@@ -134,11 +142,12 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Delete a chat session',
       description: 'Deletes the chat. Its id is never used again.',
       tags,
+      security,
       params: ChatIdParamsSchema,
       headers: IfMatch,
       response: {
         204: { description: 'Deleted.', type: 'null' },
-        ...problemResponses('notFound', 'preconditionFailed', 'rateLimited', 'unavailable', 'internal')
+        ...problemResponses('unauthorized', 'notFound', 'preconditionFailed', 'rateLimited', 'unavailable', 'internal')
       }
     }
   }, async (request, reply) => {

@@ -14,11 +14,12 @@ export const ProblemSchema = Type.Object({
 }, { $id: 'Problem', description: 'An RFC 9457 problem.' })
 
 const RetryAfter = { type: 'integer', description: 'Seconds to wait before trying again.' }
+const WwwAuthenticate = { type: 'string', description: '`Bearer realm="chats"`, with `error="invalid_token"` when a token was sent (RFC 6750).' }
 
 const descriptions: Record<ProblemKind, string> = {
   validation: 'A body, query or path value breaks the rules; `errors` lists every broken rule, or the body is not JSON (`/problems/malformed-json`).',
   malformedJson: 'The body is not JSON.',
-  unauthorized: 'Credentials are missing or wrong.',
+  unauthorized: 'Credentials are missing, malformed, expired or unknown (AUTH_MODE other than none).',
   notFound: 'No such chat.',
   preconditionFailed: '`If-Match` does not match the current version.',
   payloadTooLarge: 'The body is over the configured limit.',
@@ -38,6 +39,7 @@ export function problemResponses (...kinds: ProblemKind[]): Record<number, unkno
     out[status] = {
       description: descriptions[kind],
       ...(status === 429 || status === 503 ? { headers: { 'Retry-After': RetryAfter } } : {}),
+      ...(status === 401 ? { headers: { 'WWW-Authenticate': WwwAuthenticate } } : {}),
       content: { 'application/problem+json': { schema: Type.Ref('Problem') } }
     }
   }

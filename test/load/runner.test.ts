@@ -1,22 +1,34 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import type { AddressInfo } from 'node:net'
 import type { Result } from 'autocannon'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { authSetup } from '../../load/auth.js'
 import { benchmarkNodeArgs, BENCHMARKS, parseCommand, parseLoadArgs, SCENARIOS, USAGE, type ScenarioName } from '../../load/args.js'
 import { combineParts, measure, seed, storeSize, supportsFilteredList } from '../../load/bench.js'
 import { startCeiling } from '../../load/ceiling.js'
 import { startFloor } from '../../load/floor.js'
 import { cpuSecondsOf, DEPLOYED_ENV, deployedEnv, freePort, rssMiBOf } from '../../load/processes.js'
 import { areaOf, summarizeProfile, type CpuProfile } from '../../load/profile-summary.js'
-import { bar, barChart, benchmarkReport, cpuRatio, formatTable, markdownReport, markdownTable, ratioToCeiling, soakText, summarize, verdict, type Row } from '../../load/report.js'
+import { authComparison, bar, barChart, benchmarkReport, cpuRatio, formatTable, markdownReport, markdownTable, ratioToCeiling, soakText, summarize, verdict, type Row } from '../../load/report.js'
 import { autocannonOptions, ceilingRequests, chatInput, createdId, fillRequests, listPath, scenarioRequests, type Pools } from '../../load/scenarios.js'
+import { loadConfig } from '../../src/config.js'
 import type { Chat } from '../../src/store/types.js'
 import { build } from '../helper.js'
 
 describe('load runner: arguments', () => {
   it('defaults to every scenario, 10 s, 50 connections', () => {
-    expect(parseLoadArgs([])).toMatchObject({ duration: 10, connections: 50, scenarios: [...SCENARIOS], peers: false, floor: false, soak: 0, seed: 10_000, profile: false, env: {} })
+    expect(parseLoadArgs([])).toMatchObject({ duration: 10, connections: 50, scenarios: [...SCENARIOS], peers: false, floor: false, soak: 0, seed: 10_000, profile: false, env: {}, auth: ['none'] })
+  })
+
+  it('takes --auth as a comma list of modes, in the order given, once each', () => {
+    expect(parseLoadArgs(['get', 'create', '--auth', 'none,jwt,api-key']).auth).toEqual(['none', 'jwt', 'api-key'])
+    expect(parseLoadArgs(['--auth', 'jwt, jwt']).auth).toEqual(['jwt'])
+    expect(() => parseLoadArgs(['--auth', 'none,basic'])).toThrow(/--auth takes a comma list of none, jwt, api-key/)
+    expect(() => parseLoadArgs(['--auth', ','])).toThrow(/--auth/)
   })
 
   it('reads duration, connections and a scenario list, in the run order whatever the order given', () => {
@@ -59,7 +71,7 @@ describe('load runner: arguments', () => {
 
   it('lists every scenario, option and benchmark in --help', () => {
     for (const name of [...SCENARIOS, ...Object.keys(BENCHMARKS)]) expect(USAGE).toMatch(new RegExp(`^  ${name}\\b`, 'm'))
-    for (const option of ['--duration', '--connections', '--scenarios', '--peers', '--floor', '--soak', '--warmup', '--seed', '--profile', '--env', '--help']) expect(USAGE).toContain(option)
+    for (const option of ['--duration', '--connections', '--scenarios', '--peers', '--floor', '--soak', '--warmup', '--seed', '--profile', '--env', '--auth', '--help']) expect(USAGE).toContain(option)
     expect(Math.max(...USAGE.split('\n').map((line) => line.length))).toBeLessThanOrEqual(110)
   })
 
@@ -163,6 +175,76 @@ describe('load runner: figures and report', () => {
     expect(md).toContain('service get │')
     expect(md).toContain('The ceiling next to each scenario, in req/s: get 1,000 (17 µs CPU/req); create 1,200.')
     expect(md).toContain('- a note')
+  })
+})
+
+describe('load runner: auth modes side by side', () => {
+  it('compares each mode\'s rows with the first mode\'s, by scenario, in req/s and CPU per request', () => {
+    const rows = [
+      row({ auth: 'none', rps: 10_000, cpuUsPerRequest: 50 }),
+      row({ auth: 'jwt', rps: 9_500, cpuUsPerRequest: 52 }),
+      row({ auth: 'api-key', rps: 8_000, cpuUsPerRequest: 60 }),
+      row({ auth: 'none', scenario: 'create', rps: 5_000 }),
+      row({ auth: 'jwt', scenario: 'create', rps: 4_600 }),
+      row({ target: 'json-server', rps: 100 })
+    ]
+    const lines = authComparison(rows).split('\n')
+    expect(lines[0]).toMatch(/^auth\s+scenario\s+req\/s\s+ratio to none\s+server CPU µs\/req\s+CPU ratio to none\s+target met$/)
+    expect(lines[2]).toMatch(/^jwt\s+get\s+9,500\s+0.95\s+52\s+0.96\s+✓ ≥ 0.90$/)
+    expect(lines[3]).toMatch(/^api-key\s+get\s+8,000\s+0.80\s+60\s+0.83\s+✗ < 0.90$/)
+    expect(lines[4]).toMatch(/^jwt\s+create\s+4,600\s+0.92\s+–\s+–\s+✓ ≥ 0.90$/)
+    expect(lines).toHaveLength(5)
+    // The main table names each service row's mode; one mode alone gives no comparison.
+    expect(formatTable(rows)).toContain('service api-key')
+    expect(authComparison([row({})])).toBe('')
+    expect(markdownReport({ startedAt: 'x', command: 'c', machine: 'm', options: {}, notes: [], rows, ceilingRuns: [] })).toContain('Each auth mode against the first (target 0.90)')
+  })
+
+  it('makes each mode\'s settings and the header its requests carry', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'load-auth-'))
+    try {
+      expect(authSetup('none', dir)).toEqual({ mode: 'none', env: { AUTH_MODE: 'none' }, headers: {} })
+      const jwt = authSetup('jwt', dir)
+      expect(jwt.env.AUTH_MODE).toBe('jwt')
+      expect(jwt.env.JWT_SECRET!.length).toBeGreaterThanOrEqual(32)
+      expect(jwt.headers.authorization).toMatch(/^Bearer [\w-]+\.[\w-]+\.[\w-]+$/)
+      const key = authSetup('api-key', dir)
+      expect(key.env).toMatchObject({ AUTH_MODE: 'api-key', API_KEYS_FILE: path.join(dir, 'api-keys.txt') })
+      expect(readFileSync(key.env.API_KEYS_FILE!, 'utf8')).toContain(createHash('sha256').update(key.headers['x-api-key']!).digest('hex'))
+      expect(autocannonOptions('http://x', 't', [], { duration: 1, connections: 1, headers: key.headers }).headers).toEqual(key.headers)
+      expect(autocannonOptions('http://x', 't', [], { duration: 1, connections: 1 })).not.toHaveProperty('headers')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('seeds and runs get and create against a jwt service and an api-key one, every request carrying its credentials', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'load-auth-'))
+    const apps: FastifyInstance[] = []
+    try {
+      for (const mode of ['jwt', 'api-key'] as const) {
+        const auth = authSetup(mode, dir)
+        const { AUTH_MODE, JWT_SECRET, API_KEYS_FILE } = loadConfig(auth.env)
+        const a = await build({ AUTH_MODE, JWT_SECRET, API_KEYS_FILE })
+        apps.push(a)
+        await a.listen({ port: 0, host: '127.0.0.1' })
+        const url = `http://127.0.0.1:${(a.server.address() as AddressInfo).port}`
+        // Without the credentials the service refuses; the seed and the scenarios send them.
+        await expect(seed(url, 3, 1, false)).rejects.toThrow(/seeding made 0 of 3/)
+        const chats = await seed(url, 10, 2, false, auth.headers)
+        expect(await storeSize(url, auth.headers)).toBe(10)
+        const pools: Pools = { seedIds: chats.map((c) => c.id), created: [], dry: 0 }
+        const context = { dialect: 'service' as const, pools, filteredList: false }
+        const run = async (name: ScenarioName): Promise<Record<string, number>> =>
+          summarize(await measure(autocannonOptions(url, `${mode} ${name}`, scenarioRequests(name, context), { amount: 20, connections: 2, headers: auth.headers }), false)).statusCodes
+        expect(await run('get')).toEqual({ 200: 20 })
+        expect(await run('create')).toEqual({ 201: 20 })
+        expect(await run('mixed')).toSatisfy((codes: Record<string, number>) => Object.keys(codes).every((c) => c.startsWith('2')))
+      }
+    } finally {
+      for (const a of apps) await a.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
 
