@@ -1,47 +1,15 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_OWNER, PRIORITIES, SORT_FIELDS, type Chat, type ChatInput, type ListQuery, type SortKey } from '../../src/store/types.js'
+import { DEFAULT_OWNER, PRIORITIES, type Chat, type ListQuery } from '../../src/store/types.js'
 import { StoreError } from '../../src/store/errors.js'
 import type { MakeStore } from './backend-suite.js'
+import { BASE, clean, COMMAND, sometimes, SORT, WORD } from './arbitraries.js'
 import { naiveList } from './memory/naive.js'
 
 /**
  * Random writes through a store, the same writes to a plain map, then random list queries: every
  * page (by offset, then on by cursor) must be what the naive filter-sort-slice of the map gives.
  */
-const BASE = Date.UTC(2025, 0, 1)
-const WORD = fc.constantFrom('Café', 'cafe', 'Project', 'proj', 'update', 'naïve', 'Straße', '日本語', '𝒳ray', 'z', 'Z', 'a1', '42')
-const TEXT = fc.array(WORD, { minLength: 1, maxLength: 3 }).map((ws) => ws.join(' '))
-const INPUT: fc.Arbitrary<ChatInput> = fc.record({
-  title: TEXT,
-  description: fc.option(TEXT, { nil: undefined }),
-  priority: fc.option(fc.constantFrom(...PRIORITIES), { nil: undefined }),
-  isActive: fc.option(fc.boolean(), { nil: undefined })
-}, { requiredKeys: ['title'] })
-
-type Command =
-  | { kind: 'create', input: ChatInput }
-  | { kind: 'update', pick: number, patch: Partial<ChatInput> }
-  | { kind: 'replace', pick: number, input: ChatInput }
-  | { kind: 'delete', pick: number }
-  | { kind: 'tick', ms: number }
-
-const COMMAND: fc.Arbitrary<Command> = fc.oneof(
-  { weight: 5, arbitrary: INPUT.map((input) => ({ kind: 'create' as const, input })) },
-  { weight: 2, arbitrary: fc.record({ pick: fc.nat(), patch: INPUT.map(({ title, ...rest }) => ({ ...rest, ...(title.length % 2 === 0 ? { title } : {}) })) }).map((c) => ({ kind: 'update' as const, ...c })) },
-  { weight: 1, arbitrary: fc.record({ pick: fc.nat(), input: INPUT }).map((c) => ({ kind: 'replace' as const, ...c })) },
-  { weight: 2, arbitrary: fc.nat().map((pick) => ({ kind: 'delete' as const, pick })) },
-  { weight: 2, arbitrary: fc.integer({ min: 0, max: 2 }).map((ms) => ({ kind: 'tick' as const, ms })) }
-)
-
-const SORT: fc.Arbitrary<SortKey[] | undefined> = fc.option(
-  fc.shuffledSubarray([...SORT_FIELDS], { minLength: 1 }).chain((fields) =>
-    fc.tuple(...fields.map((field) => fc.boolean().map((descending) => ({ field, descending }))))),
-  { nil: undefined })
-
-const sometimes = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> =>
-  fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb })
-
 const QUERY = fc.record({
   priority: sometimes(fc.subarray([...PRIORITIES], { minLength: 1 })),
   isActive: sometimes(fc.boolean()),
@@ -53,9 +21,6 @@ const QUERY = fc.record({
   offset: sometimes(fc.integer({ min: 0, max: 12 }))
 }, { requiredKeys: ['limit'] })
 
-function clean<T extends object> (o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T
-}
 
 export function describeNaiveModel (name: string, makeStore: MakeStore): void {
   describe(`the store on the ${name} backend against the naive model`, () => {

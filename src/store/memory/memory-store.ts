@@ -118,8 +118,7 @@ export class MemoryChatStore implements ChatBackend {
         throw new StoreError('capacity', `The store holds its maximum of ${this.options.maxItems} chats`)
       }
       const perOwner = this.options.maxItemsPerOwner ?? 0
-      let indexes = this.owners.get(owner)
-      if (perOwner > 0 && (indexes?.size ?? 0) >= perOwner) {
+      if (perOwner > 0 && (this.owners.get(owner)?.size ?? 0) >= perOwner) {
         throw new StoreError('capacity', `The owner holds their quota of ${perOwner} chats`)
       }
       const size = estimateBytes(fields.title, fields.description)
@@ -127,8 +126,7 @@ export class MemoryChatStore implements ChatBackend {
       const now = this.now()
       const record: ChatRecord = { owner, id: this.nextId(), title: fields.title, description: fields.description, priority: fields.priority, isActive: fields.isActive, createdAt: now, updatedAt: now, version: 1 }
       this.options.journal?.append({ op: 'put', chat: record }, undefined)
-      if (indexes === undefined) this.owners.set(owner, indexes = new ChatIndexes(this.options.indexChunk))
-      indexes.add(record)
+      this.indexesOf(owner).add(record)
       this.items++
       this.bytes += size
       return toChat(record)
@@ -238,19 +236,15 @@ export class MemoryChatStore implements ChatBackend {
    */
   restore (chats: Iterable<ChatRecord>, count = 0): void {
     const byOwner = new Map<string, ChatRecord[]>()
-    let first: string | undefined
-    let all: ChatRecord[] | undefined
     for (const chat of chats) {
-      first ??= chat.owner
       let list = byOwner.get(chat.owner)
       if (list === undefined) byOwner.set(chat.owner, list = [])
       list.push(chat)
-      if (chat.owner === first) all = list
     }
     const owners = new Map<string, ChatIndexes>()
     for (const [owner, list] of byOwner) {
       const indexes = new ChatIndexes(this.options.indexChunk)
-      indexes.load(list, byOwner.size === 1 && list === all ? Math.max(count, list.length) : list.length)
+      indexes.load(list, byOwner.size === 1 ? Math.max(count, list.length) : list.length)
       owners.set(owner, indexes)
     }
     this.takeOwners(owners)
@@ -305,9 +299,7 @@ export class MemoryChatStore implements ChatBackend {
         this.bytes += estimateBytes(before.title, before.description) - estimateBytes(after.title, after.description)
         this.owners.get(after.owner)!.replace(after, before)
       } else if (before !== undefined) {
-        let indexes = this.owners.get(before.owner)
-        if (indexes === undefined) this.owners.set(before.owner, indexes = new ChatIndexes(this.options.indexChunk))
-        indexes.add(before)
+        this.indexesOf(before.owner).add(before)
         this.items++
         this.bytes += estimateBytes(before.title, before.description)
       }
@@ -330,6 +322,13 @@ export class MemoryChatStore implements ChatBackend {
     this.items = items
     this.bytes = bytes
     this.views.clear()
+  }
+
+  /** An owner's indexes; their first chat gives them indexes of their own. Call with the write lock held. */
+  private indexesOf (owner: string): ChatIndexes {
+    let indexes = this.owners.get(owner)
+    if (indexes === undefined) this.owners.set(owner, indexes = new ChatIndexes(this.options.indexChunk))
+    return indexes
   }
 
   /** Takes a chat out of its owner's indexes; an owner left with none leaves the map. Call with the write lock held. */
