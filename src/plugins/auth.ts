@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, timingSafeEqual } from 'node:crypto'
+import { createPublicKey, hash, timingSafeEqual } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import fastifyJwt from '@fastify/jwt'
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
@@ -52,7 +52,9 @@ const validOwner = (owner: unknown): owner is string => {
   return owner.length <= MAX_OWNER_LENGTH || Array.from(owner).length <= MAX_OWNER_LENGTH
 }
 
-const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest()
+/** SHA-256, hex. The one-shot `crypto.hash` costs a third of a `createHash` object per request. */
+const sha256Hex = (text: string): string => hash('sha256', text)
+const sha256 = (text: string): Buffer => Buffer.from(sha256Hex(text), 'hex')
 
 /**
  * The API keys of API_KEYS_FILE: `<owner> <sha256 of the key, hex>` a line, `#` to the end of a line
@@ -74,9 +76,9 @@ export class ApiKeys {
   }
 
   ownerOf (key: string): string | undefined {
-    const hash = sha256(key)
-    const entry = this.byHash.get(hash.toString('hex'))
-    return entry !== undefined && timingSafeEqual(entry.hash, hash) ? entry.owner : undefined
+    const digest = sha256Hex(key)
+    const entry = this.byHash.get(digest)
+    return entry !== undefined && timingSafeEqual(entry.hash, Buffer.from(digest, 'hex')) ? entry.owner : undefined
   }
 }
 

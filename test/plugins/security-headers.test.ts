@@ -1,6 +1,8 @@
-import type { FastifyInstance } from 'fastify'
+import fastifyHelmet from '@fastify/helmet'
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { HelmetOptions } from 'helmet'
 import { afterEach, describe, expect, it } from 'vitest'
-import { EXPOSED_HEADERS } from '../../src/plugins/security-headers.js'
+import { apiOptions, DOCS_OPTIONS, EXPOSED_HEADERS } from '../../src/plugins/security-headers.js'
 import { build } from '../helper.js'
 
 let app: FastifyInstance | undefined
@@ -38,6 +40,30 @@ describe('security headers', () => {
     expect(csp).toContain('default-src \'self\'')
     expect(csp).not.toContain('upgrade-insecure-requests')
     expect(page.headers['x-content-type-options']).toBe('nosniff')
+  })
+
+  it('sets exactly the headers @fastify/helmet sets with the same options, on the API and under /docs, with and without CORS', async () => {
+    const helmetHeadersOf = async (options: HelmetOptions, url: string): Promise<Record<string, unknown>> => {
+      const bare = Fastify()
+      await bare.register(fastifyHelmet, options as never)
+      bare.get(url, async () => 'x')
+      const res = await bare.inject({ method: 'GET', url })
+      await bare.close()
+      return res.headers
+    }
+    const securityHeaders = (headers: Record<string, unknown>, names: string[]) => Object.fromEntries(names.map((name) => [name, headers[name]]))
+    for (const cors of ['', 'https://app.example']) {
+      app = await build({ CORS_ORIGINS: cors })
+      for (const [url, options] of [['/health/live', apiOptions(cors !== '')], ['/docs/', DOCS_OPTIONS]] as const) {
+        const expected = await helmetHeadersOf(options, url)
+        const names = Object.keys(expected).filter((name) => !['content-type', 'content-length', 'date', 'connection'].includes(name))
+        expect(names.length, url).toBeGreaterThan(2)
+        const ours = await app.inject({ method: 'GET', url })
+        expect(securityHeaders(ours.headers, names), `${url} CORS_ORIGINS=${cors}`).toEqual(securityHeaders(expected, names))
+      }
+      await app.close()
+      app = undefined
+    }
   })
 
   it('adds no CORS headers when CORS_ORIGINS is empty', async () => {
