@@ -127,23 +127,40 @@ class JwksUnavailable extends Error {}
 /** A token whose kid the JWKS does not have, asked again too soon: refused without a fetch. */
 class UnknownKid extends Error {}
 
-/** Keys from JWT_JWKS_URL through get-jwks (picked by kid, cached, fetched again for an unknown kid), with a timeout. */
+/** How many kids' last good keys are kept for a JWKS that cannot be reached. */
+const LAST_GOOD_KEYS = 100
+
+/**
+ * Keys from JWT_JWKS_URL through get-jwks (picked by kid, cached, fetched again for an unknown kid),
+ * with a timeout. When the JWKS cannot be reached, a kid's last good key serves one cache time more
+ * (a JWKS outage does not lock every user out); a kid the JWKS answers without is refused at once.
+ * get-jwks's own stale cache would answer that kid too, so it is emptied before each fetch.
+ */
 function jwksKeys (url: string, tuning: Required<AuthTuning>, log: FastifyBaseLogger): (decoded: { header: Record<string, unknown> }) => Promise<string> {
   const parsed = new URL(url)
   const domain = `${parsed.origin}/`
   const jwks = buildGetJwks({ ttl: tuning.jwksCacheMs, jwksPath: `${parsed.pathname}${parsed.search}` })
   // get-jwks's caches are lru-cache's, whose `has` its type declarations leave out.
-  const known = (key: string): boolean => [jwks.cache, jwks.staleCache].some((c) => (c as unknown as { has: (k: string) => boolean }).has(key))
+  const cached = (key: string): boolean => (jwks.cache as unknown as { has: (k: string) => boolean }).has(key)
+  const lastGood = new Map<string, { pem: string, until: number }>()
+  /** Kids whose last fetch could not reach the JWKS: asked again without the cooldown. */
+  const unreachable = new Set<string>()
   let lastUnknownFetch = -Infinity
   return async ({ header }) => {
     const { kid, alg } = header
     if (typeof kid !== 'string' || kid === '') throw new UnknownKid('The token names no key (kid)')
     if (typeof alg !== 'string') throw new UnknownKid('The token names no algorithm')
     const cacheKey = jwks.generateCacheKey(alg, kid, domain)
-    if (!known(cacheKey)) {
-      const now = Date.now()
-      if (now - lastUnknownFetch < tuning.jwksUnknownKidCooldownMs) throw new UnknownKid(`No key ${kid} in the JWKS`)
-      lastUnknownFetch = now
+    const fresh = cached(cacheKey)
+    if (!fresh) {
+      // An expired entry moves to the stale cache as it goes: out of both, then.
+      jwks.cache.delete(cacheKey)
+      jwks.staleCache.delete(cacheKey)
+      if (!lastGood.has(cacheKey) && !unreachable.has(cacheKey)) {
+        const now = Date.now()
+        if (now - lastUnknownFetch < tuning.jwksUnknownKidCooldownMs) throw new UnknownKid(`No key ${kid} in the JWKS`)
+        lastUnknownFetch = now
+      }
     }
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_resolve, reject) => {
@@ -154,12 +171,30 @@ function jwksKeys (url: string, tuning: Required<AuthTuning>, log: FastifyBaseLo
       }, tuning.jwksTimeoutMs)
     })
     try {
-      return await Promise.race([jwks.getPublicKey({ domain, alg, kid }), timeout])
+      const pem = await Promise.race([jwks.getPublicKey({ domain, alg, kid }), timeout])
+      unreachable.delete(cacheKey)
+      if (!fresh) {
+        lastGood.delete(cacheKey)
+        if (lastGood.size >= LAST_GOOD_KEYS) lastGood.delete(lastGood.keys().next().value!)
+        lastGood.set(cacheKey, { pem, until: Date.now() + 2 * tuning.jwksCacheMs })
+      }
+      return pem
     } catch (err) {
       const code = (err as { code?: unknown }).code
-      // get-jwks: no key of that kid (and alg, when the JWK names one) in the set.
-      if (code === 'JWK_NOT_FOUND' || code === 'NO_JWKS') throw new UnknownKid(`No key ${kid} for ${alg} in the JWKS`)
+      // get-jwks: no key of that kid (and alg, when the JWK names one) in the set: taken out, or never there.
+      if (code === 'JWK_NOT_FOUND' || code === 'NO_JWKS') {
+        lastGood.delete(cacheKey)
+        unreachable.delete(cacheKey)
+        throw new UnknownKid(`No key ${kid} for ${alg} in the JWKS`)
+      }
       const failure = err instanceof JwksUnavailable ? err : new JwksUnavailable(`The JWKS could not be fetched: ${(err as Error).message}`)
+      if (unreachable.size >= LAST_GOOD_KEYS) unreachable.clear()
+      unreachable.add(cacheKey)
+      const last = lastGood.get(cacheKey)
+      if (last !== undefined && Date.now() < last.until) {
+        log.warn({ url, kid, err: failure.message }, 'JWKS fetch failed: its last good key serves meanwhile')
+        return last.pem
+      }
       log.warn({ url, kid, err: failure.message }, 'JWKS fetch failed: tokens of this key get 503 until it answers')
       throw failure
     } finally {
@@ -168,7 +203,6 @@ function jwksKeys (url: string, tuning: Required<AuthTuning>, log: FastifyBaseLo
   }
 }
 
-/** Why a token was refused, in a few words for the problem's detail (never the token). */
 function tokenProblem (err: unknown): AppError {
   if (err instanceof AppError) return err
   const original = (err as { originalError?: unknown }).originalError

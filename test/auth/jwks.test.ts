@@ -47,7 +47,8 @@ describe('AUTH_MODE=jwt with JWT_JWKS_URL', () => {
     const k2 = rsaKey('k2')
     const state = { keys: [k1], answer: true, fetches: 0 }
     const url = await jwksServer(state)
-    app = await build({ AUTH_MODE: 'jwt', JWT_JWKS_URL: url }, { auth: { jwksCacheMs: 300, jwksUnknownKidCooldownMs: 0 } })
+    // A cache time long enough that a busy machine gets from the first fetch to the check before the sleep.
+    app = await build({ AUTH_MODE: 'jwt', JWT_JWKS_URL: url }, { auth: { jwksCacheMs: 1500, jwksUnknownKidCooldownMs: 0 } })
     expect((await get(app, signWith(k1, { sub: 'alice', exp: now() + 60 }))).statusCode).toBe(200)
     expect((await get(app, signWith(k1, { sub: 'bob', exp: now() + 60 }))).statusCode).toBe(200)
     expect(state.fetches).toBe(1)
@@ -56,16 +57,32 @@ describe('AUTH_MODE=jwt with JWT_JWKS_URL', () => {
     state.keys = [k2]
     expect((await get(app, signWith(k2, { sub: 'alice' }))).statusCode).toBe(200)
     expect(state.fetches).toBe(2)
-    // k1 stays usable while cached, and (get-jwks keeps a key it cannot fetch again as stale) one
-    // cache time after its first use past that; then its tokens are refused, also one verified before.
+    // k1 stays usable while cached; once the cache time is over, the JWKS no longer has it: its
+    // tokens are refused at once, also one verified before.
     const oldToken = signWith(k1, { sub: 'carol' })
     expect((await get(app, oldToken)).statusCode).toBe(200)
-    await sleep(400)
-    await get(app, oldToken)
-    await sleep(400)
+    await sleep(1600)
     expectUnauthorized(await get(app, oldToken), INVALID_TOKEN)
     expectUnauthorized(await get(app, signWith(k1, { sub: 'alice', exp: now() + 60 })), INVALID_TOKEN)
     expect((await get(app, signWith(k2, { sub: 'alice' }))).statusCode).toBe(200)
+  })
+
+  it('serves a kid\'s last good key one cache time more while the JWKS cannot be reached, then 503', async () => {
+    const k1 = rsaKey('k1')
+    const state = { keys: [k1], answer: true, fetches: 0 }
+    app = await build({ AUTH_MODE: 'jwt', JWT_JWKS_URL: await jwksServer(state) }, { auth: { jwksCacheMs: 1000, jwksTimeoutMs: 100, jwksUnknownKidCooldownMs: 0 } })
+    expect((await get(app, signWith(k1, { sub: 'alice' }))).statusCode).toBe(200)
+    state.answer = false
+    await sleep(1100)
+    // Past the cache time: the fetch times out, and the last good key serves.
+    expect((await get(app, signWith(k1, { sub: 'bob' }))).statusCode).toBe(200)
+    expect(state.fetches).toBeGreaterThanOrEqual(2)
+    await sleep(1000)
+    // Past twice the cache time: no key can be vouched for.
+    const res = await get(app, signWith(k1, { sub: 'carol' }))
+    expect(res.statusCode).toBe(503)
+    state.answer = true
+    expect((await get(app, signWith(k1, { sub: 'dave' }))).statusCode).toBe(200)
   })
 
   it('refuses an unknown kid, a token with no kid, a key the JWKS does not sign with, and HS256 under an RSA kid', async () => {
