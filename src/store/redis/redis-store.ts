@@ -102,7 +102,7 @@ export class RedisChatStore implements ChatBackend {
     this.checkOpen()
     if (!isChatId(id)) return undefined
     const values = await this.call(async () => await this.client.hmget(this.keys.chat(this.keys.base(owner), id), 't', 'd', 'p', 'a', 'c', 'u', 'v'))
-    return values[0] === null ? undefined : chatOf(id, values as string[], 0)
+    return values[0] === null ? undefined : chatOf(id, values, 0)
   }
 
   async list (owner: string, query: ListQuery): Promise<ListPage> {
@@ -125,7 +125,7 @@ export class RedisChatStore implements ChatBackend {
     if (query.cursor !== undefined) {
       const tuple = this.cursors.decode(query.cursor, fingerprint)
       const fits = tuple.length === sort.length + 1 && typeof tuple[sort.length] === 'string' && isChatId(tuple[sort.length] as string) &&
-        sort.every((k, i) => k.field === 'title' ? typeof tuple[i] === 'string' && !(tuple[i] as string).includes('\0') : Number.isInteger(tuple[i]))
+        sort.every((k, i) => k.field === 'title' ? typeof tuple[i] === 'string' && !(tuple[i]).includes('\0') : Number.isInteger(tuple[i]))
       if (!fits) throw invalid('does not fit this sort')
       after = tuple.join('\0')
     }
