@@ -6,7 +6,7 @@ import { startCluster, type TestCluster } from '../support/redis-cluster.js'
 
 // The one suite (backends.test.ts) on the Redis backend over a Redis Cluster of 3 primaries and 3
 // replicas of its own; once with reads from the primaries, once from the replicas.
-let cluster: TestCluster
+let cluster: TestCluster | undefined
 const nodes: { host: string, port: number }[] = []
 const primaries = redisStores({ clusterNodes: nodes })
 const replicas = redisStores({ clusterNodes: nodes, readFromReplicas: true }, { waitReplicas: 1 })
