@@ -52,7 +52,19 @@ export const ConfigSchema = Type.Object({
   /** Comma list of allowed origins, or `*`; empty: no CORS. */
   CORS_ORIGINS: Type.String({ default: '' }),
   /** One owner holds at most this many chats; 0: only MAX_ITEMS. */
-  MAX_ITEMS_PER_OWNER: Type.Integer({ minimum: 0, default: 0 })
+  MAX_ITEMS_PER_OWNER: Type.Integer({ minimum: 0, default: 0 }),
+  /** Where the chats live: this process (memory, durable with DATA_DIR) or Redis (docs/redis.md). */
+  STORE: Type.Union([Type.Literal('memory'), Type.Literal('redis')], { default: 'memory' }),
+  /** STORE=redis: one node (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS)... */
+  REDIS_URL: Type.String({ default: '' }),
+  /** ...or a Redis Cluster by its seed nodes, a comma list of host:port. */
+  REDIS_CLUSTER_NODES: Type.String({ default: '' }),
+  /** Every key starts with this, so that several services share one Redis. */
+  REDIS_KEY_PREFIX: Type.String({ minLength: 1, pattern: '^[^{}\\s]+$', default: 'chats' }),
+  /** Cluster: gets, counts and lists read from replicas (possibly stale just after a write). */
+  REDIS_READ_FROM_REPLICAS: Type.Boolean({ default: false }),
+  /** After each write, WAIT for this many replicas; fewer in time: the answer is a 503 (the write was applied on the primary). */
+  REDIS_WAIT_REPLICAS: Type.Integer({ minimum: 0, default: 0 })
 })
 
 type Settings = Static<typeof ConfigSchema>
@@ -86,7 +98,31 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     })
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`)
   }
-  return checkAuth(candidate)
+  return checkStore(checkAuth(candidate))
+}
+
+/** The seed nodes of REDIS_CLUSTER_NODES, or a message naming what is wrong with it. */
+export function clusterNodes (value: string): { host: string, port: number }[] {
+  return value.split(',').map((s) => s.trim()).filter(Boolean).map((node) => {
+    const m = /^(.+):(\d{1,5})$/.exec(node)
+    const port = m === null ? NaN : Number(m[2])
+    if (m === null || port < 1 || port > 65535) throw new ConfigError(`Invalid configuration: REDIS_CLUSTER_NODES must be a comma list of host:port, not ${JSON.stringify(node)}`)
+    return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port }
+  })
+}
+
+/** The combinations of store settings that cannot work stop the start, naming the variables. */
+function checkStore (config: Config): Config {
+  const redisSet = (['REDIS_URL', 'REDIS_CLUSTER_NODES'] as const).filter((name) => config[name] !== '')
+  if (config.STORE === 'redis') {
+    if (config.DATA_DIR !== '') throw new ConfigError('Invalid configuration: STORE=redis keeps the chats in Redis; DATA_DIR is for STORE=memory (unset one of them)')
+    if (redisSet.length === 0) throw new ConfigError('Invalid configuration: STORE=redis needs REDIS_URL (one node) or REDIS_CLUSTER_NODES (a cluster)')
+    if (redisSet.length > 1) throw new ConfigError('Invalid configuration: set one of REDIS_URL, REDIS_CLUSTER_NODES, not both')
+    if (config.REDIS_URL !== '' && !/^rediss?:\/\//.test(config.REDIS_URL)) throw new ConfigError('Invalid configuration: REDIS_URL must be a redis:// or rediss:// URL')
+    clusterNodes(config.REDIS_CLUSTER_NODES)
+    if (config.REDIS_READ_FROM_REPLICAS && config.REDIS_CLUSTER_NODES === '') throw new ConfigError('Invalid configuration: REDIS_READ_FROM_REPLICAS needs REDIS_CLUSTER_NODES (replicas are found through the cluster)')
+  }
+  return config
 }
 
 /** The combinations of auth settings that cannot work stop the start, naming the variables. */

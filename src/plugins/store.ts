@@ -1,9 +1,10 @@
 import fp from 'fastify-plugin'
-import type { Config } from '../config.js'
+import { clusterNodes, type Config } from '../config.js'
 import type { ChatBackend } from '../store/backend.js'
 import { ChatStore } from '../store/chat-store.js'
 import { createDurableStore } from '../store/durable/durable-store.js'
 import { MemoryChatStore } from '../store/memory/memory-store.js'
+import { RedisChatStore } from '../store/redis/redis-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -15,7 +16,7 @@ declare module 'fastify' {
 
 /**
  * Decorates the app with its one store (a fresh one per app), closed when the app closes: memory
- * only, or durable in DATA_DIR. Recovery runs in the background, so the server can listen and
+ * only, durable in DATA_DIR, or in Redis (STORE=redis). Recovery runs in the background, so the server can listen and
  * answer /health/ready with a 503 meanwhile.
  */
 export default fp<{ config: Config }>(async (app, { config }) => {
@@ -30,7 +31,23 @@ export default fp<{ config: Config }>(async (app, { config }) => {
   }
   let backend: ChatBackend
   let recovery: Promise<void>
-  if (config.DATA_DIR === '') {
+  if (config.STORE === 'redis') {
+    const redis = new RedisChatStore({
+      ...(config.REDIS_URL === '' ? {} : { url: config.REDIS_URL }),
+      clusterNodes: clusterNodes(config.REDIS_CLUSTER_NODES),
+      readFromReplicas: config.REDIS_READ_FROM_REPLICAS,
+      waitReplicas: config.REDIS_WAIT_REPLICAS,
+      keyPrefix: config.REDIS_KEY_PREFIX,
+      // The wait for Redis is bounded like the wait for the in-process lock: past it, a 503.
+      commandTimeoutMs: config.LOCK_TIMEOUT_MS,
+      maxItems: config.MAX_ITEMS,
+      maxItemsPerOwner: config.MAX_ITEMS_PER_OWNER,
+      ...(config.CURSOR_SECRET === '' ? {} : { cursorKey: Buffer.from(config.CURSOR_SECRET) })
+    })
+    backend = redis
+    // Not ready until Redis answers; the client keeps reconnecting meanwhile, and /health/ready says so.
+    recovery = redis.connected().catch((err: unknown) => { app.log.warn({ err }, 'Redis cannot be reached yet; the store reconnects by itself') })
+  } else if (config.DATA_DIR === '') {
     backend = new MemoryChatStore(limits)
     recovery = Promise.resolve()
   } else {

@@ -1,0 +1,94 @@
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
+import { StoreError } from '../errors.js'
+import { CREATE, DELETE, LIST, RELEASE, RESERVE, UPDATE } from './scripts.js'
+
+/** Where the Redis backend connects: one node by URL, or a Redis Cluster by its seed nodes. */
+export interface RedisTarget {
+  url?: string
+  clusterNodes?: readonly { host: string, port: number }[]
+  /** Cluster only: reads (gets, counts, lists) go to replicas. */
+  readFromReplicas?: boolean
+  /** Every command fails after this long (queued while disconnected included): the store answers `unavailable`. */
+  commandTimeoutMs: number
+}
+
+/** The scripts, as commands: ioredis sends EVALSHA, and EVAL once per connection or after a NOSCRIPT (a `SCRIPT FLUSH`, a failover). */
+export interface ChatCommands {
+  chatCreate: (key: string, ...args: (string | number)[]) => Promise<string>
+  chatUpdate: (key: string, ...args: (string | number)[]) => Promise<string[]>
+  chatDelete: (key: string, ...args: (string | number)[]) => Promise<string[]>
+  chatList: (key: string, ...args: (string | number)[]) => Promise<(string | number)[]>
+  chatReserve: (key: string, max: number) => Promise<number>
+  chatRelease: (key: string) => Promise<number>
+}
+
+export type ChatClient = (Redis | Cluster) & ChatCommands
+
+/** Seconds a client is told to wait when Redis cannot be reached. */
+export const RETRY_AFTER_S = 1
+
+/**
+ * A client that never hangs a request: every command has `commandTimeout` (a command queued while
+ * the connection is down fails when it passes, too), is retried at most once after a reconnect,
+ * and the client reconnects by itself, backing off up to 2 s between attempts.
+ */
+export function connect (target: RedisTarget): ChatClient {
+  const common = {
+    commandTimeout: target.commandTimeoutMs,
+    maxRetriesPerRequest: 1,
+    connectTimeout: Math.max(target.commandTimeoutMs, 1000),
+    enableAutoPipelining: true
+  } satisfies RedisOptions
+  const reconnect = (times: number): number => Math.min(100 * times, 2000)
+  let client: Redis | Cluster
+  if (target.clusterNodes !== undefined && target.clusterNodes.length > 0) {
+    const options: ClusterOptions = {
+      scaleReads: target.readFromReplicas === true ? 'slave' : 'master',
+      enableOfflineQueue: true,
+      enableAutoPipelining: true,
+      clusterRetryStrategy: reconnect,
+      // After a MOVED/ASK or CLUSTERDOWN, ask again a few times while the cluster settles.
+      maxRedirections: 16,
+      retryDelayOnFailover: 100,
+      retryDelayOnClusterDown: 100,
+      retryDelayOnTryAgain: 100,
+      redisOptions: common
+    }
+    client = new Cluster(target.clusterNodes.map((n) => ({ host: n.host, port: n.port })), options)
+  } else {
+    client = new Redis(target.url ?? 'redis://127.0.0.1:6379', { ...common, enableOfflineQueue: true, retryStrategy: reconnect })
+  }
+  // Errors reach the callers of each command; the client's own 'error' events would otherwise crash the process.
+  client.on('error', () => {})
+  client.defineCommand('chatCreate', { numberOfKeys: 1, lua: CREATE })
+  client.defineCommand('chatUpdate', { numberOfKeys: 1, lua: UPDATE })
+  client.defineCommand('chatDelete', { numberOfKeys: 1, lua: DELETE })
+  client.defineCommand('chatList', { numberOfKeys: 1, lua: LIST, readOnly: true })
+  client.defineCommand('chatReserve', { numberOfKeys: 1, lua: RESERVE })
+  client.defineCommand('chatRelease', { numberOfKeys: 1, lua: RELEASE })
+  return client as ChatClient
+}
+
+/** Redis answers that mean "not now": the cluster is failing over, loading, or a replica is read-only meanwhile. */
+const TRANSIENT = /^(CLUSTERDOWN|TRYAGAIN|LOADING|READONLY|MASTERDOWN|BUSY|NOREPLICAS|MOVED|ASK)\b/
+
+/**
+ * What a failed Redis call means to the store: Redis unreachable, too slow, or failing over is
+ * `unavailable` (503 with Retry-After); Redis out of memory is `capacity` (507); an error the
+ * store did not expect (a bug in a script) goes on as it is (500).
+ */
+export function storeErrorOf (err: unknown): unknown {
+  if (err instanceof StoreError) return err
+  if (!(err instanceof Error)) return err
+  const reply = err.name === 'ReplyError'
+  if (reply && err.message.startsWith('OOM')) {
+    return new StoreError('capacity', 'Redis is out of memory', { cause: err })
+  }
+  if (reply && !TRANSIENT.test(err.message)) return err
+  return new StoreError('unavailable', 'The store (Redis) cannot be reached now', { retryAfterSeconds: RETRY_AFTER_S, cause: err })
+}
+
+/** Every primary of the client: the one node, or the cluster's masters. */
+export function primaries (client: Redis | Cluster): Redis[] {
+  return client instanceof Cluster ? client.nodes('master') : [client]
+}

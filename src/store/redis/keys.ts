@@ -1,0 +1,35 @@
+/**
+ * Key names. Every key of one owner carries the owner as its hash tag, so that Redis Cluster keeps
+ * them in one slot and a script can change them together. The owner is base64url-encoded inside
+ * the tag: an owner may hold `{` or `}`, which would end the tag early, and the encoding has
+ * neither, so the tag is always exactly the owner.
+ */
+export class RedisKeys {
+  constructor (readonly prefix: string) {}
+
+  /** `<prefix>:{<owner as base64url>}`: what every key of the owner starts with. */
+  base (owner: string): string {
+    // An empty tag (`{}`) would not be a tag at all; owners are never empty, but the key stays tagged.
+    const tag = owner === '' ? '~' : Buffer.from(owner, 'utf8').toString('base64url')
+    return `${this.prefix}:{${tag}}`
+  }
+
+  chat (base: string, id: string): string {
+    return `${base}:chat:${id}`
+  }
+
+  /** The owner's chats in createdAt order; also their count (ZCARD). */
+  createdIndex (base: string): string {
+    return `${base}:z:ca`
+  }
+
+  /** The global count of chats behind MAX_ITEMS (in a slot of its own). */
+  get items (): string {
+    return `${this.prefix}:items`
+  }
+
+  /** What matches every key of this prefix (for SCAN). */
+  get pattern (): string {
+    return `${this.prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}:*`
+  }
+}

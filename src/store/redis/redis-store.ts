@@ -1,0 +1,317 @@
+import type { ChatBackend } from '../backend.js'
+import { ChatStore } from '../chat-store.js'
+import { chatNotFound, StoreError } from '../errors.js'
+import { createIdGenerator, isChatId, type IdGenerator } from '../ids.js'
+import { isoTime } from '../iso-time.js'
+import { CursorCodec, fingerprintOf, invalid, type KeyTuple } from '../memory/cursor.js'
+import { PRIORITY_RANK, titleKey } from '../memory/sort-keys.js'
+import { words } from '../memory/tokenizer.js'
+import type { Chat, ChatFields, ChatPatch, ListPage, ListQuery, Priority, SortField, StoreHealth, WriteOptions } from '../types.js'
+import { connect, primaries, RETRY_AFTER_S, storeErrorOf, type ChatClient, type RedisTarget } from './connection.js'
+import { RedisKeys } from './keys.js'
+
+export interface RedisStoreOptions extends RedisTarget {
+  /** What every key starts with (`REDIS_KEY_PREFIX`): several services, or tests, can share one Redis. */
+  keyPrefix: string
+  /** Every owner together holds at most this many chats, across every process on this Redis and prefix. */
+  maxItems: number
+  /** One owner holds at most this many chats; 0 or absent: only `maxItems`. */
+  maxItemsPerOwner?: number
+  /**
+   * After each write, `WAIT` for this many replicas to acknowledge it (0: do not wait). A write that
+   * reaches fewer in time is answered `unavailable`, although the primary applied it.
+   */
+  waitReplicas?: number
+  now?: () => number
+  ids?: IdGenerator
+  /** Key of the HMAC that signs list cursors; random per store when absent (then cursors are good on this process only). */
+  cursorKey?: Buffer
+}
+
+/** A store on the Redis backend (`store.backend`). */
+export type RedisStore = ChatStore<RedisChatStore>
+
+export function createRedisStore (options: RedisStoreOptions): RedisStore {
+  return new ChatStore(new RedisChatStore(options))
+}
+
+/** The sort index of a field, by its first letter (`ca`: createdAt ascending). */
+const INDEX: Readonly<Record<SortField, string>> = { createdAt: 'c', updatedAt: 'u', priority: 'p', title: 't' }
+/** What a list script answers per chat: id, title, description, priority, isActive, createdAt, updatedAt, version, title key. */
+const PER_CHAT = 9
+
+/** Whether a failed write certainly changed nothing: Redis answered with an error, so the script stopped before writing. */
+const refusedByRedis = (err: unknown): boolean => err instanceof Error && err.name === 'ReplyError'
+
+/**
+ * The Redis backend: the chats in Redis (one node or a cluster), so that any number of processes
+ * serve the same chats. Every key of one owner is in the owner's slot (`keys.ts`), every write is
+ * one Lua script there (`scripts.ts`), and a list reads the owner's indexes only.
+ * `MAX_ITEMS` is a counter of its own, taken by a reservation before the owner's create script
+ * and given back when that script refuses. `docs/redis.md` has the keys, the scripts and the guarantees.
+ */
+export class RedisChatStore implements ChatBackend {
+  readonly client: ChatClient
+  readonly keys: RedisKeys
+  private readonly cursors: CursorCodec
+  private readonly now: () => number
+  private readonly nextId: IdGenerator
+  private readonly inFlight = new Set<Promise<unknown>>()
+  private closed = false
+
+  constructor (private readonly options: RedisStoreOptions) {
+    this.client = connect(options)
+    this.keys = new RedisKeys(options.keyPrefix)
+    this.now = options.now ?? Date.now
+    this.nextId = options.ids ?? createIdGenerator(this.now)
+    this.cursors = new CursorCodec(options.cursorKey)
+  }
+
+  /** Settles once Redis answers (a cluster: once it knows its slots); rejects after a few failed attempts. */
+  async connected (): Promise<void> {
+    await this.call(async () => await this.client.ping())
+  }
+
+  async create (owner: string, fields: ChatFields): Promise<Chat> {
+    return await this.writing(async () => {
+      const reserved = await this.call(async () => await this.client.chatReserve(this.keys.items, this.options.maxItems))
+      if (reserved !== 1) throw new StoreError('capacity', `The store holds its maximum of ${this.options.maxItems} chats`)
+      const now = this.now()
+      const id = this.nextId()
+      const base = this.keys.base(owner)
+      let answer: string
+      try {
+        answer = await this.write<string>(this.keys.chat(base, id), 'chatCreate', [base, id, fields.title, fields.description, fields.priority,
+          fields.isActive ? '1' : '0', now, titleKey(fields.title), termsOf(fields.title), termsOf(fields.description), this.options.maxItemsPerOwner ?? 0])
+      } catch (err) {
+        // Given back only when the create certainly did not happen; otherwise the counter stays one
+        // high (the store holds one fewer than it could) until `reconcileItems` runs.
+        if (refusedByRedis(err)) await this.release()
+        throw err
+      }
+      if (answer === 'quota') {
+        await this.release()
+        throw new StoreError('capacity', `The owner holds their quota of ${this.options.maxItemsPerOwner ?? 0} chats`)
+      }
+      const at = isoTime(now)
+      return { id, ...fields, createdAt: at, updatedAt: at, version: 1 }
+    })
+  }
+
+  async get (owner: string, id: string): Promise<Chat | undefined> {
+    this.checkOpen()
+    if (!isChatId(id)) return undefined
+    const values = await this.call(async () => await this.client.hmget(this.keys.chat(this.keys.base(owner), id), 't', 'd', 'p', 'a', 'c', 'u', 'v'))
+    return values[0] === null ? undefined : chatOf(id, values, 0)
+  }
+
+  async list (owner: string, query: ListQuery): Promise<ListPage> {
+    this.checkOpen()
+    const base = this.keys.base(owner)
+    const sort = query.sort ?? [{ field: 'createdAt' as const, descending: false }]
+    const priorities = [...new Set(query.priority ?? [])].sort((a, b) => PRIORITY_RANK[a] - PRIORITY_RANK[b])
+    const queryWords = query.q === undefined ? undefined : [...new Set(words(query.q))].sort()
+    // The owner is part of the fingerprint: a cursor is good for the owner it was made for only.
+    const fingerprint = fingerprintOf({
+      o: owner,
+      p: priorities.length === 0 || priorities.length === 3 ? null : priorities,
+      a: query.isActive ?? null,
+      f: query.createdFrom ?? null,
+      t: query.createdTo ?? null,
+      q: queryWords ?? null,
+      s: sort.map((k) => `${k.descending ? '-' : ''}${k.field}`)
+    })
+    let after = ''
+    if (query.cursor !== undefined) {
+      const tuple = this.cursors.decode(query.cursor, fingerprint)
+      const fits = tuple.length === sort.length + 1 && typeof tuple[sort.length] === 'string' && isChatId(tuple[sort.length] as string) &&
+        sort.every((k, i) => k.field === 'title' ? typeof tuple[i] === 'string' && !(tuple[i]).includes('\0') : Number.isInteger(tuple[i]))
+      if (!fits) throw invalid('does not fit this sort')
+      after = tuple.join('\0')
+    }
+    const reply = await this.call(async () => await this.client.chatList(this.keys.createdIndex(base), base,
+      sort.map((k) => INDEX[k.field] + (k.descending ? 'd' : 'a')).join(','), query.limit, after === '' ? query.offset ?? 0 : '', after,
+      priorities.join(','), query.isActive === undefined ? '' : query.isActive ? '1' : '0',
+      query.createdFrom ?? '', query.createdTo ?? '', queryWords?.join(' ') ?? ''))
+    const total = Number(reply[0])
+    const items: Chat[] = []
+    const titleKeys: string[] = []
+    for (let at = 1; at + PER_CHAT <= reply.length; at += PER_CHAT) {
+      items.push(chatOf(String(reply[at]), reply as string[], at + 1))
+      titleKeys.push(String(reply[at + 8]))
+    }
+    let nextCursor: string | null = null
+    if (items.length > query.limit) {
+      items.length = query.limit
+      const last = items[query.limit - 1]!
+      const tuple: KeyTuple = sort.map((k) => k.field === 'title'
+        ? titleKeys[query.limit - 1]!
+        : k.field === 'priority' ? PRIORITY_RANK[last.priority] : Date.parse(last[k.field]))
+      tuple.push(last.id)
+      nextCursor = this.cursors.encode(fingerprint, tuple)
+    }
+    const page: ListPage = { items, total, limit: query.limit, nextCursor }
+    if (after === '') page.offset = query.offset ?? 0
+    return page
+  }
+
+  async update (owner: string, id: string, patch: ChatPatch, options: WriteOptions = {}): Promise<Chat> {
+    return await this.writing(async () => await this.change(owner, id, patch, options))
+  }
+
+  async replace (owner: string, id: string, fields: ChatFields, options: WriteOptions = {}): Promise<Chat> {
+    return await this.writing(async () => await this.change(owner, id, fields, options))
+  }
+
+  async delete (owner: string, id: string, options: WriteOptions = {}): Promise<void> {
+    await this.writing(async () => {
+      if (!isChatId(id)) throw chatNotFound()
+      const base = this.keys.base(owner)
+      const answer = await this.write<string[]>(this.keys.chat(base, id), 'chatDelete', [base, id, versionsOf(options)])
+      outcome(answer)
+      await this.release()
+    })
+  }
+
+  async count (owner: string): Promise<number> {
+    this.checkOpen()
+    return await this.call(async () => await this.client.zcard(this.keys.createdIndex(this.keys.base(owner))))
+  }
+
+  /** Ready while Redis answers; `items` is the global count behind `maxItems`. */
+  async health (): Promise<StoreHealth> {
+    const figures = { recovering: false, readOnly: false, maxItems: this.options.maxItems }
+    if (this.closed) return { ready: false, detail: 'The store is closed', items: 0, ...figures }
+    try {
+      const items = Number(await this.call(async () => await this.client.get(this.keys.items)) ?? 0)
+      return { ready: true, items, ...figures }
+    } catch {
+      return { ready: false, detail: 'Redis cannot be reached', items: 0, ...figures }
+    }
+  }
+
+  /**
+   * Sets the global count to the chats every owner holds (the sum of their createdAt indexes, found
+   * with SCAN on every primary). The count only ever errs high (a process that stopped between a
+   * reservation and its create, or a create whose answer was lost): run this with writes stopped,
+   * as `npm run redis:reconcile` does; a create that ran meanwhile could be missed by the scan.
+   */
+  async reconcileItems (): Promise<{ before: number, after: number }> {
+    let after = 0
+    for (const node of primaries(this.client)) {
+      let cursor = '0'
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${this.keys.pattern.slice(0, -1)}{*}:z:ca`, 'COUNT', 1000)
+        cursor = next
+        for (const key of keys) after += await node.zcard(key)
+      } while (cursor !== '0')
+    }
+    const before = Number(await this.client.getset(this.keys.items, after) ?? 0)
+    return { before, after }
+  }
+
+  /** Waits for the writes in flight, then closes the connections. */
+  async close (): Promise<void> {
+    this.closed = true
+    await Promise.allSettled([...this.inFlight])
+    await this.client.quit().catch(() => undefined)
+    this.client.disconnect()
+  }
+
+  /** An update or a replace: the fields given replace the stored ones, in one script. */
+  private async change (owner: string, id: string, patch: ChatPatch, options: WriteOptions): Promise<Chat> {
+    if (!isChatId(id)) throw chatNotFound()
+    const base = this.keys.base(owner)
+    const given = (value: unknown): string => value === undefined ? '0' : '1'
+    const answer = await this.write<string[]>(this.keys.chat(base, id), 'chatUpdate', [base, id, versionsOf(options), this.now(),
+      given(patch.title), patch.title ?? '', patch.title === undefined ? '' : titleKey(patch.title), patch.title === undefined ? '' : termsOf(patch.title),
+      given(patch.description), patch.description ?? '', patch.description === undefined ? '' : termsOf(patch.description),
+      given(patch.priority), patch.priority ?? '',
+      given(patch.isActive), patch.isActive === undefined ? '' : patch.isActive ? '1' : '0'])
+    outcome(answer)
+    return chatOf(id, answer, 1)
+  }
+
+  /**
+   * Runs one write script on the key's slot; with `waitReplicas`, `WAIT`s on the same connection
+   * (one pipeline) for that many replicas to have it.
+   */
+  private async write<T extends string | string[]> (key: string, command: 'chatCreate' | 'chatUpdate' | 'chatDelete', args: (string | number)[]): Promise<T> {
+    const replicas = this.options.waitReplicas ?? 0
+    if (replicas === 0) return await this.call(async () => await this.client[command](key, ...args) as T)
+    const waitMs = Math.max(1, Math.floor(this.options.commandTimeoutMs / 2))
+    const results = await this.call(async () => {
+      const pipeline = this.client.pipeline() as unknown as Record<string, (...a: unknown[]) => unknown> & { call: (...a: unknown[]) => unknown, exec: () => Promise<[Error | null, unknown][] | null> }
+      pipeline[command]!(key, ...args)
+      pipeline.call('wait', replicas, waitMs)
+      return await pipeline.exec()
+    })
+    const [[scriptError, answer], [waitError, acknowledged]] = results as [[Error | null, T], [Error | null, number]]
+    if (scriptError !== null) throw storeErrorOf(scriptError)
+    const refused = typeof answer === 'string' ? answer !== 'ok' : answer[0] !== 'ok'
+    if (!refused && (waitError !== null || acknowledged < replicas)) {
+      throw new StoreError('unavailable', `The write was applied on the Redis primary, but ${waitError === null ? acknowledged : 'no'} of the ${replicas} replicas asked for acknowledged it in ${waitMs} ms`, { retryAfterSeconds: RETRY_AFTER_S })
+    }
+    return answer
+  }
+
+  /** Gives one place of the global count back. */
+  private async release (): Promise<void> {
+    await this.call(async () => await this.client.chatRelease(this.keys.items))
+  }
+
+  /** A Redis call whose failures are the store's errors (`storeErrorOf`). */
+  private async call<T> (fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (err) {
+      throw storeErrorOf(err)
+    }
+  }
+
+  /** A call after `close` (writes in flight finish first): `unavailable`. */
+  private checkOpen (): void {
+    if (this.closed) throw new StoreError('unavailable', 'The store is closed', { retryAfterSeconds: RETRY_AFTER_S })
+  }
+
+  /** Tracks a write, so that `close` can wait for it. */
+  private async writing<T> (fn: () => Promise<T>): Promise<T> {
+    this.checkOpen()
+    const promise = fn()
+    this.inFlight.add(promise)
+    try {
+      return await promise
+    } finally {
+      this.inFlight.delete(promise)
+    }
+  }
+}
+
+/** A text's distinct words (the tokenizer of the memory backend), space-separated: a word has no space. */
+function termsOf (text: string): string {
+  return [...new Set(words(text))].join(' ')
+}
+
+function versionsOf (options: WriteOptions): string {
+  return options.ifVersion === undefined ? '*' : options.ifVersion.join(',')
+}
+
+/** Throws what a write script's refusal means. */
+function outcome (answer: string[]): void {
+  if (answer[0] === 'notFound') throw chatNotFound()
+  if (answer[0] === 'version') throw new StoreError('versionMismatch', `the chat's current version (${answer[1] ?? '?'}) is not among those named`)
+}
+
+/** A chat from `values[at…]`: title, description, priority, isActive, createdAt, updatedAt, version. */
+function chatOf (id: string, values: readonly (string | null)[], at: number): Chat {
+  return {
+    id,
+    title: values[at]!,
+    description: values[at + 1]!,
+    priority: values[at + 2] as Priority,
+    isActive: values[at + 3] === '1',
+    createdAt: isoTime(Number(values[at + 4])),
+    updatedAt: isoTime(Number(values[at + 5])),
+    version: Number(values[at + 6])
+  }
+}

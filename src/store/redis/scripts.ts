@@ -1,0 +1,419 @@
+/**
+ * The Lua the Redis backend runs: every write is one script on one owner's slot (so it is atomic:
+ * the existence and `If-Match` checks, the version, `updatedAt`, the indexes and the owner's quota
+ * together), and a list is one read-only script (one consistent cut: the page and `total` agree).
+ * The rules of `rules.ts` have run in JS before a script sees its arguments; the scripts check
+ * only what needs the stored state. `docs/redis.md` describes the keys.
+ *
+ * KEYS[1] is always a key of the owner (its chat, or its createdAt index), so that Redis Cluster
+ * routes the call to the owner's slot; the other keys are built from ARGV[1], the owner's key base
+ * (`<prefix>:{<owner tag>}`), and share its hash tag, so they live in the same slot.
+ *
+ * Sort indexes are sorted sets of score 0 ordered by member (byte order): a member is the sort
+ * value, encoded so that byte order is the sort's order in its direction, then the id (ties are
+ * broken by id ascending, whatever the direction). Numbers are 15 digits (descending: their
+ * complement to 10^15 - 1); a priority is one digit of its rank; a title is its lower-cased form
+ * (UTF-8 byte order is code point order) ended by a NUL byte, or for descending order each byte
+ * complemented to 255 and ended by 0xFF. The same encodings are kept in the chat's hash (`k..`
+ * fields), so a list can order any sort by concatenating them.
+ */
+
+const COMMON = `
+local B = ARGV[1]
+local MAXN = 999999999999999
+local Z = { 'ca', 'cd', 'ua', 'ud', 'pa', 'pd', 'ta', 'td' }
+local RANK = { low = 0, medium = 1, high = 2 }
+local function num (v, desc)
+  v = tonumber(v)
+  if v < 0 then v = 0 elseif v > MAXN then v = MAXN end
+  if desc then v = MAXN - v end
+  return string.format('%015d', v)
+end
+local function complement (s)
+  return (string.gsub(s, '.', function (c) return string.char(255 - string.byte(c)) end))
+end
+local function encode (c, u, p, tk)
+  local r = RANK[p]
+  return { ca = num(c, false), cd = num(c, true), ua = num(u, false), ud = num(u, true),
+    pa = tostring(r), pd = tostring(2 - r), ta = tk .. '\\0', td = complement(tk) .. '\\255' }
+end
+local function terms (wt, wd)
+  local set = {}
+  for w in string.gmatch(wt, '[^ ]+') do set[w] = true end
+  for w in string.gmatch(wd, '[^ ]+') do set[w] = true end
+  return set
+end
+local function addTerm (w, id)
+  redis.call('SADD', B .. ':w:' .. w, id)
+  redis.call('ZADD', B .. ':words', 0, w)
+end
+local function removeTerm (w, id)
+  redis.call('SREM', B .. ':w:' .. w, id)
+  if redis.call('EXISTS', B .. ':w:' .. w) == 0 then redis.call('ZREM', B .. ':words', w) end
+end
+local function versionAllowed (current, list)
+  if list == '*' then return true end
+  for v in string.gmatch(list, '[^,]+') do
+    if tonumber(v) == current then return true end
+  end
+  return false
+end
+`
+
+/**
+ * A create. KEYS[1]: the chat's key. ARGV: base, id, title, description, priority, isActive (1/0),
+ * now, title key, title words, description words, the owner's quota (0: none).
+ * Answers `ok`, or `quota` when the owner holds their quota (nothing written).
+ */
+export const CREATE = `${COMMON}
+local id, title, desc, p, a, now, tk, wt, wd = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local quota = tonumber(ARGV[11])
+if RANK[p] == nil or (a ~= '1' and a ~= '0') then return redis.error_reply('ERR chat script: invalid priority or isActive') end
+if quota > 0 and redis.call('ZCARD', B .. ':z:ca') >= quota then return 'quota' end
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('ERR chat script: id in use') end
+local e = encode(now, now, p, tk)
+redis.call('HSET', KEYS[1], 't', title, 'd', desc, 'p', p, 'a', a, 'c', now, 'u', now, 'v', 1, 'tk', tk, 'wt', wt, 'wd', wd,
+  'kca', e.ca, 'kcd', e.cd, 'kua', e.ua, 'kud', e.ud, 'kpa', e.pa, 'kpd', e.pd, 'kta', e.ta, 'ktd', e.td)
+for _, z in ipairs(Z) do redis.call('ZADD', B .. ':z:' .. z, 0, e[z] .. id) end
+redis.call('SADD', B .. ':p:' .. p, id)
+redis.call('SADD', B .. ':a:' .. a, id)
+for w in pairs(terms(wt, wd)) do addTerm(w, id) end
+return 'ok'
+`
+
+const CURRENT = `
+local id = ARGV[2]
+local cur = redis.call('HMGET', KEYS[1], 't', 'd', 'p', 'a', 'c', 'u', 'v', 'tk', 'wt', 'wd', 'kca', 'kcd', 'kua', 'kud', 'kpa', 'kpd', 'kta', 'ktd')
+if not cur[1] then return { 'notFound' } end
+local version = tonumber(cur[7])
+if not versionAllowed(version, ARGV[3]) then return { 'version', tostring(version) } end
+local old = { ca = cur[11], cd = cur[12], ua = cur[13], ud = cur[14], pa = cur[15], pd = cur[16], ta = cur[17], td = cur[18] }
+`
+
+/**
+ * An update or a replace: the fields it names replace the stored ones, the rest stay (`mergePatch`).
+ * KEYS[1]: the chat's key. ARGV: base, id, the versions If-Match allows (comma list, or `*`), now,
+ * then per field a flag (1: given) and its value: title with its key and words, description with its
+ * words, priority, isActive. Answers `{ 'ok', title, description, priority, isActive, createdAt,
+ * updatedAt, version }`, `{ 'notFound' }`, or `{ 'version', current }`.
+ */
+export const UPDATE = `${COMMON}${CURRENT}
+local now = tonumber(ARGV[4])
+local title, tk, wt = cur[1], cur[8], cur[9]
+if ARGV[5] == '1' then title, tk, wt = ARGV[6], ARGV[7], ARGV[8] end
+local desc, wd = cur[2], cur[10]
+if ARGV[9] == '1' then desc, wd = ARGV[10], ARGV[11] end
+local p = cur[3]
+if ARGV[12] == '1' then p = ARGV[13] end
+local a = cur[4]
+if ARGV[14] == '1' then a = ARGV[15] end
+if RANK[p] == nil or (a ~= '1' and a ~= '0') then return redis.error_reply('ERR chat script: invalid priority or isActive') end
+-- Strictly later than the last update, also within one millisecond or when the clock went back.
+local u = math.max(now, tonumber(cur[6]) + 1)
+local v = version + 1
+local e = encode(cur[5], u, p, tk)
+for _, z in ipairs(Z) do
+  if old[z] ~= e[z] then
+    redis.call('ZREM', B .. ':z:' .. z, old[z] .. id)
+    redis.call('ZADD', B .. ':z:' .. z, 0, e[z] .. id)
+  end
+end
+if p ~= cur[3] then
+  redis.call('SREM', B .. ':p:' .. cur[3], id)
+  redis.call('SADD', B .. ':p:' .. p, id)
+end
+if a ~= cur[4] then
+  redis.call('SREM', B .. ':a:' .. cur[4], id)
+  redis.call('SADD', B .. ':a:' .. a, id)
+end
+if wt ~= cur[9] or wd ~= cur[10] then
+  local before, after = terms(cur[9], cur[10]), terms(wt, wd)
+  for w in pairs(before) do if not after[w] then removeTerm(w, id) end end
+  for w in pairs(after) do if not before[w] then addTerm(w, id) end end
+end
+redis.call('HSET', KEYS[1], 't', title, 'd', desc, 'p', p, 'a', a, 'u', u, 'v', v, 'tk', tk, 'wt', wt, 'wd', wd,
+  'kua', e.ua, 'kud', e.ud, 'kpa', e.pa, 'kpd', e.pd, 'kta', e.ta, 'ktd', e.td)
+return { 'ok', title, desc, p, a, cur[5], tostring(u), tostring(v) }
+`
+
+/**
+ * A delete. KEYS[1]: the chat's key. ARGV: base, id, the versions If-Match allows (or `*`).
+ * Answers `{ 'ok' }`, `{ 'notFound' }`, or `{ 'version', current }`.
+ */
+export const DELETE = `${COMMON}${CURRENT}
+for _, z in ipairs(Z) do redis.call('ZREM', B .. ':z:' .. z, old[z] .. id) end
+redis.call('SREM', B .. ':p:' .. cur[3], id)
+redis.call('SREM', B .. ':a:' .. cur[4], id)
+for w in pairs(terms(cur[9], cur[10])) do removeTerm(w, id) end
+redis.call('DEL', KEYS[1])
+return { 'ok' }
+`
+
+/**
+ * The global `MAX_ITEMS` counter (its own key, in whatever slot it hashes to): a reservation takes
+ * one place when one is free. KEYS[1]: the counter. ARGV[1]: the maximum. Answers 1 (reserved) or 0 (full).
+ */
+export const RESERVE = `
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n >= tonumber(ARGV[1]) then return 0 end
+redis.call('INCR', KEYS[1])
+return 1
+`
+
+/** Gives a reservation back (never below 0). KEYS[1]: the counter. */
+export const RELEASE = `
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then redis.call('DECR', KEYS[1]) end
+return n
+`
+
+/**
+ * A list page, read-only (so it may run on a replica). KEYS[1]: the owner's createdAt index.
+ * ARGV: base; the sort as index names (`ca,pd`: createdAt ascending, then priority descending);
+ * limit; offset (empty with a cursor); the cursor's position as the raw values of the sort fields,
+ * then the id, joined by NUL bytes (empty: none); priorities (comma list, empty: any); isActive
+ * (1, 0 or empty); createdFrom, createdTo (empty: open); the query's words (space-separated, empty: no q).
+ *
+ * Answers `{ total, id, title, description, priority, isActive, createdAt, updatedAt, version,
+ * titleKey, id, … }` with up to limit + 1 chats (one more than the page: more follow).
+ *
+ * Plan: without filters, the total is the owner's count and the page a range of the sort's first
+ * index (by rank with an offset, by member after a cursor). With filters, the matches are gathered
+ * from the narrowest source (the text index, the createdAt range, the priority or isActive sets) and
+ * checked against the rest; then the page is either a walk of the first index skipping what does not
+ * match (few entries to pass over) or a sort of the matches (few matches). Runs of equal first keys
+ * are ordered by the rest of the sort and the id.
+ */
+export const LIST = `#!lua flags=no-writes
+local B = ARGV[1]
+local MAXN = 999999999999999
+local RANK = { low = 0, medium = 1, high = 2 }
+local CHUNK = 256
+local ID = 36
+local sort = {}
+for z in string.gmatch(ARGV[2], '[^,]+') do sort[#sort + 1] = z end
+local limit = tonumber(ARGV[3])
+local offset = tonumber(ARGV[4]) or 0
+local want = limit + 1
+
+-- Byte order (Lua's own < on strings follows the server's collation locale).
+local function lt (a, b)
+  if a == b then return false end
+  local n = math.min(#a, #b)
+  local i = 1
+  while i + 7 <= n and string.sub(a, i, i + 7) == string.sub(b, i, i + 7) do i = i + 8 end
+  while i <= n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+    i = i + 1
+  end
+  return #a < #b
+end
+local function num (v, desc)
+  v = tonumber(v)
+  if v < 0 then v = 0 elseif v > MAXN then v = MAXN end
+  if desc then v = MAXN - v end
+  return string.format('%015d', v)
+end
+local function complement (s)
+  return (string.gsub(s, '.', function (c) return string.char(255 - string.byte(c)) end))
+end
+local function encodeOne (z, raw)
+  local f, d = string.sub(z, 1, 1), string.sub(z, 2, 2) == 'd'
+  if f == 'c' or f == 'u' then return num(raw, d) end
+  if f == 'p' then local r = tonumber(raw); return tostring(d and 2 - r or r) end
+  if d then return complement(raw) .. '\\255' end
+  return raw .. '\\0'
+end
+
+-- The cursor's position as a full sort key.
+local cursor, cursorHead
+if ARGV[5] ~= '' then
+  local parts = {}
+  local s = ARGV[5] .. '\\0'
+  local from = 1
+  for i = 1, #sort + 1 do
+    local at = string.find(s, '\\0', from, true)
+    parts[i] = string.sub(s, from, at - 1)
+    from = at + 1
+  end
+  cursorHead = encodeOne(sort[1], parts[1])
+  cursor = cursorHead
+  for i = 2, #sort do cursor = cursor .. encodeOne(sort[i], parts[i]) end
+  cursor = cursor .. parts[#sort + 1]
+  offset = 0
+end
+
+-- Filters.
+local prios = nil
+if ARGV[6] ~= '' then
+  prios = {}
+  for p in string.gmatch(ARGV[6], '[^,]+') do prios[#prios + 1] = p end
+  if #prios == 3 then prios = nil end
+end
+local active = ARGV[7] ~= '' and ARGV[7] or nil
+local from = ARGV[8] ~= '' and tonumber(ARGV[8]) or nil
+local to = ARGV[9] ~= '' and tonumber(ARGV[9]) or nil
+local words = nil
+if ARGV[10] ~= '' then
+  words = {}
+  for w in string.gmatch(ARGV[10], '[^ ]+') do words[#words + 1] = w end
+end
+local owned = redis.call('ZCARD', KEYS[1])
+
+local matches = nil
+local total = owned
+if prios or active or from or to or words then
+  -- The narrowest source, then every other filter checked on what it gives.
+  local source, size = nil, owned + 1
+  local text = nil
+  if words then
+    for _, w in ipairs(words) do
+      local found = {}
+      for _, term in ipairs(redis.call('ZRANGEBYLEX', B .. ':words', '[' .. w, '(' .. w .. '\\255')) do
+        for _, id in ipairs(redis.call('SMEMBERS', B .. ':w:' .. term)) do
+          if text == nil or text[id] then found[id] = true end
+        end
+      end
+      text = found
+    end
+    local n = 0
+    for _ in pairs(text) do n = n + 1 end
+    source, size = 'q', n
+  end
+  local lo = from and ('[' .. num(from, false)) or '-'
+  local hi = to and ('(' .. num(to, false)) or '+'
+  if (from or to) and size > 0 then
+    local n = redis.call('ZLEXCOUNT', B .. ':z:ca', lo, hi)
+    if n < size then source, size = 'range', n end
+  end
+  if prios and size > 0 then
+    local n = 0
+    for _, p in ipairs(prios) do n = n + redis.call('SCARD', B .. ':p:' .. p) end
+    if n < size then source, size = 'prio', n end
+  end
+  if active and size > 0 then
+    local n = redis.call('SCARD', B .. ':a:' .. active)
+    if n < size then source, size = 'active', n end
+  end
+  local ids = {}
+  if size == 0 then
+    ids = {}
+  elseif source == 'q' then
+    for id in pairs(text) do ids[#ids + 1] = id end
+  elseif source == 'range' then
+    for _, m in ipairs(redis.call('ZRANGEBYLEX', B .. ':z:ca', lo, hi)) do ids[#ids + 1] = string.sub(m, -ID) end
+  elseif source == 'prio' then
+    for _, p in ipairs(prios) do
+      for _, id in ipairs(redis.call('SMEMBERS', B .. ':p:' .. p)) do ids[#ids + 1] = id end
+    end
+  else
+    ids = redis.call('SMEMBERS', B .. ':a:' .. active)
+  end
+  local prioOk = nil
+  if prios then
+    prioOk = {}
+    for _, p in ipairs(prios) do prioOk[p] = true end
+  end
+  matches = {}
+  total = 0
+  for _, id in ipairs(ids) do
+    local ok = true
+    if text and source ~= 'q' and not text[id] then ok = false end
+    if ok and (source ~= 'prio' and prios or source ~= 'active' and active or source ~= 'range' and (from or to)) then
+      local f = redis.call('HMGET', B .. ':chat:' .. id, 'p', 'a', 'c')
+      if prios and not prioOk[f[1]] then ok = false end
+      if active and f[2] ~= active then ok = false end
+      local c = tonumber(f[3])
+      if from and c < from then ok = false end
+      if to and c >= to then ok = false end
+    end
+    if ok then
+      matches[id] = true
+      total = total + 1
+    end
+  end
+end
+
+local page = {}
+local fields = {}
+for i = 2, #sort do fields[#fields + 1] = 'k' .. sort[i] end
+local function fullKey (head, id)
+  if #fields == 0 then return head .. id end
+  local k = redis.call('HMGET', B .. ':chat:' .. id, unpack(fields))
+  return head .. table.concat(k) .. id
+end
+-- Takes the items of one run (or of all matches) in order: after the cursor, past the offset.
+local skip = offset
+local function take (items)
+  for _, it in ipairs(items) do
+    if #page >= want then return end
+    if cursor == nil or lt(cursor, it.key) then
+      if skip > 0 then skip = skip - 1 else page[#page + 1] = it.id end
+    end
+  end
+end
+local byKey = function (a, b) return lt(a.key, b.key) end
+
+if total > 0 and offset < total then
+  local index = B .. ':z:' .. sort[1]
+  local walkCost = want + offset
+  if matches then walkCost = math.min(owned, (want + offset) * owned / total) end
+  if matches and total * 4 < walkCost then
+    -- Few matches next to what a walk would pass over: sort the matches.
+    local items = {}
+    local first = 'k' .. sort[1]
+    for id in pairs(matches) do
+      local head = redis.call('HGET', B .. ':chat:' .. id, first)
+      items[#items + 1] = { id = id, key = fullKey(head, id) }
+    end
+    table.sort(items, byKey)
+    take(items)
+  elseif matches == nil and #sort == 1 then
+    -- The first index is the whole order: a range by rank, or after the cursor's member.
+    local range
+    if cursor then range = redis.call('ZRANGEBYLEX', index, '(' .. cursor, '+', 'LIMIT', 0, want)
+    else range = redis.call('ZRANGEBYLEX', index, '-', '+', 'LIMIT', offset, want) end
+    for _, m in ipairs(range) do page[#page + 1] = string.sub(m, -ID) end
+  else
+    -- Walk the first index in runs of equal first keys; each run in the order of the rest of the sort.
+    local pos = cursorHead and ('[' .. cursorHead) or '-'
+    local runHead, run = nil, {}
+    local function flush ()
+      for _, it in ipairs(run) do it.key = fullKey(it.head, it.id) end
+      table.sort(run, byKey)
+      take(run)
+      run = {}
+    end
+    local done = false
+    while not done do
+      local batch = redis.call('ZRANGEBYLEX', index, pos, '+', 'LIMIT', 0, CHUNK)
+      for _, m in ipairs(batch) do
+        local head, id = string.sub(m, 1, #m - ID), string.sub(m, -ID)
+        if #fields == 0 then
+          -- One sort key: the index order is the whole order.
+          if matches == nil or matches[id] then take({ { id = id, key = m } }) end
+          if #page >= want then done = true; break end
+        else
+          if head ~= runHead then
+            flush()
+            if #page >= want then done = true; break end
+            runHead = head
+          end
+          if matches == nil or matches[id] then run[#run + 1] = { id = id, head = head } end
+        end
+      end
+      if #batch < CHUNK then done = true else pos = '(' .. batch[#batch] end
+    end
+    flush()
+  end
+end
+
+local out = { total }
+for _, id in ipairs(page) do
+  local c = redis.call('HMGET', B .. ':chat:' .. id, 't', 'd', 'p', 'a', 'c', 'u', 'v', 'tk')
+  out[#out + 1] = id
+  for i = 1, 8 do out[#out + 1] = c[i] end
+end
+return out
+`
