@@ -39,6 +39,12 @@ export const BENCHMARKS = {
     usage: '',
     about: 'one insert into an ordered index of 1M entries: a flat sorted array against chunks of 256, 1,024 and 4,096'
   },
+  redis: {
+    file: 'redis-bench.ts',
+    nodeArgs: [],
+    usage: '[throughput] [growth] [memory]',
+    about: 'the Redis backend on a private redis-server: GET, create, patch and a filtered page with q for memory, redis with one process and with two (the load split), side by side; the filtered page as an owner\'s chats and other owners grow; used_memory per chat over 1M chats in 1,000 owners; env BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_LIST_CONNECTIONS, BENCH_MEMORY_CHATS'
+  },
   compare: {
     file: 'compare.ts',
     nodeArgs: [],

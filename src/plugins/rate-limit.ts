@@ -1,8 +1,9 @@
 import rateLimit, { normalizeIP, type RateLimitPluginOptions } from '@fastify/rate-limit'
 import type { FastifyRequest, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import { allowList, type Config } from '../config.js'
+import { allowList, clusterNodes, type Config } from '../config.js'
 import { AppError } from '../errors.js'
+import { connect, type ChatClient } from '../store/redis/connection.js'
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 /** Clients whose keys are kept made; past this many the cache starts over. */
@@ -89,8 +90,28 @@ function onRoute (route: RouteOptions): void {
   route.schema = { ...route.schema, response }
 }
 
+/**
+ * With STORE=redis the counts live in Redis (@fastify/rate-limit's Redis store, one script a
+ * request), so that every replica counts against one limit; on a client of their own that fails at
+ * once while Redis is away (the request then goes on unlimited, and the store answers it with a 503).
+ */
+function redisCounts (config: Config): ChatClient | undefined {
+  if (config.STORE !== 'redis') return undefined
+  return connect({
+    ...(config.REDIS_URL === '' ? {} : { url: config.REDIS_URL }),
+    clusterNodes: clusterNodes(config.REDIS_CLUSTER_NODES),
+    commandTimeoutMs: config.LOCK_TIMEOUT_MS,
+    offlineQueue: false
+  })
+}
+
 /** @fastify/rate-limit, registered before every route; `app.rateLimit()` also guards the not-found handler. */
 export default fp<{ config: Config }>(async (app, { config }) => {
   app.addHook('onRoute', onRoute)
-  await app.register(rateLimit, rateLimitOptions(config))
+  const redis = redisCounts(config)
+  if (redis !== undefined) app.addHook('onClose', () => { redis.disconnect() })
+  await app.register(rateLimit, {
+    ...rateLimitOptions(config),
+    ...(redis === undefined ? {} : { redis, nameSpace: `${config.REDIS_KEY_PREFIX}:rate:`, skipOnError: true })
+  })
 }, { name: 'rate-limit' })

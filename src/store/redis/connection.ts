@@ -10,6 +10,8 @@ export interface RedisTarget {
   readFromReplicas?: boolean
   /** Every command fails after this long (queued while disconnected included): the store answers `unavailable`. */
   commandTimeoutMs: number
+  /** false: while disconnected a command fails at once instead of waiting for the connection (the rate limits' client). */
+  offlineQueue?: boolean
 }
 
 /** The scripts, as commands: ioredis sends EVALSHA, and EVAL once per connection or after a NOSCRIPT (a `SCRIPT FLUSH`, a failover). */
@@ -44,7 +46,7 @@ export function connect (target: RedisTarget): ChatClient {
   if (target.clusterNodes !== undefined && target.clusterNodes.length > 0) {
     const options: ClusterOptions = {
       scaleReads: target.readFromReplicas === true ? 'slave' : 'master',
-      enableOfflineQueue: true,
+      enableOfflineQueue: target.offlineQueue ?? true,
       enableAutoPipelining: true,
       clusterRetryStrategy: reconnect,
       // After a MOVED/ASK or CLUSTERDOWN, ask again a few times while the cluster settles.
@@ -56,7 +58,7 @@ export function connect (target: RedisTarget): ChatClient {
     }
     client = new Cluster(target.clusterNodes.map((n) => ({ host: n.host, port: n.port })), options)
   } else {
-    client = new Redis(target.url ?? 'redis://127.0.0.1:6379', { ...common, enableOfflineQueue: true, retryStrategy: reconnect })
+    client = new Redis(target.url ?? 'redis://127.0.0.1:6379', { ...common, enableOfflineQueue: target.offlineQueue ?? true, retryStrategy: reconnect })
   }
   // Errors reach the callers of each command; the client's own 'error' events would otherwise crash the process.
   client.on('error', () => {})
