@@ -42,8 +42,8 @@ export const BENCHMARKS = {
   redis: {
     file: 'redis-bench.ts',
     nodeArgs: [],
-    usage: '[throughput] [growth] [memory]',
-    about: 'the Redis backend on a private redis-server: GET, create, patch and a filtered page with q for memory, redis with one process and with two (the load split), side by side; the filtered page as an owner\'s chats and other owners grow; used_memory per chat over 1M chats in 1,000 owners; env BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_LIST_CONNECTIONS, BENCH_MEMORY_CHATS'
+    usage: '[throughput] [growth] [memory] [failover]',
+    about: 'the Redis backend on a private redis-server: GET, create, patch and a filtered page with q for memory, redis with one process and with two (the load split), side by side; the filtered page as an owner\'s chats and other owners grow; used_memory per chat over 1M chats in 1,000 owners; failover (only when named): acknowledged creates lost when a cluster primary is killed, with and without REDIS_WAIT_REPLICAS=1; env BENCH_SECONDS, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_LIST_CONNECTIONS, BENCH_MEMORY_CHATS'
   },
   compare: {
     file: 'compare.ts',

@@ -12,6 +12,8 @@
  *   measured owner; other owners' chats are written straight through the store). Target: the
  *   page for an owner of 10K under 10 ms at p99, and no slower as other owners grow.
  * - memory: `INFO memory`'s used_memory before and after 1M chats in 1,000 owners, per chat.
+ * - failover (only when named): a Redis Cluster primary killed under writes, with and without
+ *   REDIS_WAIT_REPLICAS=1: acknowledged creates lost, per round.
  *
  * Env: BENCH_SECONDS (5) per measured run, BENCH_ROUNDS (3), BENCH_CONNECTIONS (50),
  * BENCH_MEMORY_CHATS (1000000), BENCH_LIST_CONNECTIONS (10) for the growth table.
@@ -25,6 +27,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { createRedisStore } from '../src/store/redis/redis-store.js'
 import type { ChatInput } from '../src/store/types.js'
+import { failover } from '../test/support/failover.js'
 import { combineParts, measure, seed, type Part } from './bench.js'
 import { deployedEnv, freePort, startServer, type ServerProcess } from './processes.js'
 import { median } from './report.js'
@@ -198,6 +201,19 @@ async function growth (redisUrl: string, dir: string): Promise<string> {
     `\`GET ${LIST_Q}\` with the owner's API key; target under 10 ms at p99 for an owner of 10K.\n`
 }
 
+/** What a primary's failover under writes loses, with and without REDIS_WAIT_REPLICAS=1 (test/support/failover.ts), BENCH_ROUNDS times each. */
+async function failovers (): Promise<string> {
+  const rows = ['| REDIS_WAIT_REPLICAS | round | creates acknowledged | lost | 503s meanwhile | replica promoted after |', '|---|---|---|---|---|---|']
+  for (const waitReplicas of [0, 1]) {
+    for (let round = 1; round <= ROUNDS; round++) {
+      const o = await failover({ waitReplicas, writers: 16, beforeMs: 2000, afterMs: 1000 })
+      if (o.unexpected.length > 0) throw new Error(`answers other than 201 and 503: ${o.unexpected.join(', ')}`)
+      rows.push(`| ${waitReplicas} | ${round} | ${o.acknowledged.toLocaleString('en-US')} | ${o.lost} | ${o.unavailable} | ${o.promotedAfterS.toFixed(1)} s |`)
+    }
+  }
+  return `### A primary killed under writes (16 writers, in-process service, cluster-node-timeout 2 s)\n\n${rows.join('\n')}\n`
+}
+
 async function memory (redisUrl: string): Promise<string> {
   const client = new Redis(redisUrl)
   try {
@@ -224,6 +240,7 @@ try {
   if (wants('throughput')) sections.push(await throughput(redis.url))
   if (wants('growth')) sections.push(await growth(redis.url, dir))
   if (wants('memory')) sections.push(await memory(redis.url))
+  if (parts.has('failover')) sections.push(await failovers())
 } finally {
   redis.child.kill('SIGTERM')
   rmSync(dir, { recursive: true, force: true })
