@@ -1,5 +1,6 @@
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
+import type { RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { ChatInputSchema, ChatPageSchema, ChatPatchSchema, ChatSchema, PrioritySchema } from '../schemas/chat.js'
 import { ProblemSchema } from '../schemas/problem.js'
@@ -11,6 +12,27 @@ import { ProblemSchema } from '../schemas/problem.js'
  */
 /** What the data routes take: a Bearer value (a JWT, or an API key) or an X-API-Key. */
 export const DATA_SECURITY: Record<string, string[]>[] = [{ bearerAuth: [] }, { apiKey: [] }]
+/** Health and the document: never any credentials. */
+export const NO_SECURITY: Record<string, string[]>[] = []
+/** `/metrics`: open, unless METRICS_TOKEN is set (then its Bearer token). */
+export const METRICS_SECURITY: Record<string, string[]>[] = [{}, { metricsToken: [] }]
+
+/** What every answer carries, whatever its route and status (src/app.ts, src/plugins/security-headers.ts). */
+export const EVERY_ANSWER_HEADERS = {
+  'X-Request-Id': { type: 'string', pattern: '^[A-Za-z0-9._-]{1,128}$', description: 'The client\'s `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made.' },
+  'X-Content-Type-Options': { type: 'string', enum: ['nosniff'], description: 'Never sniffed.' }
+}
+
+/** Declares the headers of every answer on each documented response of a route. */
+function onRoute (route: RouteOptions): void {
+  const schema = route.schema as { hide?: boolean, response?: Record<string, Record<string, unknown>> } | undefined
+  if (schema?.response === undefined || schema.hide === true) return
+  const response: Record<string, Record<string, unknown>> = {}
+  for (const [status, answer] of Object.entries(schema.response)) {
+    response[status] = { ...answer, headers: { ...(answer.headers as object | undefined), ...EVERY_ANSWER_HEADERS } }
+  }
+  route.schema = { ...route.schema, response }
+}
 
 export const swaggerOptions = {
   openapi: {
@@ -26,13 +48,15 @@ export const swaggerOptions = {
     components: {
       securitySchemes: {
         bearerAuth: { type: 'http' as const, scheme: 'bearer', bearerFormat: 'JWT', description: 'AUTH_MODE=jwt: a JWT. AUTH_MODE=api-key: an API key as the Bearer value works too. Ignored with AUTH_MODE=none.' },
-        apiKey: { type: 'apiKey' as const, in: 'header', name: 'X-API-Key', description: 'AUTH_MODE=api-key: an API key. Ignored with AUTH_MODE=none.' }
+        apiKey: { type: 'apiKey' as const, in: 'header', name: 'X-API-Key', description: 'AUTH_MODE=api-key: an API key. Ignored with AUTH_MODE=none.' },
+        metricsToken: { type: 'http' as const, scheme: 'bearer', description: '`/metrics` with METRICS_TOKEN set: that token as the Bearer value.' }
       }
     },
     tags: [
       { name: 'chats', description: 'Chat sessions' },
       { name: 'health', description: 'Probes' },
-      { name: 'metrics', description: 'Prometheus metrics' }
+      { name: 'metrics', description: 'Prometheus metrics' },
+      { name: 'docs', description: 'This document' }
     ]
   },
   refResolver: {
@@ -42,6 +66,7 @@ export const swaggerOptions = {
 }
 
 export default fp(async (app) => {
+  app.addHook('onRoute', onRoute)
   for (const schema of [PrioritySchema, ChatSchema, ChatInputSchema, ChatPatchSchema, ChatPageSchema, ProblemSchema]) {
     app.addSchema(schema)
   }
@@ -53,5 +78,17 @@ export default fp(async (app) => {
     transformSpecification: (spec, request) => ({ ...spec, servers: [{ url: `${request.protocol}://${request.host}` }] }),
     transformSpecificationClone: true
   })
-  app.get('/openapi.json', { schema: { hide: true }, config: { rateLimit: false } }, async () => app.swagger())
+  app.get('/openapi.json', {
+    config: { rateLimit: false },
+    schema: {
+      operationId: 'openapi',
+      summary: 'This OpenAPI document',
+      description: 'The same as `openapi/openapi.json` in the repository.',
+      tags: ['docs'],
+      security: NO_SECURITY,
+      response: {
+        200: { description: 'The OpenAPI 3.1 document.', content: { 'application/json': { schema: { type: 'object', additionalProperties: true } } } }
+      }
+    }
+  }, async () => app.swagger())
 }, { name: 'swagger' })

@@ -79,7 +79,7 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       headers: Type.Object({ 'if-none-match': Type.Optional(Type.String({ description: 'ETags the client holds, or `*`.' })) }),
       response: {
         200: chatResponse('The chat.'),
-        304: { description: 'Not modified: the client\'s copy is current.', headers: { ETag } },
+        304: { description: 'Not modified: the client\'s copy is current. No body.', type: 'null', headers: { ETag } },
         ...problemResponses('unauthorized', 'notFound', 'rateLimited', 'unavailable', 'internal')
       }
     }
@@ -87,9 +87,10 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const chat = await store.get(request.owner, request.params.id)
     if (chat === undefined) throw notFound()
     reply.header('etag', etagOf(chat.version))
-    // A 304 has no body, which only send() with nothing gives (a returned null is the JSON `null`).
+    // A 304 has no body, which only send() with nothing gives (a returned null is the JSON `null`):
+    // the schema's `type: 'null'` is what tells the document so, and types send()'s argument as null.
     // eslint-disable-next-line no-restricted-syntax
-    if (noneMatchHits(request.headers['if-none-match'], chat.version)) return reply.code(304).send()
+    if (noneMatchHits(request.headers['if-none-match'], chat.version)) return reply.code(304).send(undefined as unknown as null)
     return chat
   })
 
