@@ -36,6 +36,10 @@ describe('end to end over HTTP, with the typed client', () => {
     expect(read.response.headers.get('etag')).toBe(etag)
     expect(read.data).toEqual(chat)
 
+    const head = await client.HEAD('/chats/{id}', { params: { path } })
+    expect(head.response.status).toBe(200)
+    expect(head.response.headers.get('etag')).toBe(etag)
+
     const notModified = await client.GET('/chats/{id}', { params: { path, header: { 'if-none-match': etag } }, parseAs: 'text' })
     expect(notModified.response.status).toBe(304)
     expect(notModified.data ?? notModified.error).toBe('')

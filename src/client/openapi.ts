@@ -17,7 +17,11 @@ export interface paths {
         post?: never;
         delete?: never;
         options?: never;
-        head?: never;
+        /**
+         * This OpenAPI document
+         * @description The same as `openapi/openapi.json` in the repository.
+         */
+        head: operations["openapi-head"];
         patch?: never;
         trace?: never;
     };
@@ -37,7 +41,11 @@ export interface paths {
         post?: never;
         delete?: never;
         options?: never;
-        head?: never;
+        /**
+         * Prometheus metrics
+         * @description Requests and latency by route and status, the store against its limits, lock waits, rejections by reason, process metrics. With METRICS_TOKEN set, it asks for `Authorization: Bearer <METRICS_TOKEN>`.
+         */
+        head: operations["metrics-head"];
         patch?: never;
         trace?: never;
     };
@@ -57,7 +65,11 @@ export interface paths {
         post?: never;
         delete?: never;
         options?: never;
-        head?: never;
+        /**
+         * Liveness probe
+         * @description The process is up.
+         */
+        head: operations["live-head"];
         patch?: never;
         trace?: never;
     };
@@ -77,7 +89,11 @@ export interface paths {
         post?: never;
         delete?: never;
         options?: never;
-        head?: never;
+        /**
+         * Readiness probe
+         * @description Ready to serve: the store has loaded its data, takes writes, and the process is not shutting down.
+         */
+        head: operations["ready-head"];
         patch?: never;
         trace?: never;
     };
@@ -101,7 +117,11 @@ export interface paths {
         post: operations["createChat"];
         delete?: never;
         options?: never;
-        head?: never;
+        /**
+         * List chat sessions
+         * @description One page of the chats that match every filter, in the `sort` order, by `limit` and `offset` or `cursor`. `total` counts every match; `nextCursor` is a string whenever more items follow and null on the last page.
+         */
+        head: operations["listChats-head"];
         patch?: never;
         trace?: never;
     };
@@ -129,7 +149,11 @@ export interface paths {
          */
         delete: operations["deleteChat"];
         options?: never;
-        head?: never;
+        /**
+         * Read a chat session
+         * @description Answers the chat with its `ETag`; an `If-None-Match` that names the current ETag gets 304 with no body.
+         */
+        head: operations["getChat-head"];
         /**
          * Update some fields of a chat session
          * @description Partial update: any non-empty subset of the writable fields, as `application/json` or `application/merge-patch+json`.
@@ -267,7 +291,72 @@ export interface operations {
             };
         };
     };
+    "openapi-head": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The OpenAPI 3.1 document. */
+            200: {
+                headers: {
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
     metrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Prometheus text format 0.0.4. */
+            200: {
+                headers: {
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description Credentials are missing, malformed, expired or unknown (AUTH_MODE other than none). */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="chats"`, with `error="invalid_token"` when a token was sent (RFC 6750). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "metrics-head": {
         parameters: {
             query?: never;
             header?: never;
@@ -333,7 +422,76 @@ export interface operations {
             };
         };
     };
+    "live-head": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Alive. */
+            200: {
+                headers: {
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "ok";
+                    };
+                };
+            };
+        };
+    };
     ready: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ready. */
+            200: {
+                headers: {
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "ok";
+                    };
+                };
+            };
+            /** @description The store is busy, the process is overloaded, or it is shutting down. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "ready-head": {
         parameters: {
             query?: never;
             header?: never;
@@ -709,6 +867,156 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "listChats-head": {
+        parameters: {
+            query?: {
+                /** @description One or more priorities, as `priority=high,low` or repeated `priority=high&priority=low`; matches any of them. */
+                priority?: string[];
+                /** @description `true` or `false`. */
+                isActive?: boolean;
+                /** @description RFC 3339 date-time; chats created at or after it. */
+                createdFrom?: string;
+                /** @description RFC 3339 date-time; chats created before it (exclusive). */
+                createdTo?: string;
+                /** @description Full-text search over title and description, case- and accent-insensitive; words split on anything not a Unicode letter or digit; every query word must start some word of the chat (`q=proj upd` finds "Project update"). Needs at least one letter or digit. */
+                q?: string;
+                /** @description Comma list of `createdAt`, `updatedAt`, `priority` (low < medium < high), `title` (lower-cased, by code point), each optionally prefixed by `-` for descending; ties always broken by `id` ascending. Default `createdAt`. */
+                sort?: string;
+                /** @description Page size, 1–100; default 20. */
+                limit?: number;
+                /** @description Matches to skip; default 0. Not with `cursor`. */
+                offset?: number;
+                /** @description The `nextCursor` of an earlier page, sent with the same filters and sort (`limit` may change). Not with `offset`. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of chats. */
+            200: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatPage"];
+                };
+            };
+            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule, or the body is not JSON (`/problems/malformed-json`). */
+            400: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Credentials are missing, malformed, expired or unknown (AUTH_MODE other than none). */
+            401: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description `Bearer realm="chats"`, with `error="invalid_token"` when a token was sent (RFC 6750). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Over the rate limit. */
+            429: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A bug; the log has the details under the request id. */
+            500: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy, the process is overloaded, or it is shutting down. */
+            503: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
                     "X-Request-Id"?: string;
                     /** @description Never sniffed. */
@@ -1191,6 +1499,164 @@ export interface operations {
             };
             /** @description `If-Match` does not match the current version. */
             412: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Over the rate limit. */
+            429: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A bug; the log has the details under the request id. */
+            500: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy, the process is overloaded, or it is shutting down. */
+            503: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "getChat-head": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETags the client holds, or `*`. */
+                "if-none-match"?: string;
+            };
+            path: {
+                /** @description The chat id. A value that cannot be an id is answered 404, like an unknown one. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The chat. */
+            200: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The chat's current strong ETag. */
+                    ETag?: string;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Chat"];
+                };
+            };
+            /** @description Not modified: the client's copy is current. No body. */
+            304: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The chat's current strong ETag. */
+                    ETag?: string;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Credentials are missing, malformed, expired or unknown (AUTH_MODE other than none). */
+            401: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description `Bearer realm="chats"`, with `error="invalid_token"` when a token was sent (RFC 6750). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such chat. */
+            404: {
                 headers: {
                     /** @description Requests allowed per window, for this client and kind of request (read or write). */
                     "RateLimit-Limit"?: number;

@@ -35,6 +35,8 @@ function onRoute (route: RouteOptions): void {
 }
 
 export const swaggerOptions = {
+  // Fastify answers HEAD on every GET route (the GET's status and headers, no body): documented too.
+  exposeHeadRoutes: true,
   openapi: {
     openapi: '3.1.0',
     info: {

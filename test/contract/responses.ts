@@ -56,6 +56,11 @@ function validator (ajv: Ajv2020, ref: string): ValidateFunction {
   return validate
 }
 
+/** The document's schema at `segments` (a JSON pointer's), as a validator: what a document-driven tool would check. */
+export function documentValidator (...segments: string[]): ValidateFunction {
+  return validator(bodies, pointer(...segments))
+}
+
 export interface Answer {
   method: string
   /** The OpenAPI path template of the route that answered, or undefined when no route did (a 404). */
@@ -97,7 +102,8 @@ export function mismatches (answer: Answer): string[] {
     if (declaredName === undefined) { found.push(`${where}: header ${name} is not declared`); continue }
     if (declared.headers![declaredName]!.schema === undefined) continue
     const validate = validator(headers, pointer(...responsePointer, 'headers', declaredName, 'schema'))
-    if (!validate(Array.isArray(value) ? value.join(', ') : String(value))) found.push(`${where}: header ${name}: ${value as string} ${headers.errorsText(validate.errors)}`)
+    const text: string = Array.isArray(value) ? value.join(', ') : typeof value === 'string' ? value : JSON.stringify(value)
+    if (!validate(text)) found.push(`${where}: header ${name}: ${JSON.stringify(value)} ${headers.errorsText(validate.errors)}`)
   }
 
   const type = mediaType(answer.headers['content-type'])
@@ -111,7 +117,7 @@ export function mismatches (answer: Answer): string[] {
     return found
   }
   if (method === 'HEAD') return found
-  if (declared.content[type]!.schema !== undefined) found.push(...checkBody(where, answer.body, type, pointer(...responsePointer, 'content', type, 'schema')))
+  if (declared.content[type].schema !== undefined) found.push(...checkBody(where, answer.body, type, pointer(...responsePointer, 'content', type, 'schema')))
   return found
 }
 
