@@ -289,6 +289,21 @@ export interface operations {
                     };
                 };
             };
+            /** @description The store is busy, the process is overloaded, or it is shutting down. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "openapi-head": {
@@ -313,6 +328,21 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+            /** @description The store is busy, the process is overloaded, or it is shutting down. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -354,6 +384,34 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A bug; the log has the details under the request id. */
+            500: {
+                headers: {
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy, the process is overloaded, or it is shutting down. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     "metrics-head": {
@@ -383,6 +441,34 @@ export interface operations {
                 headers: {
                     /** @description `Bearer realm="chats"`, with `error="invalid_token"` when a token was sent (RFC 6750). */
                     "WWW-Authenticate"?: string;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A bug; the log has the details under the request id. */
+            500: {
+                headers: {
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The store is busy, the process is overloaded, or it is shutting down. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
                     "X-Request-Id"?: string;
                     /** @description Never sniffed. */
@@ -474,6 +560,19 @@ export interface operations {
                     };
                 };
             };
+            /** @description A bug; the log has the details under the request id. */
+            500: {
+                headers: {
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The store is busy, the process is overloaded, or it is shutting down. */
             503: {
                 headers: {
@@ -514,6 +613,19 @@ export interface operations {
                         /** @enum {string} */
                         status: "ok";
                     };
+                };
+            };
+            /** @description A bug; the log has the details under the request id. */
+            500: {
+                headers: {
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The store is busy, the process is overloaded, or it is shutting down. */
@@ -1457,6 +1569,25 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule, or the body is not JSON (`/problems/malformed-json`). */
+            400: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Credentials are missing, malformed, expired or unknown (AUTH_MODE other than none). */
             401: {
                 headers: {
@@ -1499,6 +1630,44 @@ export interface operations {
             };
             /** @description `If-Match` does not match the current version. */
             412: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is over the configured limit. */
+            413: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id"?: string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options"?: "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not JSON. */
+            415: {
                 headers: {
                     /** @description Requests allowed per window, for this client and kind of request (read or write). */
                     "RateLimit-Limit"?: number;

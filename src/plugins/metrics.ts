@@ -126,7 +126,8 @@ export default fp(async (app) => {
       security: METRICS_SECURITY,
       response: {
         200: { description: 'Prometheus text format 0.0.4.', content: { 'text/plain': { schema: { type: 'string' } } } },
-        ...problemResponses('unauthorized')
+        // 503 while shutting down (src/app.ts); overload shedding exempts /metrics.
+        ...problemResponses('unauthorized', 'unavailable', 'internal')
       }
     }
   }, async (_request, reply) => {

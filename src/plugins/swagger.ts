@@ -3,7 +3,7 @@ import swaggerUi from '@fastify/swagger-ui'
 import type { RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { ChatInputSchema, ChatPageSchema, ChatPatchSchema, ChatSchema, PrioritySchema } from '../schemas/chat.js'
-import { ProblemSchema } from '../schemas/problem.js'
+import { ProblemSchema, problemResponses } from '../schemas/problem.js'
 
 /**
  * The OpenAPI document, made from the routes' own schemas, with the shared schemas as named
@@ -89,7 +89,9 @@ export default fp(async (app) => {
       tags: ['docs'],
       security: NO_SECURITY,
       response: {
-        200: { description: 'The OpenAPI 3.1 document.', content: { 'application/json': { schema: { type: 'object', additionalProperties: true } } } }
+        200: { description: 'The OpenAPI 3.1 document.', content: { 'application/json': { schema: { type: 'object', additionalProperties: true } } } },
+        // While shutting down (src/app.ts), or overloaded (src/plugins/under-pressure.ts).
+        ...problemResponses('unavailable')
       }
     }
   }, async () => app.swagger())

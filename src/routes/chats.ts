@@ -148,7 +148,8 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       headers: IfMatch,
       response: {
         204: { description: 'Deleted.', type: 'null' },
-        ...problemResponses('unauthorized', 'notFound', 'preconditionFailed', 'rateLimited', 'unavailable', 'internal')
+        // A DELETE may carry a body (Fastify reads it): one that is not JSON, too large or of another type is refused.
+        ...problemResponses('validation', 'unauthorized', 'notFound', 'preconditionFailed', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'internal')
       }
     }
   }, async (request, reply) => {

@@ -31,7 +31,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       security: NO_SECURITY,
       response: {
         200: { description: 'Ready.', content: { 'application/json': { schema: Status } } },
-        ...problemResponses('unavailable')
+        ...problemResponses('unavailable', 'internal')
       }
     }
   }, async () => {
