@@ -92,7 +92,7 @@ describe('requests generated from the document', () => {
 
   it('GET /chats: answers a query string with a broken parameter 400, naming it', async () => {
     const brokenQuery = fc.tuple(validQuery, fc.oneof(
-      ...query.filter((p) => p.name !== 'cursor').map((p) => invalid(p.schema, 'query').map((value) => ({ name: p.name, value }))),
+      ...query.map((p) => invalid(p.schema, 'query').map((value) => ({ name: p.name, value }))),
       fc.constantFrom('colour', 'page', '__proto__', 'constructor').map((name) => ({ name, value: '1' }))
     )).map(([params, { name, value }]) => ({ name, qs: queryString({ ...Object.fromEntries(Object.entries(params).filter(([k]) => k !== name)), [name]: value }) }))
     await fc.assert(fc.asyncProperty(brokenQuery, async ({ name, qs }) => {
