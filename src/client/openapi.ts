@@ -278,9 +278,9 @@ export interface operations {
             200: {
                 headers: {
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -293,11 +293,11 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -319,9 +319,9 @@ export interface operations {
             200: {
                 headers: {
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -334,11 +334,11 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -360,9 +360,9 @@ export interface operations {
             200: {
                 headers: {
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -373,11 +373,11 @@ export interface operations {
             401: {
                 headers: {
                     /** @description `Bearer realm="chats"`, with `error="invalid_token"` when a token was sent (RFC 6750). */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -388,9 +388,9 @@ export interface operations {
             500: {
                 headers: {
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -401,11 +401,11 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -427,9 +427,9 @@ export interface operations {
             200: {
                 headers: {
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -440,11 +440,11 @@ export interface operations {
             401: {
                 headers: {
                     /** @description `Bearer realm="chats"`, with `error="invalid_token"` when a token was sent (RFC 6750). */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -455,9 +455,9 @@ export interface operations {
             500: {
                 headers: {
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -468,11 +468,11 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -494,9 +494,9 @@ export interface operations {
             200: {
                 headers: {
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -521,9 +521,9 @@ export interface operations {
             200: {
                 headers: {
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -548,9 +548,9 @@ export interface operations {
             200: {
                 headers: {
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -564,9 +564,9 @@ export interface operations {
             500: {
                 headers: {
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -577,11 +577,11 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -603,9 +603,9 @@ export interface operations {
             200: {
                 headers: {
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -619,9 +619,9 @@ export interface operations {
             500: {
                 headers: {
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -632,11 +632,11 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -683,9 +683,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -702,9 +702,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -721,11 +721,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description `Bearer realm="chats"`, with `error="invalid_token"` when a token was sent (RFC 6750). */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -742,11 +742,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -763,9 +763,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -782,11 +782,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -818,13 +818,13 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The new chat's path. */
-                    Location?: string;
+                    Location: string;
                     /** @description The chat's current strong ETag. */
-                    ETag?: string;
+                    ETag: string;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -841,9 +841,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -860,11 +860,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description `Bearer realm="chats"`, with `error="invalid_token"` when a token was sent (RFC 6750). */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -881,9 +881,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -900,9 +900,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -919,11 +919,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -940,9 +940,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -959,11 +959,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -980,9 +980,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1029,9 +1029,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1048,9 +1048,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1067,11 +1067,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description `Bearer realm="chats"`, with `error="invalid_token"` when a token was sent (RFC 6750). */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1088,11 +1088,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1109,9 +1109,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1128,11 +1128,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1166,11 +1166,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The chat's current strong ETag. */
-                    ETag?: string;
+                    ETag: string;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1187,11 +1187,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The chat's current strong ETag. */
-                    ETag?: string;
+                    ETag: string;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1206,11 +1206,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description `Bearer realm="chats"`, with `error="invalid_token"` when a token was sent (RFC 6750). */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1227,9 +1227,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1246,11 +1246,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1267,9 +1267,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1286,11 +1286,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1328,11 +1328,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The chat's current strong ETag. */
-                    ETag?: string;
+                    ETag: string;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1349,9 +1349,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1368,11 +1368,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description `Bearer realm="chats"`, with `error="invalid_token"` when a token was sent (RFC 6750). */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1389,9 +1389,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1408,9 +1408,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1427,9 +1427,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1446,9 +1446,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1465,11 +1465,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1486,9 +1486,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1505,11 +1505,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1526,9 +1526,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1562,9 +1562,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1579,9 +1579,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1598,11 +1598,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description `Bearer realm="chats"`, with `error="invalid_token"` when a token was sent (RFC 6750). */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1619,9 +1619,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1638,9 +1638,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1657,9 +1657,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1676,9 +1676,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1695,11 +1695,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1716,9 +1716,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1735,11 +1735,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1773,11 +1773,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The chat's current strong ETag. */
-                    ETag?: string;
+                    ETag: string;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1794,11 +1794,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The chat's current strong ETag. */
-                    ETag?: string;
+                    ETag: string;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1813,11 +1813,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description `Bearer realm="chats"`, with `error="invalid_token"` when a token was sent (RFC 6750). */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1834,9 +1834,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1853,11 +1853,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1874,9 +1874,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1893,11 +1893,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1936,11 +1936,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The chat's current strong ETag. */
-                    ETag?: string;
+                    ETag: string;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1957,9 +1957,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1976,11 +1976,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description `Bearer realm="chats"`, with `error="invalid_token"` when a token was sent (RFC 6750). */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate": string;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1997,9 +1997,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -2016,9 +2016,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -2035,9 +2035,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -2054,9 +2054,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -2073,11 +2073,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -2094,9 +2094,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -2113,11 +2113,11 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
+                    "Retry-After": number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {
@@ -2134,9 +2134,9 @@ export interface operations {
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
-                    "X-Request-Id"?: string;
+                    "X-Request-Id": string;
                     /** @description Never sniffed. */
-                    "X-Content-Type-Options"?: "nosniff";
+                    "X-Content-Type-Options": "nosniff";
                     [name: string]: unknown;
                 };
                 content: {

@@ -1,4 +1,4 @@
-import swagger from '@fastify/swagger'
+import swagger, { type SwaggerTransformObject } from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
@@ -19,8 +19,33 @@ export const METRICS_SECURITY: Record<string, string[]>[] = [{}, { metricsToken:
 
 /** What every answer carries, whatever its route and status (src/app.ts, src/plugins/security-headers.ts). */
 export const EVERY_ANSWER_HEADERS = {
-  'X-Request-Id': { type: 'string', pattern: '^[A-Za-z0-9._-]{1,128}$', description: 'The client\'s `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made.' },
-  'X-Content-Type-Options': { type: 'string', enum: ['nosniff'], description: 'Never sniffed.' }
+  'X-Request-Id': { type: 'string', 'x-required': true, pattern: '^[A-Za-z0-9._-]{1,128}$', description: 'The client\'s `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made.' },
+  'X-Content-Type-Options': { type: 'string', 'x-required': true, enum: ['nosniff'], description: 'Never sniffed.' }
+}
+
+type SwaggerDocumentObject = Parameters<SwaggerTransformObject>[0]
+type Headers = Record<string, { required?: boolean, schema?: Record<string, unknown> }>
+type Paths = Record<string, Record<string, { responses?: Record<string, { headers?: Headers }> }>>
+
+/**
+ * A response header whose schema says `'x-required': true` is `required: true` in the document
+ * (@fastify/swagger copies a header's keys into its `schema`, where `required` means something else).
+ */
+export function requireHeaders (generated: SwaggerDocumentObject): ReturnType<SwaggerTransformObject> {
+  // Only ever the OpenAPI 3 document here (`openapi` options, no `swagger` ones).
+  const document = 'openapiObject' in generated ? generated.openapiObject : generated.swaggerObject
+  for (const item of Object.values((document.paths ?? {}) as Paths)) {
+    for (const operation of Object.values(item)) {
+      for (const response of Object.values(operation.responses ?? {})) {
+        for (const header of Object.values(response.headers ?? {})) {
+          if (header.schema?.['x-required'] !== true) continue
+          delete header.schema['x-required']
+          header.required = true
+        }
+      }
+    }
+  }
+  return document
 }
 
 /** Declares the headers of every answer on each documented response of a route. */
@@ -61,6 +86,7 @@ export const swaggerOptions = {
       { name: 'docs', description: 'This document' }
     ]
   },
+  transformObject: requireHeaders,
   refResolver: {
     buildLocalReference: (json: Record<string, unknown>, _base: unknown, _fragment: string, i: number) =>
       typeof json.$id === 'string' ? json.$id : `def-${i}`

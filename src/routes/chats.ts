@@ -12,7 +12,8 @@ import type { ChatPatch } from '../store/types.js'
 const tags = ['chats']
 // Every /chats route asks who the caller is (src/plugins/auth.ts) unless AUTH_MODE=none.
 const security = DATA_SECURITY
-const ETag = { type: 'string', description: 'The chat\'s current strong ETag.' }
+// `x-required`: the document says the header is always there (src/plugins/swagger.ts).
+const ETag = { type: 'string', 'x-required': true, description: 'The chat\'s current strong ETag.' }
 const IfMatch = Type.Object({
   'if-match': Type.Optional(Type.String({ description: 'An ETag from an earlier answer, or `*`. When it does not match the current version the answer is 412 and nothing changes.' }))
 })
@@ -39,7 +40,7 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       security,
       body: ChatInputRef,
       response: {
-        201: chatResponse('Created', { Location: { type: 'string', description: 'The new chat\'s path.' }, ETag }),
+        201: chatResponse('Created', { Location: { type: 'string', 'x-required': true, description: 'The new chat\'s path.' }, ETag }),
         ...problemResponses('validation', 'unauthorized', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'capacityExceeded', 'internal')
       }
     }

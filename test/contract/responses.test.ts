@@ -7,7 +7,7 @@ const ok: Answer = {
   path: '/chats/{id}',
   url: `/chats/${chat.id}`,
   status: 200,
-  headers: { 'content-type': 'application/json; charset=utf-8', 'content-length': '200', etag: '"1"', 'x-request-id': 'r-1', 'ratelimit-limit': 5 },
+  headers: { 'content-type': 'application/json; charset=utf-8', 'content-length': '200', etag: '"1"', 'x-request-id': 'r-1', 'x-content-type-options': 'nosniff', 'ratelimit-limit': 5 },
   body: JSON.stringify(chat)
 }
 
@@ -15,12 +15,13 @@ const ok: Answer = {
 describe('the response checker', () => {
   it('passes an answer the document describes', () => {
     expect(mismatches(ok)).toEqual([])
-    expect(mismatches({ ...ok, status: 304, headers: { etag: '"1"', 'x-request-id': 'r-1' }, body: undefined })).toEqual([])
+    expect(mismatches({ ...ok, status: 304, headers: { etag: '"1"', 'x-request-id': 'r-1', 'x-content-type-options': 'nosniff' }, body: undefined })).toEqual([])
   })
 
   it('finds an undeclared status, header, media type, body and content', () => {
     expect(mismatches({ ...ok, status: 418 })).toEqual([expect.stringContaining('status 418 is not declared')])
     expect(mismatches({ ...ok, headers: { ...ok.headers, 'x-powered-by': 'me' } })).toEqual([expect.stringContaining('header x-powered-by is not declared')])
+    expect(mismatches({ ...ok, headers: { ...ok.headers, etag: undefined } })).toEqual([expect.stringContaining('required header ETag is missing')])
     expect(mismatches({ ...ok, headers: { ...ok.headers, 'ratelimit-limit': 'many' } })).toEqual([expect.stringContaining('header ratelimit-limit')])
     expect(mismatches({ ...ok, headers: { ...ok.headers, 'content-type': 'text/html' } })).toEqual([expect.stringContaining('media type text/html is not declared')])
     expect(mismatches({ ...ok, body: JSON.stringify({ ...chat, version: 0 }) })).toEqual([expect.stringContaining('body data/version must be >= 1')])

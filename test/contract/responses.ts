@@ -11,7 +11,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
  * 3.1) does the validation; this file only finds the schema the document gives an answer.
  */
 
-interface Header { schema?: unknown }
+interface Header { schema?: unknown, required?: boolean }
 interface Response { headers?: Record<string, Header>, content?: Record<string, { schema?: unknown }> }
 interface Operation { responses: Record<string, Response> }
 interface Document { paths: Record<string, Record<string, Operation>> }
@@ -104,6 +104,11 @@ export function mismatches (answer: Answer): string[] {
     const validate = validator(headers, pointer(...responsePointer, 'headers', declaredName, 'schema'))
     const text: string = Array.isArray(value) ? value.join(', ') : typeof value === 'string' ? value : JSON.stringify(value)
     if (!validate(text)) found.push(`${where}: header ${name}: ${JSON.stringify(value)} ${headers.errorsText(validate.errors)}`)
+  }
+
+  for (const [name, header] of Object.entries(declared.headers ?? {})) {
+    const sent = Object.keys(answer.headers).some((h) => h.toLowerCase() === name.toLowerCase() && answer.headers[h] !== undefined)
+    if (header.required === true && !sent) found.push(`${where}: required header ${name} is missing`)
   }
 
   const type = mediaType(answer.headers['content-type'])
