@@ -2,6 +2,8 @@ import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
+    // Every answer a test gets from the app is checked against openapi/openapi.json (test/contract/responses.ts).
+    setupFiles: ['test/setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // Every test on the default store, then the HTTP contract tests again on the Redis backend (test/helper.ts).

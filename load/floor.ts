@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import Fastify from 'fastify'
 import { ChatInputSchema, ChatPageSchema, ChatPatchSchema, ChatSchema, PrioritySchema } from '../src/schemas/chat.js'
-import { ListQuerySchema, type ListQueryString } from '../src/schemas/list-query.js'
+import { LIMIT_DEFAULT, ListQuerySchema, type ListQueryString } from '../src/schemas/list-query.js'
 import type { Chat, ChatInput, ChatPatch, ListPage } from '../src/store/types.js'
 
 /**
@@ -74,7 +74,8 @@ function pageOf (chats: Chat[], query: ListQueryString): ListPage {
   const order = (a: Chat, b: Chat): number => { const x = value(a); const y = value(b); return x < y ? -1 : x > y ? 1 : 0 }
   const sign = key.startsWith('-') ? -1 : 1
   matches.sort((a, b) => sign * order(a, b) || (a.id < b.id ? -1 : 1))
-  return { items: matches.slice(0, query.limit), total: matches.length, limit: query.limit, nextCursor: matches.length > query.limit ? 'floor' : null }
+  const limit = query.limit ?? LIMIT_DEFAULT
+  return { items: matches.slice(0, limit), total: matches.length, limit, nextCursor: matches.length > limit ? 'floor' : null }
 }
 
 if (import.meta.url === `file://${process.argv[1] ?? ''}`) {

@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { loadConfig, type Config } from './config.js'
 import { AppError } from './errors.js'
 import { registerErrorHandlers, sendProblem, toAppError } from './error-handler.js'
+import { parseJsonBody } from './json-body.js'
 import auditPlugin from './plugins/audit.js'
 import authPlugin, { type AuthTuning } from './plugins/auth.js'
 import metricsPlugin from './plugins/metrics.js'
@@ -77,11 +78,19 @@ export async function buildApp (options: BuildOptions = {}): Promise<FastifyInst
 
   // Bodies are JSON and nothing else: text/plain (Fastify's other default) is a 415. An empty body
   // is no body on a DELETE (some clients send Content-Type on every request), and malformed elsewhere.
-  const parseJson = app.getDefaultJsonParser('error', 'error')
   app.removeContentTypeParser(['application/json', 'text/plain'])
   app.addContentTypeParser(['application/json', 'application/merge-patch+json'], { parseAs: 'string' }, (request, body, done) => {
-    if (body === '' && request.method === 'DELETE') { done(null, undefined); return }
-    void parseJson(request, body.toString(), done)
+    const text = body.toString()
+    if (text === '') {
+      if (request.method === 'DELETE') done(null, undefined)
+      else done(new AppError('malformedJson', 'The body is empty; send a JSON object'), undefined)
+      return
+    }
+    try {
+      done(null, parseJsonBody(text))
+    } catch (err) {
+      done(err as Error, undefined)
+    }
   })
 
   // Guards before every route, so that every route gets them. Auth first: the rate limit counts per owner.

@@ -10,8 +10,6 @@ const FASTIFY_CODES: Partial<Record<string, () => AppError>> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: () => new AppError('unsupportedMediaType', 'Send the body as application/json'),
   FST_ERR_CTP_INVALID_TYPE: () => new AppError('unsupportedMediaType', 'Send the body as application/json'),
   FST_ERR_CTP_BODY_TOO_LARGE: () => new AppError('payloadTooLarge', 'The request body is larger than the configured limit'),
-  FST_ERR_CTP_EMPTY_JSON_BODY: () => new AppError('malformedJson', 'The body is empty; send a JSON object'),
-  FST_ERR_CTP_INVALID_JSON_BODY: () => new AppError('malformedJson', 'The body is not valid JSON'),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new AppError('malformedJson', 'The body does not match its Content-Length'),
   FST_ERR_CTP_INVALID_CONTENT_TYPE: () => new AppError('unsupportedMediaType', 'Send the body as application/json'),
   FST_ERR_BAD_URL: () => notFound('No such route'),

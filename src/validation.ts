@@ -36,11 +36,28 @@ function validateChatText (kind: unknown, data: unknown): boolean {
 }
 validateChatText.errors = [] as Partial<ErrorObject>[]
 
+/**
+ * The schema as the service checks it: where `x-chat-text` checks a text, its `pattern` (which says
+ * the same rule for the document's readers) is left out, so that one broken rule is one error with
+ * the store's message, not two. Anything else is the schema itself.
+ */
+export function withoutDocumentedPatterns (schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(withoutDocumentedPatterns)
+  if (typeof schema !== 'object' || schema === null) return schema
+  const out: Record<string, unknown> = {}
+  const textChecked = 'x-chat-text' in schema
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === 'pattern' && textChecked) continue
+    out[key] = withoutDocumentedPatterns(value)
+  }
+  return out
+}
+
 function makeAjv (options: Options, schemas: unknown[]): Ajv {
   const ajv = new Ajv(options)
   addFormats(ajv)
   ajv.addKeyword({ keyword: 'x-chat-text', schemaType: 'string', errors: true, validate: validateChatText })
-  for (const schema of schemas) ajv.addSchema(schema as AnySchema)
+  for (const schema of schemas) ajv.addSchema(withoutDocumentedPatterns(schema) as AnySchema)
   return ajv
 }
 
@@ -50,7 +67,7 @@ export function buildValidator (externalSchemas: Record<string, unknown>) {
   const body = makeAjv(BODY_OPTIONS, shared)
   const other = makeAjv(OTHER_OPTIONS, shared)
   return ({ schema, httpPart }: { schema: AnySchema, httpPart?: string }): ValidateFunction =>
-    (httpPart === 'body' ? body : other).compile(schema)
+    (httpPart === 'body' ? body : other).compile(withoutDocumentedPatterns(schema) as AnySchema)
 }
 
 /** One Ajv error as the contract's `errors` entry: the path names the field, also for unknown and missing ones. */

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
-import { generateOpenApi, OPENAPI_PATH } from '../scripts/generate-openapi.js'
+import { CLIENT_TYPES_PATH, generateClientTypes, generateOpenApi, OPENAPI_PATH } from '../scripts/generate-openapi.js'
 import { build } from './helper.js'
 
 describe('OpenAPI document', () => {
@@ -12,6 +12,11 @@ describe('OpenAPI document', () => {
   it('is committed as the code generates it (run `npm run openapi` after changing a route)', async () => {
     const committed = await readFile(OPENAPI_PATH, 'utf8')
     expect(committed).toBe(await generateOpenApi())
+  })
+
+  it('has the typed client\'s types committed as generated from it (run `npm run openapi`)', async () => {
+    const committed = await readFile(CLIENT_TYPES_PATH, 'utf8')
+    expect(committed).toBe(await generateClientTypes(await readFile(OPENAPI_PATH, 'utf8')))
   })
 
   it('is served at /openapi.json, the same as the committed file', async () => {

@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client'
 import { AppError } from '../errors.js'
 import { problemResponses } from '../schemas/problem.js'
+import { METRICS_SECURITY } from './swagger.js'
 import type { StoreHealth } from '../store/types.js'
 import { StoreError } from '../store/errors.js'
 import { RequestDurations } from './request-histogram.js'
@@ -122,9 +123,11 @@ export default fp(async (app) => {
       summary: 'Prometheus metrics',
       description: 'Requests and latency by route and status, the store against its limits, lock waits, rejections by reason, process metrics. With METRICS_TOKEN set, it asks for `Authorization: Bearer <METRICS_TOKEN>`.',
       tags: ['metrics'],
+      security: METRICS_SECURITY,
       response: {
         200: { description: 'Prometheus text format 0.0.4.', content: { 'text/plain': { schema: { type: 'string' } } } },
-        ...problemResponses('unauthorized')
+        // 503 while shutting down (src/app.ts); overload shedding exempts /metrics.
+        ...problemResponses('unauthorized', 'unavailable', 'internal')
       }
     }
   }, async (_request, reply) => {

@@ -12,7 +12,8 @@ import type { ChatPatch } from '../store/types.js'
 const tags = ['chats']
 // Every /chats route asks who the caller is (src/plugins/auth.ts) unless AUTH_MODE=none.
 const security = DATA_SECURITY
-const ETag = { type: 'string', description: 'The chat\'s current strong ETag.' }
+// `x-required`: the document says the header is always there (src/plugins/swagger.ts).
+const ETag = { type: 'string', 'x-required': true, description: 'The chat\'s current strong ETag.' }
 const IfMatch = Type.Object({
   'if-match': Type.Optional(Type.String({ description: 'An ETag from an earlier answer, or `*`. When it does not match the current version the answer is 412 and nothing changes.' }))
 })
@@ -39,7 +40,7 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       security,
       body: ChatInputRef,
       response: {
-        201: chatResponse('Created', { Location: { type: 'string', description: 'The new chat\'s path.' }, ETag }),
+        201: chatResponse('Created', { Location: { type: 'string', 'x-required': true, description: 'The new chat\'s path.' }, ETag }),
         ...problemResponses('validation', 'unauthorized', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'capacityExceeded', 'internal')
       }
     }
@@ -79,7 +80,7 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       headers: Type.Object({ 'if-none-match': Type.Optional(Type.String({ description: 'ETags the client holds, or `*`.' })) }),
       response: {
         200: chatResponse('The chat.'),
-        304: { description: 'Not modified: the client\'s copy is current.', headers: { ETag } },
+        304: { description: 'Not modified: the client\'s copy is current. No body.', type: 'null', headers: { ETag } },
         ...problemResponses('unauthorized', 'notFound', 'rateLimited', 'unavailable', 'internal')
       }
     }
@@ -87,9 +88,10 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const chat = await store.get(request.owner, request.params.id)
     if (chat === undefined) throw notFound()
     reply.header('etag', etagOf(chat.version))
-    // A 304 has no body, which only send() with nothing gives (a returned null is the JSON `null`).
+    // A 304 has no body, which only send() with nothing gives (a returned null is the JSON `null`):
+    // the schema's `type: 'null'` is what tells the document so, and types send()'s argument as null.
     // eslint-disable-next-line no-restricted-syntax
-    if (noneMatchHits(request.headers['if-none-match'], chat.version)) return reply.code(304).send()
+    if (noneMatchHits(request.headers['if-none-match'], chat.version)) return reply.code(304).send(undefined as unknown as null)
     return chat
   })
 
@@ -147,7 +149,8 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       headers: IfMatch,
       response: {
         204: { description: 'Deleted.', type: 'null' },
-        ...problemResponses('unauthorized', 'notFound', 'preconditionFailed', 'rateLimited', 'unavailable', 'internal')
+        // A DELETE may carry a body (Fastify reads it): one that is not JSON, too large or of another type is refused.
+        ...problemResponses('validation', 'unauthorized', 'notFound', 'preconditionFailed', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'internal')
       }
     }
   }, async (request, reply) => {

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { AppError } from '../errors.js'
+import { NO_SECURITY } from '../plugins/swagger.js'
 import { problemResponses } from '../schemas/problem.js'
 
 const Status = Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false })
@@ -15,6 +16,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Liveness probe',
       description: 'The process is up.',
       tags,
+      security: NO_SECURITY,
       response: { 200: { description: 'Alive.', content: { 'application/json': { schema: Status } } } }
     }
   }, async () => ({ status: 'ok' as const }))
@@ -26,9 +28,10 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Readiness probe',
       description: 'Ready to serve: the store has loaded its data, takes writes, and the process is not shutting down.',
       tags,
+      security: NO_SECURITY,
       response: {
         200: { description: 'Ready.', content: { 'application/json': { schema: Status } } },
-        ...problemResponses('unavailable')
+        ...problemResponses('unavailable', 'internal')
       }
     }
   }, async () => {

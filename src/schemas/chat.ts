@@ -9,15 +9,27 @@ export const PrioritySchema = Type.Unsafe<Priority>({
   description: 'Sorting uses this order (low < medium < high), not the alphabet.'
 })
 
+/**
+ * The title rule exactly, for validators that read the document: after `String.prototype.trim`
+ * (which removes what `\s` matches), 1–TITLE_MAX code points, none of them U+0000–U+001F or U+007F.
+ * The service checks the same rule in code (`x-chat-text`), for messages that name what is wrong.
+ */
+export const TITLE_PATTERN = String.raw`^\s*[^\s\u0000-\u001f\u007f](?:[^\u0000-\u001f\u007f]{0,${TITLE_MAX - 2}}[^\s\u0000-\u001f\u007f])?\s*$`
+/** No control characters but \n, \r and \t; the length is `maxLength`'s (code points, like the service's count). */
+export const DESCRIPTION_PATTERN = String.raw`^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$`
+
 const Title = Type.String({
   minLength: 1,
-  description: `Trimmed before it is stored; 1–${TITLE_MAX} characters (code points) after the trim, no control characters.`,
+  pattern: TITLE_PATTERN,
+  description: `Trimmed before it is stored; 1–${TITLE_MAX} characters (code points) after the trim, no control characters. ` +
+    `The limit counts after the trim, which \`maxLength\` cannot say: \`pattern\` says it exactly (leading and trailing white space, then 1–${TITLE_MAX} code points).`,
   'x-chat-text': 'title',
   examples: ['Project update']
 })
 const Description = Type.String({
   maxLength: DESCRIPTION_MAX,
-  description: `0–${DESCRIPTION_MAX} characters (code points); control characters other than \\n, \\r and \\t are refused.`,
+  pattern: DESCRIPTION_PATTERN,
+  description: `0–${DESCRIPTION_MAX} characters (code points); control characters other than \\n, \\r and \\t are refused (\`pattern\`).`,
   'x-chat-text': 'description',
   examples: ['Weekly sync about the launch']
 })
@@ -26,8 +38,8 @@ const PriorityRef = Type.Unsafe<Priority>(Type.Ref('Priority'))
 
 export const ChatSchema = Type.Object({
   id: Type.String({ maxLength: 64, description: 'Server-made, opaque, URL-safe; sorts in creation order.', examples: ['01936f0e-4a4b-7c3d-8e5f-0123456789ab'] }),
-  title: Type.String({ examples: ['Project update'] }),
-  description: Type.String(),
+  title: Type.String({ minLength: 1, maxLength: TITLE_MAX, description: 'Trimmed; no control characters.', examples: ['Project update'] }),
+  description: Type.String({ maxLength: DESCRIPTION_MAX }),
   priority: PriorityRef,
   isActive: Type.Boolean(),
   createdAt: Type.String({ format: 'date-time', description: 'RFC 3339 UTC with milliseconds.' }),

@@ -3,6 +3,9 @@ import { AppError, type FieldError } from '../errors.js'
 import { PRIORITIES, SORT_FIELDS, type ListQuery, type Priority, type SortField, type SortKey } from '../store/types.js'
 import { listQueryProblems } from '../store/rules.js'
 
+/** The page size when `limit` is not sent (Ajv fills it in; the fallback below is for the type). */
+export const LIMIT_DEFAULT = 20
+
 const PRIORITY = `(${PRIORITIES.join('|')})`
 const SORT_KEY = `-?(${SORT_FIELDS.join('|')})`
 
@@ -24,7 +27,7 @@ export const ListQuerySchema = Type.Object({
     description: 'Comma list of `createdAt`, `updatedAt`, `priority` (low < medium < high), `title` (lower-cased, by code point), each optionally prefixed by `-` for descending; ties always broken by `id` ascending. Default `createdAt`.',
     examples: ['-createdAt', 'priority,-updatedAt']
   })),
-  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Page size, 1–100.' }),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: LIMIT_DEFAULT, description: `Page size, 1–100; default ${LIMIT_DEFAULT}.` })),
   offset: Type.Optional(Type.Integer({ minimum: 0, description: 'Matches to skip; default 0. Not with `cursor`.' })),
   cursor: Type.Optional(Type.String({
     minLength: 1,
@@ -42,7 +45,7 @@ export type ListQueryString = Static<typeof ListQuerySchema>
  */
 export function toListQuery (qs: ListQueryString): ListQuery {
   const errors: FieldError[] = []
-  const query: ListQuery = { limit: qs.limit }
+  const query: ListQuery = { limit: qs.limit ?? LIMIT_DEFAULT }
   if (qs.priority !== undefined) {
     const [only] = qs.priority
     query.priority = qs.priority.length === 1 && !only!.includes(',') ? [only as Priority] : [...new Set(qs.priority.flatMap((p) => p.split(',') as Priority[]))]

@@ -13,8 +13,8 @@ export const ProblemSchema = Type.Object({
   }, { additionalProperties: false })))
 }, { $id: 'Problem', description: 'An RFC 9457 problem.' })
 
-const RetryAfter = { type: 'integer', description: 'Seconds to wait before trying again.' }
-const WwwAuthenticate = { type: 'string', description: '`Bearer realm="chats"`, with `error="invalid_token"` when a token was sent (RFC 6750).' }
+const RetryAfter = { type: 'integer', 'x-required': true, description: 'Seconds to wait before trying again.' }
+const WwwAuthenticate = { type: 'string', 'x-required': true, description: '`Bearer realm="chats"`, with `error="invalid_token"` when a token was sent (RFC 6750).' }
 
 const descriptions: Record<ProblemKind, string> = {
   validation: 'A body, query or path value breaks the rules; `errors` lists every broken rule, or the body is not JSON (`/problems/malformed-json`).',

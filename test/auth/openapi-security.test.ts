@@ -9,10 +9,11 @@ interface Doc {
 }
 
 describe('OpenAPI: who the caller is', () => {
-  it('declares bearerAuth and apiKey, asks for either on every /chats operation, and lists its 401 with WWW-Authenticate', async () => {
+  it('declares bearerAuth, apiKey and metricsToken, asks for either on every /chats operation, and lists its 401 with WWW-Authenticate', async () => {
     const doc = JSON.parse(await readFile(OPENAPI_PATH, 'utf8')) as Doc
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
     expect(doc.components.securitySchemes.apiKey).toMatchObject({ type: 'apiKey', in: 'header', name: 'X-API-Key' })
+    expect(doc.components.securitySchemes.metricsToken).toMatchObject({ type: 'http', scheme: 'bearer' })
     let operations = 0
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(item)) {
@@ -20,8 +21,12 @@ describe('OpenAPI: who the caller is', () => {
           operations++
           expect(op.security, `${method} ${path}`).toEqual([{ bearerAuth: [] }, { apiKey: [] }])
           expect(Object.keys(op.responses['401']?.headers ?? {}), `${method} ${path}`).toContain('WWW-Authenticate')
+        } else if (path === '/metrics') {
+          // Open, or METRICS_TOKEN's Bearer token when it is set.
+          expect(op.security, `${method} ${path}`).toEqual([{}, { metricsToken: [] }])
         } else {
-          expect(op.security, `${method} ${path}`).toBeUndefined()
+          // Health and the document never ask: said outright, so that no tool assumes a default.
+          expect(op.security, `${method} ${path}`).toEqual([])
         }
       }
     }

@@ -402,6 +402,17 @@ describe('chats routes', () => {
       expect((await http.del(chat.id, jsonHeaders)).statusCode).toBe(204)
       expect(await http.total()).toBe(0)
     })
+
+    it('refuses a body that is not JSON, of another type or too large, and deletes nothing (each declared in the document)', async () => {
+      const chat = await http.create()
+      const del = async (headers: Record<string, string>, payload: string): Promise<Res> =>
+        await app.inject({ method: 'DELETE', url: `/chats/${chat.id}`, headers, payload })
+      expectProblem(await del(jsonHeaders, '{'), 400, '/problems/malformed-json')
+      expectProblem(await del(jsonHeaders, '{"__proto__":{}}'), 400, '/problems/validation')
+      expectProblem(await del({ 'content-type': 'text/plain' }, 'bye'), 415, '/problems/unsupported-media-type')
+      expectProblem(await del(jsonHeaders, JSON.stringify({ pad: 'x'.repeat(20_000) })), 413, '/problems/payload-too-large')
+      expect(await http.total()).toBe(1)
+    })
   })
 
   describe('If-Match', () => {

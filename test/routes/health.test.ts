@@ -38,10 +38,12 @@ describe('health routes', () => {
 
   it('refuses other requests with 503 once shutting down', async () => {
     app.lifecycle.shuttingDown = true
-    const res = await app.inject({ url: '/chats' })
-    expect(res.statusCode).toBe(503)
-    expect(res.json()).toMatchObject({ type: '/problems/unavailable' })
-    expect(res.headers['x-request-id']).toEqual(expect.any(String))
+    for (const url of ['/chats', '/metrics', '/openapi.json']) {
+      const res = await app.inject({ url })
+      expect(res.statusCode, url).toBe(503)
+      expect(res.json()).toMatchObject({ type: '/problems/unavailable' })
+      expect(res.headers['x-request-id']).toEqual(expect.any(String))
+    }
   })
 
   it('turns to shutting down when the app starts closing', async () => {
