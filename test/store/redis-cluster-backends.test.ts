@@ -70,6 +70,15 @@ describe('the Redis backend on a cluster', () => {
     }
   })
 
+  it('reconciles the MAX_ITEMS count from every primary', async () => {
+    const store = await primaries.make()
+    for (let i = 0; i < 9; i++) await store.create(`owner-${i}`, { title: 'x' })
+    // As if four creates had died between their reservation and their script.
+    await store.backend.client.incrby(store.backend.keys.items, 4)
+    expect((await store.health()).items).toBe(13)
+    expect(await store.backend.reconcileItems()).toEqual({ before: 13, after: 9 })
+  })
+
   it('sends reads to the replicas with REDIS_READ_FROM_REPLICAS', async () => {
     const store = await replicas.make()
     const chat = await store.create('reader', { title: 'read me' })

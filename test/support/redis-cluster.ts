@@ -114,6 +114,15 @@ export async function startCluster (): Promise<TestCluster> {
         return info.includes('cluster_state:ok') && info.includes('cluster_slots_ok:16384') && info.includes('cluster_known_nodes:6')
       })
     }
+    // Every node must know every replica as one (gossip takes a moment), or a client that asks it for
+    // the slots would see no replicas to read from.
+    for (const port of ports) {
+      await until(`3 replicas known to ${port}`, async () => {
+        // One range a primary (as `--cluster create` assigns them): [start, end, primary, replica…].
+        const slots = JSON.parse(await redisCli(port, '--json', 'cluster', 'slots')) as unknown[][]
+        return slots.length === 3 && slots.every((range) => range.length >= 4)
+      })
+    }
     for (const port of ports) {
       await until(`replication on ${port}`, async () => {
         const info = await redisCli(port, 'info', 'replication')
