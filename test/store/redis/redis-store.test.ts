@@ -5,7 +5,7 @@ import { StoreError } from '../../../src/store/errors.js'
 import { CursorCodec, fingerprintOf } from '../../../src/store/memory/cursor.js'
 import { storeErrorOf } from '../../../src/store/redis/connection.js'
 import { createRedisStore, type RedisStore } from '../../../src/store/redis/redis-store.js'
-import { PRIORITIES, SORT_FIELDS, type Chat, type ListQuery, type SortKey } from '../../../src/store/types.js'
+import { PRIORITIES, SORT_FIELDS, type Chat, type ListQuery, type Priority, type SortKey } from '../../../src/store/types.js'
 import { naiveList } from '../memory/naive.js'
 import { deletePrefixes, LOCAL_REDIS_URL, uniquePrefix } from '../../support/redis.js'
 import { startRedis } from '../../support/redis-cluster.js'
@@ -176,6 +176,17 @@ describe('the Redis backend, beyond the common suite', () => {
     expect((await store.get('o', chat!.id))?.version).toBe(2)
     // A refusal is a refusal, whatever the replicas say.
     expect(await codeOf(store.update('o', chat!.id, { title: 'z' }, { ifVersion: [1] }))).toBe('versionMismatch')
+  })
+
+  it('checks again in the script what the rules checked in JS; a script refusal gives the reservation back', async () => {
+    const store = open({ maxItems: 1 })
+    const backend = store.backend
+    const bad = { title: 'x', description: '', priority: 'urgent' as Priority, isActive: true }
+    await expect(backend.create('o', bad)).rejects.toMatchObject({ name: 'ReplyError', message: expect.stringMatching(/invalid priority/) as unknown })
+    expect((await store.health()).items).toBe(0)
+    const chat = await store.create('o', { title: 'fits' })
+    await expect(backend.update('o', chat.id, { priority: 'urgent' as Priority }, {})).rejects.toMatchObject({ name: 'ReplyError' })
+    expect(await store.get('o', chat.id)).toEqual(chat)
   })
 
   it('maps Redis failures to the store\'s errors', () => {
