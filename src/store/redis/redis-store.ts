@@ -77,10 +77,12 @@ export class RedisChatStore implements ChatBackend {
 
   async create (owner: string, fields: ChatFields): Promise<Chat> {
     return await this.writing(async () => {
-      const reserved = await this.call(async () => await this.client.chatReserve(this.keys.items, this.options.maxItems))
-      if (reserved !== 1) throw new StoreError('capacity', `The store holds its maximum of ${this.options.maxItems} chats`)
       const now = this.now()
       const id = this.nextId()
+      // The scripts cut ids off the end of index members by their length (36, a UUID's).
+      if (!isChatId(id)) throw new Error(`the id generator made ${JSON.stringify(id)}, not a UUIDv7`)
+      const reserved = await this.call(async () => await this.client.chatReserve(this.keys.items, this.options.maxItems))
+      if (reserved !== 1) throw new StoreError('capacity', `The store holds its maximum of ${this.options.maxItems} chats`)
       const base = this.keys.base(owner)
       let answer: string
       try {

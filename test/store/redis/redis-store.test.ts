@@ -189,6 +189,16 @@ describe('the Redis backend, beyond the common suite', () => {
     expect(await store.get('o', chat.id)).toEqual(chat)
   })
 
+  it('refuses an id generator that makes no UUIDv7 before reserving, and answers unavailable once closed', async () => {
+    const store = open({ ids: () => 'short', maxItems: 1 })
+    await expect(store.create('o', { title: 'x' })).rejects.toThrow(/not a UUIDv7/)
+    expect((await store.health()).items).toBe(0)
+    await store.close()
+    expect(await store.health()).toMatchObject({ ready: false, detail: 'The store is closed' })
+    expect(await codeOf(store.get('o', 'x'))).toBe('unavailable')
+    expect(await codeOf(store.create('o', { title: 'x' }))).toBe('unavailable')
+  })
+
   it('maps Redis failures to the store\'s errors', () => {
     const reply = (message: string): Error => Object.assign(new Error(message), { name: 'ReplyError' })
     expect(storeErrorOf(reply('OOM command not allowed when used memory > \'maxmemory\'.'))).toMatchObject({ code: 'capacity' })
