@@ -286,8 +286,9 @@ if prios or active or from or to or words then
     for _ in pairs(text) do n = n + 1 end
     source, size = 'q', n
   end
-  local lo = from and ('[' .. num(from, false)) or '-'
-  local hi = to and ('(' .. num(to, false)) or '+'
+  -- createdAt is whole milliseconds: c >= from and c < to hold as c >= ceil(from) and c < ceil(to).
+  local lo = from and ('[' .. num(math.ceil(from), false)) or '-'
+  local hi = to and ('(' .. num(math.ceil(to), false)) or '+'
   if (from or to) and size > 0 then
     local n = redis.call('ZLEXCOUNT', B .. ':z:ca', lo, hi)
     if n < size then source, size = 'range', n end

@@ -86,6 +86,16 @@ describe('the Redis backend, beyond the common suite', () => {
     }
   })
 
+  it('takes createdFrom and createdTo that are not whole milliseconds as the memory backend does', async () => {
+    let t = 1000
+    const store = open({ now: () => t })
+    const chats: Chat[] = []
+    for (let i = 0; i < 4; i++) { chats.push(await store.create('o', { title: `c${i}` })); t++ }
+    const query: ListQuery = { limit: 10, createdFrom: 1000.5, createdTo: 1002.5 }
+    expect((await store.list('o', query)).items.map((c) => c.id)).toEqual(naiveList(chats, query).map((c) => c.id))
+    expect((await store.list('o', { ...query, isActive: true })).total).toBe(2)
+  })
+
   it('keeps every key of an owner under one exact tag, also for owners with braces', async () => {
     const store = open()
     const owners = ['{x}', '}', 'a{b}c', '{', 'plain', 'ü{}']
