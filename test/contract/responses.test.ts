@@ -26,6 +26,10 @@ describe('the response checker', () => {
     expect(mismatches({ ...ok, headers: { ...ok.headers, 'content-type': 'text/html' } })).toEqual([expect.stringContaining('media type text/html is not declared')])
     expect(mismatches({ ...ok, body: JSON.stringify({ ...chat, version: 0 }) })).toEqual([expect.stringContaining('body data/version must be >= 1')])
     expect(mismatches({ ...ok, body: '{' })).toEqual([expect.stringContaining('is not JSON')])
+    const problem = { ...ok, status: 404, headers: { ...ok.headers, etag: undefined, 'content-type': 'application/problem+json' } }
+    expect(mismatches({ ...problem, body: JSON.stringify({ type: '/problems/not-found', title: 'Not found', status: 404 }) })).toEqual([])
+    expect(mismatches({ ...problem, body: JSON.stringify({ type: '/problems/validation', title: 'Not found', status: 404 }) })).toEqual([expect.stringContaining('body data/type must be equal to one of the allowed values')])
+    expect(mismatches({ ...problem, body: JSON.stringify({ type: '/problems/not-found', title: 'Not found', status: 400 }) })).toEqual([expect.stringContaining('body data/status must be equal to one of the allowed values')])
     // The 304: a body (or a media type) where the document declares no content.
     expect(mismatches({ ...ok, status: 304, body: '{}' })).toEqual([expect.stringContaining('declares no content')])
   })
