@@ -301,7 +301,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
         };
@@ -342,7 +347,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
         };
@@ -381,7 +391,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unauthorized";
+                        /** @enum {unknown} */
+                        status?: 401;
+                    };
                 };
             };
             /** @description A bug; the log has the details under the request id. */
@@ -394,7 +409,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
                 };
             };
             /** @description The store is busy, the process is overloaded, or it is shutting down. */
@@ -409,7 +429,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
         };
@@ -448,7 +473,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unauthorized";
+                        /** @enum {unknown} */
+                        status?: 401;
+                    };
                 };
             };
             /** @description A bug; the log has the details under the request id. */
@@ -461,7 +491,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
                 };
             };
             /** @description The store is busy, the process is overloaded, or it is shutting down. */
@@ -476,7 +511,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
         };
@@ -570,7 +610,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
                 };
             };
             /** @description The store is busy, the process is overloaded, or it is shutting down. */
@@ -585,7 +630,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
         };
@@ -625,7 +675,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
                 };
             };
             /** @description The store is busy, the process is overloaded, or it is shutting down. */
@@ -640,7 +695,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
         };
@@ -692,7 +752,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChatPage"];
                 };
             };
-            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule, or the body is not JSON (`/problems/malformed-json`). */
+            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule. */
             400: {
                 headers: {
                     /** @description Requests allowed per window, for this client and kind of request (read or write). */
@@ -708,7 +768,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/validation";
+                        /** @enum {unknown} */
+                        status?: 400;
+                    };
                 };
             };
             /** @description Credentials are missing, malformed, expired or unknown (AUTH_MODE other than none). */
@@ -729,7 +794,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unauthorized";
+                        /** @enum {unknown} */
+                        status?: 401;
+                    };
                 };
             };
             /** @description Over the rate limit. */
@@ -750,7 +820,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/rate-limited";
+                        /** @enum {unknown} */
+                        status?: 429;
+                    };
                 };
             };
             /** @description A bug; the log has the details under the request id. */
@@ -769,7 +844,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
                 };
             };
             /** @description The store is busy, the process is overloaded, or it is shutting down. */
@@ -790,7 +870,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
         };
@@ -831,7 +916,7 @@ export interface operations {
                     "application/json": components["schemas"]["Chat"];
                 };
             };
-            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule, or the body is not JSON (`/problems/malformed-json`). */
+            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule. Or the body is not JSON (`/problems/malformed-json`). */
             400: {
                 headers: {
                     /** @description Requests allowed per window, for this client and kind of request (read or write). */
@@ -847,7 +932,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/validation" | "/problems/malformed-json";
+                        /** @enum {unknown} */
+                        status?: 400;
+                    };
                 };
             };
             /** @description Credentials are missing, malformed, expired or unknown (AUTH_MODE other than none). */
@@ -868,7 +958,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unauthorized";
+                        /** @enum {unknown} */
+                        status?: 401;
+                    };
                 };
             };
             /** @description The body is over the configured limit. */
@@ -887,7 +982,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/payload-too-large";
+                        /** @enum {unknown} */
+                        status?: 413;
+                    };
                 };
             };
             /** @description The body is not JSON. */
@@ -906,7 +1006,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unsupported-media-type";
+                        /** @enum {unknown} */
+                        status?: 415;
+                    };
                 };
             };
             /** @description Over the rate limit. */
@@ -927,7 +1032,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/rate-limited";
+                        /** @enum {unknown} */
+                        status?: 429;
+                    };
                 };
             };
             /** @description A bug; the log has the details under the request id. */
@@ -946,7 +1056,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
                 };
             };
             /** @description The store is busy, the process is overloaded, or it is shutting down. */
@@ -967,7 +1082,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
             /** @description The store is full (max items or memory budget). */
@@ -986,7 +1106,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/capacity-exceeded";
+                        /** @enum {unknown} */
+                        status?: 507;
+                    };
                 };
             };
         };
@@ -1038,7 +1163,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChatPage"];
                 };
             };
-            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule, or the body is not JSON (`/problems/malformed-json`). */
+            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule. */
             400: {
                 headers: {
                     /** @description Requests allowed per window, for this client and kind of request (read or write). */
@@ -1054,7 +1179,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/validation";
+                        /** @enum {unknown} */
+                        status?: 400;
+                    };
                 };
             };
             /** @description Credentials are missing, malformed, expired or unknown (AUTH_MODE other than none). */
@@ -1075,7 +1205,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unauthorized";
+                        /** @enum {unknown} */
+                        status?: 401;
+                    };
                 };
             };
             /** @description Over the rate limit. */
@@ -1096,7 +1231,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/rate-limited";
+                        /** @enum {unknown} */
+                        status?: 429;
+                    };
                 };
             };
             /** @description A bug; the log has the details under the request id. */
@@ -1115,7 +1255,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
                 };
             };
             /** @description The store is busy, the process is overloaded, or it is shutting down. */
@@ -1136,7 +1281,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
         };
@@ -1214,7 +1364,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unauthorized";
+                        /** @enum {unknown} */
+                        status?: 401;
+                    };
                 };
             };
             /** @description No such chat. */
@@ -1233,7 +1388,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/not-found";
+                        /** @enum {unknown} */
+                        status?: 404;
+                    };
                 };
             };
             /** @description Over the rate limit. */
@@ -1254,7 +1414,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/rate-limited";
+                        /** @enum {unknown} */
+                        status?: 429;
+                    };
                 };
             };
             /** @description A bug; the log has the details under the request id. */
@@ -1273,7 +1438,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
                 };
             };
             /** @description The store is busy, the process is overloaded, or it is shutting down. */
@@ -1294,7 +1464,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
         };
@@ -1339,7 +1514,7 @@ export interface operations {
                     "application/json": components["schemas"]["Chat"];
                 };
             };
-            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule, or the body is not JSON (`/problems/malformed-json`). */
+            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule. Or the body is not JSON (`/problems/malformed-json`). */
             400: {
                 headers: {
                     /** @description Requests allowed per window, for this client and kind of request (read or write). */
@@ -1355,7 +1530,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/validation" | "/problems/malformed-json";
+                        /** @enum {unknown} */
+                        status?: 400;
+                    };
                 };
             };
             /** @description Credentials are missing, malformed, expired or unknown (AUTH_MODE other than none). */
@@ -1376,7 +1556,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unauthorized";
+                        /** @enum {unknown} */
+                        status?: 401;
+                    };
                 };
             };
             /** @description No such chat. */
@@ -1395,7 +1580,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/not-found";
+                        /** @enum {unknown} */
+                        status?: 404;
+                    };
                 };
             };
             /** @description `If-Match` does not match the current version. */
@@ -1414,7 +1604,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/precondition-failed";
+                        /** @enum {unknown} */
+                        status?: 412;
+                    };
                 };
             };
             /** @description The body is over the configured limit. */
@@ -1433,7 +1628,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/payload-too-large";
+                        /** @enum {unknown} */
+                        status?: 413;
+                    };
                 };
             };
             /** @description The body is not JSON. */
@@ -1452,7 +1652,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unsupported-media-type";
+                        /** @enum {unknown} */
+                        status?: 415;
+                    };
                 };
             };
             /** @description Over the rate limit. */
@@ -1473,7 +1678,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/rate-limited";
+                        /** @enum {unknown} */
+                        status?: 429;
+                    };
                 };
             };
             /** @description A bug; the log has the details under the request id. */
@@ -1492,7 +1702,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
                 };
             };
             /** @description The store is busy, the process is overloaded, or it is shutting down. */
@@ -1513,7 +1728,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
             /** @description The store is full (max items or memory budget). */
@@ -1532,7 +1752,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/capacity-exceeded";
+                        /** @enum {unknown} */
+                        status?: 507;
+                    };
                 };
             };
         };
@@ -1569,7 +1794,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule, or the body is not JSON (`/problems/malformed-json`). */
+            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule. Or the body is not JSON (`/problems/malformed-json`). */
             400: {
                 headers: {
                     /** @description Requests allowed per window, for this client and kind of request (read or write). */
@@ -1585,7 +1810,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/validation" | "/problems/malformed-json";
+                        /** @enum {unknown} */
+                        status?: 400;
+                    };
                 };
             };
             /** @description Credentials are missing, malformed, expired or unknown (AUTH_MODE other than none). */
@@ -1606,7 +1836,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unauthorized";
+                        /** @enum {unknown} */
+                        status?: 401;
+                    };
                 };
             };
             /** @description No such chat. */
@@ -1625,7 +1860,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/not-found";
+                        /** @enum {unknown} */
+                        status?: 404;
+                    };
                 };
             };
             /** @description `If-Match` does not match the current version. */
@@ -1644,7 +1884,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/precondition-failed";
+                        /** @enum {unknown} */
+                        status?: 412;
+                    };
                 };
             };
             /** @description The body is over the configured limit. */
@@ -1663,7 +1908,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/payload-too-large";
+                        /** @enum {unknown} */
+                        status?: 413;
+                    };
                 };
             };
             /** @description The body is not JSON. */
@@ -1682,7 +1932,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unsupported-media-type";
+                        /** @enum {unknown} */
+                        status?: 415;
+                    };
                 };
             };
             /** @description Over the rate limit. */
@@ -1703,7 +1958,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/rate-limited";
+                        /** @enum {unknown} */
+                        status?: 429;
+                    };
                 };
             };
             /** @description A bug; the log has the details under the request id. */
@@ -1722,7 +1982,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
                 };
             };
             /** @description The store is busy, the process is overloaded, or it is shutting down. */
@@ -1743,7 +2008,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
         };
@@ -1821,7 +2091,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unauthorized";
+                        /** @enum {unknown} */
+                        status?: 401;
+                    };
                 };
             };
             /** @description No such chat. */
@@ -1840,7 +2115,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/not-found";
+                        /** @enum {unknown} */
+                        status?: 404;
+                    };
                 };
             };
             /** @description Over the rate limit. */
@@ -1861,7 +2141,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/rate-limited";
+                        /** @enum {unknown} */
+                        status?: 429;
+                    };
                 };
             };
             /** @description A bug; the log has the details under the request id. */
@@ -1880,7 +2165,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
                 };
             };
             /** @description The store is busy, the process is overloaded, or it is shutting down. */
@@ -1901,7 +2191,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
         };
@@ -1947,7 +2242,7 @@ export interface operations {
                     "application/json": components["schemas"]["Chat"];
                 };
             };
-            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule, or the body is not JSON (`/problems/malformed-json`). */
+            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule. Or the body is not JSON (`/problems/malformed-json`). */
             400: {
                 headers: {
                     /** @description Requests allowed per window, for this client and kind of request (read or write). */
@@ -1963,7 +2258,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/validation" | "/problems/malformed-json";
+                        /** @enum {unknown} */
+                        status?: 400;
+                    };
                 };
             };
             /** @description Credentials are missing, malformed, expired or unknown (AUTH_MODE other than none). */
@@ -1984,7 +2284,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unauthorized";
+                        /** @enum {unknown} */
+                        status?: 401;
+                    };
                 };
             };
             /** @description No such chat. */
@@ -2003,7 +2308,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/not-found";
+                        /** @enum {unknown} */
+                        status?: 404;
+                    };
                 };
             };
             /** @description `If-Match` does not match the current version. */
@@ -2022,7 +2332,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/precondition-failed";
+                        /** @enum {unknown} */
+                        status?: 412;
+                    };
                 };
             };
             /** @description The body is over the configured limit. */
@@ -2041,7 +2356,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/payload-too-large";
+                        /** @enum {unknown} */
+                        status?: 413;
+                    };
                 };
             };
             /** @description The body is not JSON. */
@@ -2060,7 +2380,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unsupported-media-type";
+                        /** @enum {unknown} */
+                        status?: 415;
+                    };
                 };
             };
             /** @description Over the rate limit. */
@@ -2081,7 +2406,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/rate-limited";
+                        /** @enum {unknown} */
+                        status?: 429;
+                    };
                 };
             };
             /** @description A bug; the log has the details under the request id. */
@@ -2100,7 +2430,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
                 };
             };
             /** @description The store is busy, the process is overloaded, or it is shutting down. */
@@ -2121,7 +2456,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
             /** @description The store is full (max items or memory budget). */
@@ -2140,7 +2480,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/capacity-exceeded";
+                        /** @enum {unknown} */
+                        status?: 507;
+                    };
                 };
             };
         };

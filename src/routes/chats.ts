@@ -41,7 +41,7 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: ChatInputRef,
       response: {
         201: chatResponse('Created', { Location: { type: 'string', 'x-required': true, description: 'The new chat\'s path.' }, ETag }),
-        ...problemResponses('validation', 'unauthorized', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'capacityExceeded', 'internal')
+        ...problemResponses('validation', 'malformedJson', 'unauthorized', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'capacityExceeded', 'internal')
       }
     }
   }, async (request, reply) => {
@@ -108,7 +108,7 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       consumes: ['application/json', 'application/merge-patch+json'],
       response: {
         200: chatResponse('The updated chat.'),
-        ...problemResponses('validation', 'unauthorized', 'notFound', 'preconditionFailed', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'capacityExceeded', 'internal')
+        ...problemResponses('validation', 'malformedJson', 'unauthorized', 'notFound', 'preconditionFailed', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'capacityExceeded', 'internal')
       }
     }
   }, async (request, reply) => {
@@ -129,7 +129,7 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: ChatInputRef,
       response: {
         200: chatResponse('The replaced chat.'),
-        ...problemResponses('validation', 'unauthorized', 'notFound', 'preconditionFailed', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'capacityExceeded', 'internal')
+        ...problemResponses('validation', 'malformedJson', 'unauthorized', 'notFound', 'preconditionFailed', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'capacityExceeded', 'internal')
       }
     }
   }, async (request, reply) => {
@@ -150,7 +150,7 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: {
         204: { description: 'Deleted.', type: 'null' },
         // A DELETE may carry a body (Fastify reads it): one that is not JSON, too large or of another type is refused.
-        ...problemResponses('validation', 'unauthorized', 'notFound', 'preconditionFailed', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'internal')
+        ...problemResponses('validation', 'malformedJson', 'unauthorized', 'notFound', 'preconditionFailed', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'internal')
       }
     }
   }, async (request, reply) => {
