@@ -28,6 +28,11 @@ export class RedisKeys {
     return `${this.prefix}:items`
   }
 
+  /** The HMAC key of list cursors that every process on this prefix shares when CURSOR_SECRET is not set. */
+  get cursorSecret (): string {
+    return `${this.prefix}:cursor-secret`
+  }
+
   /** What matches every key of this prefix (for SCAN). */
   get pattern (): string {
     return `${this.prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}:*`

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import type { ChatBackend } from '../backend.js'
 import { ChatStore } from '../chat-store.js'
 import { chatNotFound, StoreError } from '../errors.js'
@@ -24,7 +25,7 @@ export interface RedisStoreOptions extends RedisTarget {
   waitReplicas?: number
   now?: () => number
   ids?: IdGenerator
-  /** Key of the HMAC that signs list cursors; random per store when absent (then cursors are good on this process only). */
+  /** Key of the HMAC that signs list cursors; when absent, one kept in Redis that every store on the prefix shares. */
   cursorKey?: Buffer
 }
 
@@ -53,7 +54,7 @@ const refusedByRedis = (err: unknown): boolean => err instanceof Error && err.na
 export class RedisChatStore implements ChatBackend {
   readonly client: ChatClient
   readonly keys: RedisKeys
-  private readonly cursors: CursorCodec
+  private cursors: CursorCodec
   private readonly now: () => number
   private readonly nextId: IdGenerator
   private readonly inFlight = new Set<Promise<unknown>>()
@@ -68,11 +69,24 @@ export class RedisChatStore implements ChatBackend {
     this.now = options.now ?? Date.now
     this.nextId = options.ids ?? createIdGenerator(this.now)
     this.cursors = new CursorCodec(options.cursorKey)
+    // Without a configured key, every process on this prefix signs with one kept in Redis (made
+    // by the first), read again on each (re)connection: a page's cursor is good on any replica.
+    if (options.cursorKey === undefined) this.client.on('ready', () => { this.shareCursorKey().catch(() => {}) })
   }
 
-  /** Settles once Redis answers (a cluster: once it knows its slots); rejects (`unavailable`) when it does not in time. */
+  /**
+   * Settles once Redis answers (a cluster: once it knows its slots) and the cursor key is shared;
+   * rejects (`unavailable`) when Redis does not answer in time.
+   */
   async connected (): Promise<void> {
     await this.call(async () => await this.client.ping())
+    if (this.options.cursorKey === undefined) await this.call(async () => { await this.shareCursorKey() })
+  }
+
+  private async shareCursorKey (): Promise<void> {
+    await this.client.set(this.keys.cursorSecret, randomBytes(32).toString('hex'), 'NX')
+    const shared = await this.client.get(this.keys.cursorSecret)
+    if (shared !== null) this.cursors = new CursorCodec(Buffer.from(shared, 'hex'))
   }
 
   async create (owner: string, fields: ChatFields): Promise<Chat> {
