@@ -25,7 +25,7 @@ describe('OpenAPI document', () => {
     expect(res.json()).toEqual(JSON.parse(await readFile(OPENAPI_PATH, 'utf8')))
   })
 
-  interface Operation { responses: Record<string, { headers?: Record<string, unknown>, content?: Record<string, { schema: { $ref?: string } }> }>, requestBody?: { content: Record<string, unknown> } }
+  interface Operation { responses: Record<string, { headers?: Record<string, unknown>, content?: Record<string, { schema: { $ref?: string, allOf?: { $ref?: string }[] } }> }>, requestBody?: { content: Record<string, unknown> } }
   interface Doc { components: { schemas: Record<string, unknown> }, paths: Record<string, Record<string, Operation>>, servers: unknown[] }
 
   it('names its components and declares the errors of every chat route', async () => {
@@ -34,7 +34,7 @@ describe('OpenAPI document', () => {
     expect(JSON.stringify(doc)).not.toMatch(/def-\d/)
     const post = doc.paths['/chats']?.post
     expect(post?.responses['201']?.headers).toHaveProperty('Location')
-    expect(post?.responses['400']?.content?.['application/problem+json']?.schema.$ref).toBe('#/components/schemas/Problem')
+    expect(post?.responses['400']?.content?.['application/problem+json']?.schema.allOf?.[0]?.$ref).toBe('#/components/schemas/Problem')
     expect(doc.paths['/chats/{id}']?.patch?.requestBody?.content).toHaveProperty(['application/merge-patch+json'])
     for (const [path, item] of Object.entries(doc.paths)) {
       if (!path.startsWith('/chats')) continue

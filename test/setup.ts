@@ -6,8 +6,8 @@ import { takeMismatches, watchResponses } from './contract/responses.js'
 /**
  * Every test file: each Fastify instance gets the response watcher as it is made (Fastify publishes
  * `fastify.initialization` from its constructor, before any plugin), so every answer a test gets
- * from the app, over `inject` or a socket, is checked against openapi/openapi.json. A mismatch
- * fails the test that got it (or the file, for answers to a `beforeAll`).
+ * from the app, over `inject` or a socket, is checked against openapi/openapi.json, after each
+ * test. A mismatch fails the test that got it (or the file, for answers to a `beforeAll`).
  */
 const testName = (): string | undefined => expect.getState().currentTestName
 diagnostics.subscribe('fastify.initialization', (message) => {

@@ -161,6 +161,54 @@ export interface paths {
         patch: operations["updateChat"];
         trace?: never;
     };
+    "/chats/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the kept versions of a chat session
+         * @description The chat's last HISTORY_VERSIONS versions, oldest first (the current one last), each as it was then, by `limit` and `cursor`. A deleted chat has no history: 404.
+         */
+        get: operations["getChatHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /**
+         * Read the kept versions of a chat session
+         * @description The chat's last HISTORY_VERSIONS versions, oldest first (the current one last), each as it was then, by `limit` and `cursor`. A deleted chat has no history: 404.
+         */
+        head: operations["getChatHistory-head"];
+        patch?: never;
+        trace?: never;
+    };
+    "/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow the owner's changes
+         * @description The owner's changes, oldest first, after `after`, as a page. With `Accept: text/event-stream`, a live feed (Server-Sent Events): each change an event with `id: <seq>`, `event: <type>` and the change as JSON `data`, a comment at least every 15 s; it resumes after `Last-Event-ID` (or `after`) with none missed and none twice, then goes on live; without either it starts from now. A client too slow to keep up is disconnected. An `after` older than the changes kept: 410, list the chats again.
+         */
+        get: operations["listChanges"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /**
+         * Follow the owner's changes
+         * @description The owner's changes, oldest first, after `after`, as a page. With `Accept: text/event-stream`, a live feed (Server-Sent Events): each change an event with `id: <seq>`, `event: <type>` and the change as JSON `data`, a comment at least every 15 s; it resumes after `Last-Event-ID` (or `after`) with none missed and none twice, then goes on live; without either it starts from now. A client too slow to keep up is disconnected. An `after` older than the changes kept: 410, list the chats again.
+         */
+        head: operations["listChanges-head"];
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -241,6 +289,51 @@ export interface components {
             /** @description Pass as `cursor` for the next page; null on the last page. */
             nextCursor: string | null;
         };
+        /** @description One change of the owner's feed; `chat` (the chat after the write) is absent on `deleted`. */
+        Change: {
+            /**
+             * @description Opaque; the server orders an owner's changes by it, in the order the writes took effect.
+             * @example 1765000000000001
+             */
+            seq: string;
+            /** @enum {string} */
+            type: "created" | "updated" | "deleted";
+            /** @description The chat's id. */
+            id: string;
+            /** @description The chat's version after the write; for `deleted`, the version it had. */
+            version: number;
+            /**
+             * Format: date-time
+             * @description When the write took effect.
+             */
+            at: string;
+            chat?: components["schemas"]["Chat"];
+        };
+        /** @description One page of changes, oldest first. */
+        ChangePage: {
+            items: components["schemas"]["Change"][];
+            /** @description Pass as `after` for the next page: the last item's seq, or with no items the current position (following from it misses nothing newer). */
+            nextAfter: string;
+        };
+        /** @description One kept version of a chat, as it was then. */
+        HistoryEntry: {
+            version: number;
+            /** @enum {string} */
+            type: "created" | "updated";
+            /**
+             * Format: date-time
+             * @description When this version was written.
+             */
+            at: string;
+            chat: components["schemas"]["Chat"];
+        };
+        /** @description One page of a chat's kept versions, oldest first. */
+        HistoryPage: {
+            items: components["schemas"]["HistoryEntry"][];
+            limit: number;
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            nextCursor: string | null;
+        };
         /** @description An RFC 9457 problem. */
         Problem: {
             /** @description A URI reference naming the problem type, e.g. /problems/validation. */
@@ -301,7 +394,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
         };
@@ -342,7 +440,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
         };
@@ -381,7 +484,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unauthorized";
+                        /** @enum {unknown} */
+                        status?: 401;
+                    };
                 };
             };
             /** @description A bug; the log has the details under the request id. */
@@ -394,7 +502,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
                 };
             };
             /** @description The store is busy, the process is overloaded, or it is shutting down. */
@@ -409,7 +522,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
         };
@@ -448,7 +566,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unauthorized";
+                        /** @enum {unknown} */
+                        status?: 401;
+                    };
                 };
             };
             /** @description A bug; the log has the details under the request id. */
@@ -461,7 +584,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
                 };
             };
             /** @description The store is busy, the process is overloaded, or it is shutting down. */
@@ -476,7 +604,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
         };
@@ -570,7 +703,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
                 };
             };
             /** @description The store is busy, the process is overloaded, or it is shutting down. */
@@ -585,7 +723,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
         };
@@ -625,7 +768,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
                 };
             };
             /** @description The store is busy, the process is overloaded, or it is shutting down. */
@@ -640,7 +788,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
         };
@@ -692,7 +845,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChatPage"];
                 };
             };
-            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule, or the body is not JSON (`/problems/malformed-json`). */
+            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule. */
             400: {
                 headers: {
                     /** @description Requests allowed per window, for this client and kind of request (read or write). */
@@ -708,7 +861,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/validation";
+                        /** @enum {unknown} */
+                        status?: 400;
+                    };
                 };
             };
             /** @description Credentials are missing, malformed, expired or unknown (AUTH_MODE other than none). */
@@ -729,7 +887,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unauthorized";
+                        /** @enum {unknown} */
+                        status?: 401;
+                    };
                 };
             };
             /** @description Over the rate limit. */
@@ -750,7 +913,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/rate-limited";
+                        /** @enum {unknown} */
+                        status?: 429;
+                    };
                 };
             };
             /** @description A bug; the log has the details under the request id. */
@@ -769,7 +937,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
                 };
             };
             /** @description The store is busy, the process is overloaded, or it is shutting down. */
@@ -790,7 +963,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
         };
@@ -798,7 +976,10 @@ export interface operations {
     createChat: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1–255 printable ASCII characters, optionally in double quotes. The first answer is kept with the key for IDEMPOTENCY_TTL_S: the same key with the same body (the same JSON value) gets it again with `Idempotent-Replayed: true` and creates nothing; with another body, 422; while the first is being processed, 409. 429, 503 and 507 answers are not kept. */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -821,6 +1002,8 @@ export interface operations {
                     Location: string;
                     /** @description The chat's current strong ETag. */
                     ETag: string;
+                    /** @description Present on the kept answer of an `Idempotency-Key` sent again. */
+                    "Idempotent-Replayed"?: "true";
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
                     "X-Request-Id": string;
                     /** @description Never sniffed. */
@@ -831,7 +1014,7 @@ export interface operations {
                     "application/json": components["schemas"]["Chat"];
                 };
             };
-            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule, or the body is not JSON (`/problems/malformed-json`). */
+            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule. Or the body is not JSON (`/problems/malformed-json`). */
             400: {
                 headers: {
                     /** @description Requests allowed per window, for this client and kind of request (read or write). */
@@ -847,7 +1030,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/validation" | "/problems/malformed-json";
+                        /** @enum {unknown} */
+                        status?: 400;
+                    };
                 };
             };
             /** @description Credentials are missing, malformed, expired or unknown (AUTH_MODE other than none). */
@@ -868,7 +1056,38 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unauthorized";
+                        /** @enum {unknown} */
+                        status?: 401;
+                    };
+                };
+            };
+            /** @description A create with this `Idempotency-Key` is still being processed; try again after `Retry-After`. */
+            409: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/idempotency-key-in-flight";
+                        /** @enum {unknown} */
+                        status?: 409;
+                    };
                 };
             };
             /** @description The body is over the configured limit. */
@@ -887,7 +1106,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/payload-too-large";
+                        /** @enum {unknown} */
+                        status?: 413;
+                    };
                 };
             };
             /** @description The body is not JSON. */
@@ -906,7 +1130,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unsupported-media-type";
+                        /** @enum {unknown} */
+                        status?: 415;
+                    };
+                };
+            };
+            /** @description This `Idempotency-Key` was used before with another request body. */
+            422: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/idempotency-key-reused";
+                        /** @enum {unknown} */
+                        status?: 422;
+                    };
                 };
             };
             /** @description Over the rate limit. */
@@ -927,7 +1180,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/rate-limited";
+                        /** @enum {unknown} */
+                        status?: 429;
+                    };
                 };
             };
             /** @description A bug; the log has the details under the request id. */
@@ -946,7 +1204,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
                 };
             };
             /** @description The store is busy, the process is overloaded, or it is shutting down. */
@@ -967,7 +1230,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
             /** @description The store is full (max items or memory budget). */
@@ -986,7 +1254,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/capacity-exceeded";
+                        /** @enum {unknown} */
+                        status?: 507;
+                    };
                 };
             };
         };
@@ -1038,7 +1311,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChatPage"];
                 };
             };
-            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule, or the body is not JSON (`/problems/malformed-json`). */
+            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule. */
             400: {
                 headers: {
                     /** @description Requests allowed per window, for this client and kind of request (read or write). */
@@ -1054,7 +1327,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/validation";
+                        /** @enum {unknown} */
+                        status?: 400;
+                    };
                 };
             };
             /** @description Credentials are missing, malformed, expired or unknown (AUTH_MODE other than none). */
@@ -1075,7 +1353,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unauthorized";
+                        /** @enum {unknown} */
+                        status?: 401;
+                    };
                 };
             };
             /** @description Over the rate limit. */
@@ -1096,7 +1379,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/rate-limited";
+                        /** @enum {unknown} */
+                        status?: 429;
+                    };
                 };
             };
             /** @description A bug; the log has the details under the request id. */
@@ -1115,7 +1403,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
                 };
             };
             /** @description The store is busy, the process is overloaded, or it is shutting down. */
@@ -1136,7 +1429,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
         };
@@ -1214,7 +1512,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unauthorized";
+                        /** @enum {unknown} */
+                        status?: 401;
+                    };
                 };
             };
             /** @description No such chat. */
@@ -1233,7 +1536,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/not-found";
+                        /** @enum {unknown} */
+                        status?: 404;
+                    };
                 };
             };
             /** @description Over the rate limit. */
@@ -1254,7 +1562,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/rate-limited";
+                        /** @enum {unknown} */
+                        status?: 429;
+                    };
                 };
             };
             /** @description A bug; the log has the details under the request id. */
@@ -1273,7 +1586,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
                 };
             };
             /** @description The store is busy, the process is overloaded, or it is shutting down. */
@@ -1294,7 +1612,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
         };
@@ -1339,7 +1662,7 @@ export interface operations {
                     "application/json": components["schemas"]["Chat"];
                 };
             };
-            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule, or the body is not JSON (`/problems/malformed-json`). */
+            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule. Or the body is not JSON (`/problems/malformed-json`). */
             400: {
                 headers: {
                     /** @description Requests allowed per window, for this client and kind of request (read or write). */
@@ -1355,7 +1678,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/validation" | "/problems/malformed-json";
+                        /** @enum {unknown} */
+                        status?: 400;
+                    };
                 };
             };
             /** @description Credentials are missing, malformed, expired or unknown (AUTH_MODE other than none). */
@@ -1376,7 +1704,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unauthorized";
+                        /** @enum {unknown} */
+                        status?: 401;
+                    };
                 };
             };
             /** @description No such chat. */
@@ -1395,7 +1728,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/not-found";
+                        /** @enum {unknown} */
+                        status?: 404;
+                    };
                 };
             };
             /** @description `If-Match` does not match the current version. */
@@ -1414,7 +1752,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/precondition-failed";
+                        /** @enum {unknown} */
+                        status?: 412;
+                    };
                 };
             };
             /** @description The body is over the configured limit. */
@@ -1433,7 +1776,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/payload-too-large";
+                        /** @enum {unknown} */
+                        status?: 413;
+                    };
                 };
             };
             /** @description The body is not JSON. */
@@ -1452,7 +1800,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unsupported-media-type";
+                        /** @enum {unknown} */
+                        status?: 415;
+                    };
                 };
             };
             /** @description Over the rate limit. */
@@ -1473,7 +1826,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/rate-limited";
+                        /** @enum {unknown} */
+                        status?: 429;
+                    };
                 };
             };
             /** @description A bug; the log has the details under the request id. */
@@ -1492,7 +1850,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
                 };
             };
             /** @description The store is busy, the process is overloaded, or it is shutting down. */
@@ -1513,7 +1876,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
             /** @description The store is full (max items or memory budget). */
@@ -1532,7 +1900,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/capacity-exceeded";
+                        /** @enum {unknown} */
+                        status?: 507;
+                    };
                 };
             };
         };
@@ -1569,7 +1942,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule, or the body is not JSON (`/problems/malformed-json`). */
+            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule. Or the body is not JSON (`/problems/malformed-json`). */
             400: {
                 headers: {
                     /** @description Requests allowed per window, for this client and kind of request (read or write). */
@@ -1585,7 +1958,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/validation" | "/problems/malformed-json";
+                        /** @enum {unknown} */
+                        status?: 400;
+                    };
                 };
             };
             /** @description Credentials are missing, malformed, expired or unknown (AUTH_MODE other than none). */
@@ -1606,7 +1984,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unauthorized";
+                        /** @enum {unknown} */
+                        status?: 401;
+                    };
                 };
             };
             /** @description No such chat. */
@@ -1625,7 +2008,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/not-found";
+                        /** @enum {unknown} */
+                        status?: 404;
+                    };
                 };
             };
             /** @description `If-Match` does not match the current version. */
@@ -1644,7 +2032,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/precondition-failed";
+                        /** @enum {unknown} */
+                        status?: 412;
+                    };
                 };
             };
             /** @description The body is over the configured limit. */
@@ -1663,7 +2056,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/payload-too-large";
+                        /** @enum {unknown} */
+                        status?: 413;
+                    };
                 };
             };
             /** @description The body is not JSON. */
@@ -1682,7 +2080,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unsupported-media-type";
+                        /** @enum {unknown} */
+                        status?: 415;
+                    };
                 };
             };
             /** @description Over the rate limit. */
@@ -1703,7 +2106,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/rate-limited";
+                        /** @enum {unknown} */
+                        status?: 429;
+                    };
                 };
             };
             /** @description A bug; the log has the details under the request id. */
@@ -1722,7 +2130,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
                 };
             };
             /** @description The store is busy, the process is overloaded, or it is shutting down. */
@@ -1743,7 +2156,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
         };
@@ -1821,7 +2239,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unauthorized";
+                        /** @enum {unknown} */
+                        status?: 401;
+                    };
                 };
             };
             /** @description No such chat. */
@@ -1840,7 +2263,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/not-found";
+                        /** @enum {unknown} */
+                        status?: 404;
+                    };
                 };
             };
             /** @description Over the rate limit. */
@@ -1861,7 +2289,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/rate-limited";
+                        /** @enum {unknown} */
+                        status?: 429;
+                    };
                 };
             };
             /** @description A bug; the log has the details under the request id. */
@@ -1880,7 +2313,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
                 };
             };
             /** @description The store is busy, the process is overloaded, or it is shutting down. */
@@ -1901,7 +2339,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
         };
@@ -1947,7 +2390,7 @@ export interface operations {
                     "application/json": components["schemas"]["Chat"];
                 };
             };
-            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule, or the body is not JSON (`/problems/malformed-json`). */
+            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule. Or the body is not JSON (`/problems/malformed-json`). */
             400: {
                 headers: {
                     /** @description Requests allowed per window, for this client and kind of request (read or write). */
@@ -1963,7 +2406,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/validation" | "/problems/malformed-json";
+                        /** @enum {unknown} */
+                        status?: 400;
+                    };
                 };
             };
             /** @description Credentials are missing, malformed, expired or unknown (AUTH_MODE other than none). */
@@ -1984,7 +2432,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unauthorized";
+                        /** @enum {unknown} */
+                        status?: 401;
+                    };
                 };
             };
             /** @description No such chat. */
@@ -2003,7 +2456,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/not-found";
+                        /** @enum {unknown} */
+                        status?: 404;
+                    };
                 };
             };
             /** @description `If-Match` does not match the current version. */
@@ -2022,7 +2480,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/precondition-failed";
+                        /** @enum {unknown} */
+                        status?: 412;
+                    };
                 };
             };
             /** @description The body is over the configured limit. */
@@ -2041,7 +2504,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/payload-too-large";
+                        /** @enum {unknown} */
+                        status?: 413;
+                    };
                 };
             };
             /** @description The body is not JSON. */
@@ -2060,7 +2528,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unsupported-media-type";
+                        /** @enum {unknown} */
+                        status?: 415;
+                    };
                 };
             };
             /** @description Over the rate limit. */
@@ -2081,7 +2554,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/rate-limited";
+                        /** @enum {unknown} */
+                        status?: 429;
+                    };
                 };
             };
             /** @description A bug; the log has the details under the request id. */
@@ -2100,7 +2578,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
                 };
             };
             /** @description The store is busy, the process is overloaded, or it is shutting down. */
@@ -2121,7 +2604,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
             /** @description The store is full (max items or memory budget). */
@@ -2140,7 +2628,770 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/capacity-exceeded";
+                        /** @enum {unknown} */
+                        status?: 507;
+                    };
+                };
+            };
+        };
+    };
+    getChatHistory: {
+        parameters: {
+            query: {
+                /** @description Page size, 1–100. */
+                limit: number;
+                /** @description The `nextCursor` of an earlier page of this chat's history. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The chat id. A value that cannot be an id is answered 404, like an unknown one. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of versions. */
+            200: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HistoryPage"];
+                };
+            };
+            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule. */
+            400: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/validation";
+                        /** @enum {unknown} */
+                        status?: 400;
+                    };
+                };
+            };
+            /** @description Credentials are missing, malformed, expired or unknown (AUTH_MODE other than none). */
+            401: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description `Bearer realm="chats"`, with `error="invalid_token"` when a token was sent (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unauthorized";
+                        /** @enum {unknown} */
+                        status?: 401;
+                    };
+                };
+            };
+            /** @description No such chat. */
+            404: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/not-found";
+                        /** @enum {unknown} */
+                        status?: 404;
+                    };
+                };
+            };
+            /** @description Over the rate limit. */
+            429: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/rate-limited";
+                        /** @enum {unknown} */
+                        status?: 429;
+                    };
+                };
+            };
+            /** @description A bug; the log has the details under the request id. */
+            500: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
+                };
+            };
+            /** @description The store is busy, the process is overloaded, or it is shutting down. */
+            503: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
+                };
+            };
+        };
+    };
+    "getChatHistory-head": {
+        parameters: {
+            query: {
+                /** @description Page size, 1–100. */
+                limit: number;
+                /** @description The `nextCursor` of an earlier page of this chat's history. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The chat id. A value that cannot be an id is answered 404, like an unknown one. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of versions. */
+            200: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HistoryPage"];
+                };
+            };
+            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule. */
+            400: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/validation";
+                        /** @enum {unknown} */
+                        status?: 400;
+                    };
+                };
+            };
+            /** @description Credentials are missing, malformed, expired or unknown (AUTH_MODE other than none). */
+            401: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description `Bearer realm="chats"`, with `error="invalid_token"` when a token was sent (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unauthorized";
+                        /** @enum {unknown} */
+                        status?: 401;
+                    };
+                };
+            };
+            /** @description No such chat. */
+            404: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/not-found";
+                        /** @enum {unknown} */
+                        status?: 404;
+                    };
+                };
+            };
+            /** @description Over the rate limit. */
+            429: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/rate-limited";
+                        /** @enum {unknown} */
+                        status?: 429;
+                    };
+                };
+            };
+            /** @description A bug; the log has the details under the request id. */
+            500: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
+                };
+            };
+            /** @description The store is busy, the process is overloaded, or it is shutting down. */
+            503: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
+                };
+            };
+        };
+    };
+    listChanges: {
+        parameters: {
+            query: {
+                /** @description A `seq`: start after that change. Absent: from the oldest change kept (an event stream: from now on). Older than what is kept: 410. */
+                after?: string;
+                /** @description Page size, 1–1000 (not for an event stream). */
+                limit: number;
+            };
+            header?: {
+                /** @description `text/event-stream` for a live feed (Server-Sent Events) instead of a page. */
+                accept?: string;
+                /** @description An event stream resumes after this seq (what EventSource sends when it reconnects); it wins over `after`. */
+                "last-event-id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of changes, or the event stream. */
+            200: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangePage"];
+                    "text/event-stream": string;
+                };
+            };
+            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule. */
+            400: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/validation";
+                        /** @enum {unknown} */
+                        status?: 400;
+                    };
+                };
+            };
+            /** @description Credentials are missing, malformed, expired or unknown (AUTH_MODE other than none). */
+            401: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description `Bearer realm="chats"`, with `error="invalid_token"` when a token was sent (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unauthorized";
+                        /** @enum {unknown} */
+                        status?: 401;
+                    };
+                };
+            };
+            /** @description `after` (or `Last-Event-ID`) is older than the changes kept: list the chats again, then follow the feed from its newest seq. */
+            410: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/changes-expired";
+                        /** @enum {unknown} */
+                        status?: 410;
+                    };
+                };
+            };
+            /** @description Over the rate limit. */
+            429: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/rate-limited";
+                        /** @enum {unknown} */
+                        status?: 429;
+                    };
+                };
+            };
+            /** @description A bug; the log has the details under the request id. */
+            500: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
+                };
+            };
+            /** @description The store is busy, the process is overloaded, or it is shutting down. */
+            503: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
+                };
+            };
+        };
+    };
+    "listChanges-head": {
+        parameters: {
+            query: {
+                /** @description A `seq`: start after that change. Absent: from the oldest change kept (an event stream: from now on). Older than what is kept: 410. */
+                after?: string;
+                /** @description Page size, 1–1000 (not for an event stream). */
+                limit: number;
+            };
+            header?: {
+                /** @description `text/event-stream` for a live feed (Server-Sent Events) instead of a page. */
+                accept?: string;
+                /** @description An event stream resumes after this seq (what EventSource sends when it reconnects); it wins over `after`. */
+                "last-event-id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of changes, or the event stream. */
+            200: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangePage"];
+                    "text/event-stream": string;
+                };
+            };
+            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule. */
+            400: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/validation";
+                        /** @enum {unknown} */
+                        status?: 400;
+                    };
+                };
+            };
+            /** @description Credentials are missing, malformed, expired or unknown (AUTH_MODE other than none). */
+            401: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description `Bearer realm="chats"`, with `error="invalid_token"` when a token was sent (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unauthorized";
+                        /** @enum {unknown} */
+                        status?: 401;
+                    };
+                };
+            };
+            /** @description `after` (or `Last-Event-ID`) is older than the changes kept: list the chats again, then follow the feed from its newest seq. */
+            410: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/changes-expired";
+                        /** @enum {unknown} */
+                        status?: 410;
+                    };
+                };
+            };
+            /** @description Over the rate limit. */
+            429: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/rate-limited";
+                        /** @enum {unknown} */
+                        status?: 429;
+                    };
+                };
+            };
+            /** @description A bug; the log has the details under the request id. */
+            500: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
+                };
+            };
+            /** @description The store is busy, the process is overloaded, or it is shutting down. */
+            503: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
                 };
             };
         };

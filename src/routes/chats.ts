@@ -54,7 +54,7 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
           ETag,
           'Idempotent-Replayed': { type: 'string', enum: ['true'], description: 'Present on the kept answer of an `Idempotency-Key` sent again.' }
         }),
-        ...problemResponses('validation', 'unauthorized', 'idempotencyKeyInFlight', 'payloadTooLarge', 'unsupportedMediaType', 'idempotencyKeyReused', 'rateLimited', 'unavailable', 'capacityExceeded', 'internal')
+        ...problemResponses('validation', 'malformedJson', 'unauthorized', 'idempotencyKeyInFlight', 'payloadTooLarge', 'unsupportedMediaType', 'idempotencyKeyReused', 'rateLimited', 'unavailable', 'capacityExceeded', 'internal')
       }
     }
   }, async (request, reply) => {
@@ -141,7 +141,7 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       consumes: ['application/json', 'application/merge-patch+json'],
       response: {
         200: chatResponse('The updated chat.'),
-        ...problemResponses('validation', 'unauthorized', 'notFound', 'preconditionFailed', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'capacityExceeded', 'internal')
+        ...problemResponses('validation', 'malformedJson', 'unauthorized', 'notFound', 'preconditionFailed', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'capacityExceeded', 'internal')
       }
     }
   }, async (request, reply) => {
@@ -162,7 +162,7 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: ChatInputRef,
       response: {
         200: chatResponse('The replaced chat.'),
-        ...problemResponses('validation', 'unauthorized', 'notFound', 'preconditionFailed', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'capacityExceeded', 'internal')
+        ...problemResponses('validation', 'malformedJson', 'unauthorized', 'notFound', 'preconditionFailed', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'capacityExceeded', 'internal')
       }
     }
   }, async (request, reply) => {
@@ -183,7 +183,7 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: {
         204: { description: 'Deleted.', type: 'null' },
         // A DELETE may carry a body (Fastify reads it): one that is not JSON, too large or of another type is refused.
-        ...problemResponses('validation', 'unauthorized', 'notFound', 'preconditionFailed', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'internal')
+        ...problemResponses('validation', 'malformedJson', 'unauthorized', 'notFound', 'preconditionFailed', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'internal')
       }
     }
   }, async (request, reply) => {

@@ -17,8 +17,8 @@ const RetryAfter = { type: 'integer', 'x-required': true, description: 'Seconds 
 const WwwAuthenticate = { type: 'string', 'x-required': true, description: '`Bearer realm="chats"`, with `error="invalid_token"` when a token was sent (RFC 6750).' }
 
 const descriptions: Record<ProblemKind, string> = {
-  validation: 'A body, query or path value breaks the rules; `errors` lists every broken rule, or the body is not JSON (`/problems/malformed-json`).',
-  malformedJson: 'The body is not JSON.',
+  validation: 'A body, query or path value breaks the rules; `errors` lists every broken rule.',
+  malformedJson: 'Or the body is not JSON (`/problems/malformed-json`).',
   unauthorized: 'Credentials are missing, malformed, expired or unknown (AUTH_MODE other than none).',
   notFound: 'No such chat.',
   preconditionFailed: '`If-Match` does not match the current version.',
@@ -33,17 +33,26 @@ const descriptions: Record<ProblemKind, string> = {
   internal: 'A bug; the log has the details under the request id.'
 }
 
-/** Declares the problem+json answers of a route, by the contract's names. */
+/**
+ * Declares the problem+json answers of a route, by the contract's names: one response per status,
+ * its body a `Problem` whose `type` is one of the kinds named for that status and whose `status` is it.
+ */
 export function problemResponses (...kinds: ProblemKind[]): Record<number, unknown> {
+  const byStatus = new Map<number, ProblemKind[]>()
+  for (const kind of kinds) byStatus.set(Problems[kind].status, [...(byStatus.get(Problems[kind].status) ?? []), kind])
   const out: Record<number, unknown> = {}
-  for (const kind of kinds) {
-    const { status } = Problems[kind]
-    if (out[status] !== undefined) continue
+  for (const [status, same] of byStatus) {
     out[status] = {
-      description: descriptions[kind],
+      description: same.map((kind) => descriptions[kind]).join(' '),
       ...(status === 409 || status === 429 || status === 503 ? { headers: { 'Retry-After': RetryAfter } } : {}),
       ...(status === 401 ? { headers: { 'WWW-Authenticate': WwwAuthenticate } } : {}),
-      content: { 'application/problem+json': { schema: Type.Ref('Problem') } }
+      content: {
+        'application/problem+json': {
+          schema: {
+            allOf: [Type.Ref('Problem'), { type: 'object', properties: { type: { enum: same.map((kind) => Problems[kind].type) }, status: { const: status } } }]
+          }
+        }
+      }
     }
   }
   return out

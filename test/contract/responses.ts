@@ -145,12 +145,24 @@ function outsideTheApi (request: FastifyRequest): boolean {
   return request.url.startsWith('/docs') || (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined)
 }
 
-/** The mismatches found since the last `takeMismatches()`, each with the test that got it. */
-const found: string[] = []
+/**
+ * The answers got since the last `takeMismatches()`, each with the test that got it. They are
+ * checked then (after the test), not as they come: checking compiles validators, which would slow
+ * the answers of timing-sensitive tests (a cache window, a rate-limit window) down.
+ */
+const pending: { answer: Answer, test: string | undefined }[] = []
 let allowed = 0
 
 export function takeMismatches (): string[] {
-  return found.splice(0)
+  const found: string[] = []
+  for (const { answer, test } of pending.splice(0)) {
+    try {
+      for (const problem of mismatches(answer)) found.push(`${test ?? '(outside a test)'}: ${problem}`)
+    } catch (err) {
+      found.push(`${test ?? '(outside a test)'}: checking ${answer.method} ${answer.url} failed: ${(err as Error).stack ?? String(err)}`)
+    }
+  }
+  return found
 }
 
 /**
@@ -181,21 +193,19 @@ export function watchResponses (app: FastifyInstance, testName: () => string | u
     done(null, payload)
   })
   app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-    if (!app.hasDecorator('lifecycle') || outsideTheApi(request)) { done(); return }
-    try {
-      const problems = mismatches({
+    if (!app.hasDecorator('lifecycle') || outsideTheApi(request) || allowed > 0) { done(); return }
+    pending.push({
+      test: testName(),
+      answer: {
         method: request.method,
         path: templateOf(request.routeOptions.url),
         url: request.url,
         status: reply.statusCode,
-        headers: reply.getHeaders(),
+        headers: { ...reply.getHeaders() },
         // What the wire carries: Fastify drops a 204's body (a returned null), Node a 304's, and HEAD has none.
         body: reply.statusCode === 204 || reply.statusCode === 304 || request.method === 'HEAD' ? undefined : payloads.get(request)
-      })
-      if (allowed === 0) for (const p of problems) found.push(`${testName() ?? '(outside a test)'}: ${p}`)
-    } catch (err) {
-      found.push(`${testName() ?? '(outside a test)'}: checking ${request.method} ${request.url} failed: ${(err as Error).stack ?? String(err)}`)
-    }
+      }
+    })
     done()
   })
 }

@@ -31,10 +31,11 @@ async function redisCli (port: number, ...args: string[]): Promise<string> {
   return stdout
 }
 
-async function until (what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+async function until (what: string, check: () => Promise<boolean>, timeoutMs = 20_000, hopeless = (): boolean => false): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     if (await check().catch(() => false)) return
+    if (hopeless()) throw new Error(`gave up waiting for ${what}`)
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
@@ -54,7 +55,11 @@ export class RedisProcess {
       child.once('error', reject)
       child.once('spawn', () => { resolve() })
     })
-    await until(`redis-server on port ${this.port}`, async () => (await redisCli(this.port, 'ping')).trim() === 'PONG')
+    // Ours, not another one that took the port meanwhile: the answer names our process.
+    await until(`redis-server on port ${this.port}`, async () => {
+      if (child.exitCode !== null) throw new Error(`redis-server on port ${this.port} exited with ${child.exitCode} (port taken?)`)
+      return (await redisCli(this.port, 'info', 'server')).includes(`process_id:${child.pid!}\r`)
+    }, 20_000, () => child.exitCode !== null)
   }
 
   /** Kills it (SIGKILL: as a crash would) and waits for the process to be gone. */
@@ -112,6 +117,15 @@ export async function startCluster (): Promise<TestCluster> {
       await until(`cluster_state:ok on ${port}`, async () => {
         const info = await redisCli(port, 'cluster', 'info')
         return info.includes('cluster_state:ok') && info.includes('cluster_slots_ok:16384') && info.includes('cluster_known_nodes:6')
+      })
+    }
+    // Every node must know every replica as one (gossip takes a moment), or a client that asks it for
+    // the slots would see no replicas to read from.
+    for (const port of ports) {
+      await until(`3 replicas known to ${port}`, async () => {
+        // One range a primary (as `--cluster create` assigns them): [start, end, primary, replica…].
+        const slots = JSON.parse(await redisCli(port, '--json', 'cluster', 'slots')) as unknown[][]
+        return slots.length === 3 && slots.every((range) => range.length >= 4)
       })
     }
     for (const port of ports) {

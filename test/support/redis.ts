@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { Cluster, Redis } from 'ioredis'
-import type { ChatStore } from '../../src/store/chat-store.js'
 import type { MemoryStoreOptions } from '../../src/store/memory/memory-store.js'
-import { createRedisStore, type RedisStoreOptions } from '../../src/store/redis/redis-store.js'
+import { createRedisStore, type RedisStore, type RedisStoreOptions } from '../../src/store/redis/redis-store.js'
 import type { RedisTarget } from '../../src/store/redis/connection.js'
 
 /** The machine's own Redis (no persistence), for tests: `REDIS_TEST_URL`, or 127.0.0.1:6379. */
@@ -47,11 +46,11 @@ async function readyMasters (cluster: Cluster): Promise<Redis[]> {
  * share nothing, as fresh memory stores do), remembered for `cleanup`.
  */
 export function redisStores (target: Omit<RedisTarget, 'commandTimeoutMs'>, extra: Partial<RedisStoreOptions> = {}): {
-  make: (options?: Partial<MemoryStoreOptions>) => Promise<ChatStore>
+  make: (options?: Partial<MemoryStoreOptions>) => Promise<RedisStore>
   cleanup: () => Promise<void>
 } {
   const prefixes: string[] = []
-  const stores: ChatStore[] = []
+  const stores: RedisStore[] = []
   return {
     async make (options = {}) {
       const prefix = uniquePrefix('store')

@@ -58,8 +58,11 @@ export class RedisChatStore implements ChatBackend {
   private readonly nextId: IdGenerator
   private readonly inFlight = new Set<Promise<unknown>>()
   private closed = false
+  /** How long a call may take in all (its retries included) before the store answers `unavailable`. */
+  private readonly deadlineMs: number
 
   constructor (private readonly options: RedisStoreOptions) {
+    this.deadlineMs = options.commandTimeoutMs + 250
     this.client = connect(options)
     this.keys = new RedisKeys(options.keyPrefix)
     this.now = options.now ?? Date.now
@@ -67,17 +70,19 @@ export class RedisChatStore implements ChatBackend {
     this.cursors = new CursorCodec(options.cursorKey)
   }
 
-  /** Settles once Redis answers (a cluster: once it knows its slots); rejects after a few failed attempts. */
+  /** Settles once Redis answers (a cluster: once it knows its slots); rejects (`unavailable`) when it does not in time. */
   async connected (): Promise<void> {
     await this.call(async () => await this.client.ping())
   }
 
   async create (owner: string, fields: ChatFields): Promise<Chat> {
     return await this.writing(async () => {
-      const reserved = await this.call(async () => await this.client.chatReserve(this.keys.items, this.options.maxItems))
-      if (reserved !== 1) throw new StoreError('capacity', `The store holds its maximum of ${this.options.maxItems} chats`)
       const now = this.now()
       const id = this.nextId()
+      // The scripts cut ids off the end of index members by their length (36, a UUID's).
+      if (!isChatId(id)) throw new Error(`the id generator made ${JSON.stringify(id)}, not a UUIDv7`)
+      const reserved = await this.call(async () => await this.client.chatReserve(this.keys.items, this.options.maxItems))
+      if (reserved !== 1) throw new StoreError('capacity', `The store holds its maximum of ${this.options.maxItems} chats`)
       const base = this.keys.base(owner)
       let answer: string
       try {
@@ -262,10 +267,21 @@ export class RedisChatStore implements ChatBackend {
 
   /** A Redis call whose failures are the store's errors (`storeErrorOf`). */
   private async call<T> (fn: () => Promise<T>): Promise<T> {
+    // ioredis bounds each command on a node; a cluster's own queue (while it has no node to send
+    // to) and its retries after CLUSTERDOWN are not bounded by that, so the store bounds every call.
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => { reject(new StoreError('unavailable', 'Redis did not answer in time', { retryAfterSeconds: RETRY_AFTER_S })) }, this.deadlineMs)
+    })
+    const call = fn()
+    // A call that loses the race still settles later: its failure is nobody's to handle.
+    call.catch(() => undefined)
     try {
-      return await fn()
+      return await Promise.race([call, late])
     } catch (err) {
       throw storeErrorOf(err)
+    } finally {
+      clearTimeout(timer)
     }
   }
 

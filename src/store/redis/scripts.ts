@@ -16,6 +16,11 @@
  * (UTF-8 byte order is code point order) ended by a NUL byte, or for descending order each byte
  * complemented to 255 and ended by 0xFF. The same encodings are kept in the chat's hash (`k..`
  * fields), so a list can order any sort by concatenating them.
+ *
+ * Each script starts with a shebang, so that Redis checks `maxmemory` before it runs rather than at
+ * its first growing command (a script without one could remove an index entry, then be refused the
+ * new one). A create or an update is refused whole when Redis is out of memory (the store answers
+ * `capacity`); a delete and a release only free memory and run anyway (`allow-oom`).
  */
 
 const COMMON = `
@@ -65,7 +70,7 @@ end
  * now, title key, title words, description words, the owner's quota (0: none).
  * Answers `ok`, or `quota` when the owner holds their quota (nothing written).
  */
-export const CREATE = `${COMMON}
+export const CREATE = `#!lua${COMMON}
 local id, title, desc, p, a, now, tk, wt, wd = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 local quota = tonumber(ARGV[11])
 if RANK[p] == nil or (a ~= '1' and a ~= '0') then return redis.error_reply('ERR chat script: invalid priority or isActive') end
@@ -97,7 +102,7 @@ local old = { ca = cur[11], cd = cur[12], ua = cur[13], ud = cur[14], pa = cur[1
  * words, priority, isActive. Answers `{ 'ok', title, description, priority, isActive, createdAt,
  * updatedAt, version }`, `{ 'notFound' }`, or `{ 'version', current }`.
  */
-export const UPDATE = `${COMMON}${CURRENT}
+export const UPDATE = `#!lua${COMMON}${CURRENT}
 local now = tonumber(ARGV[4])
 local title, tk, wt = cur[1], cur[8], cur[9]
 if ARGV[5] == '1' then title, tk, wt = ARGV[6], ARGV[7], ARGV[8] end
@@ -140,7 +145,7 @@ return { 'ok', title, desc, p, a, cur[5], tostring(u), tostring(v) }
  * A delete. KEYS[1]: the chat's key. ARGV: base, id, the versions If-Match allows (or `*`).
  * Answers `{ 'ok' }`, `{ 'notFound' }`, or `{ 'version', current }`.
  */
-export const DELETE = `${COMMON}${CURRENT}
+export const DELETE = `#!lua flags=allow-oom${COMMON}${CURRENT}
 for _, z in ipairs(Z) do redis.call('ZREM', B .. ':z:' .. z, old[z] .. id) end
 redis.call('SREM', B .. ':p:' .. cur[3], id)
 redis.call('SREM', B .. ':a:' .. cur[4], id)
@@ -153,7 +158,7 @@ return { 'ok' }
  * The global `MAX_ITEMS` counter (its own key, in whatever slot it hashes to): a reservation takes
  * one place when one is free. KEYS[1]: the counter. ARGV[1]: the maximum. Answers 1 (reserved) or 0 (full).
  */
-export const RESERVE = `
+export const RESERVE = `#!lua
 local n = tonumber(redis.call('GET', KEYS[1]) or '0')
 if n >= tonumber(ARGV[1]) then return 0 end
 redis.call('INCR', KEYS[1])
@@ -161,7 +166,7 @@ return 1
 `
 
 /** Gives a reservation back (never below 0). KEYS[1]: the counter. */
-export const RELEASE = `
+export const RELEASE = `#!lua flags=allow-oom
 local n = tonumber(redis.call('GET', KEYS[1]) or '0')
 if n > 0 then redis.call('DECR', KEYS[1]) end
 return n
@@ -281,8 +286,9 @@ if prios or active or from or to or words then
     for _ in pairs(text) do n = n + 1 end
     source, size = 'q', n
   end
-  local lo = from and ('[' .. num(from, false)) or '-'
-  local hi = to and ('(' .. num(to, false)) or '+'
+  -- createdAt is whole milliseconds: c >= from and c < to hold as c >= ceil(from) and c < ceil(to).
+  local lo = from and ('[' .. num(math.ceil(from), false)) or '-'
+  local hi = to and ('(' .. num(math.ceil(to), false)) or '+'
   if (from or to) and size > 0 then
     local n = redis.call('ZLEXCOUNT', B .. ':z:ca', lo, hi)
     if n < size then source, size = 'range', n end
