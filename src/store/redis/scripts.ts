@@ -60,10 +60,13 @@ end
 -- retain (the last dropped seq becomes the floor, B:feed:m f), publishes it on the owner's shard
 -- channel (B:ch), and answers the seq (16 digits) and the entry: a JSON array of strings, seq, kind
 -- (c: put, d: delete), id, version, at, then for a put title, description, priority, isActive, createdAt.
-local function feed (now, retain, kind, id, v, at, chat)
+local function feed (retain, kind, id, v, at, chat)
   local F, M = B .. ':feed', B .. ':feed:m'
   local m = redis.call('HMGET', M, 'l', 'o')
-  local s = math.max(tonumber(now) * 1000, tonumber(m[1] or '0') + 1)
+  -- The server's clock in microseconds (16 digits), past the owner's last seq: seqs of writes made
+  -- one after another order across owners too (by the primaries' clocks, in a cluster).
+  local t = redis.call('TIME')
+  local s = math.max(tonumber(t[1]) * 1000000 + tonumber(t[2]), tonumber(m[1] or '0') + 1)
   local seq = string.format('%016d', s)
   if not m[2] then redis.call('HSET', M, 'o', string.format('%016d', s - 1)) end
   retain = math.max(1, tonumber(retain))
@@ -121,7 +124,7 @@ for _, z in ipairs(Z) do redis.call('ZADD', B .. ':z:' .. z, 0, e[z] .. id) end
 redis.call('SADD', B .. ':p:' .. p, id)
 redis.call('SADD', B .. ':a:' .. a, id)
 for w in pairs(terms(wt, wd)) do addTerm(w, id) end
-local seq, entry = feed(now, ARGV[12], 'c', id, 1, now, { title, desc, p, a, tostring(now) })
+local seq, entry = feed(ARGV[12], 'c', id, 1, now, { title, desc, p, a, tostring(now) })
 if IK then
   redis.call('DEL', IK)
   redis.call('HSET', IK, 'f', ARGV[15], 'c', entry, 'x', ARGV[16])
@@ -188,7 +191,7 @@ if hmax >= 2 then
   redis.call('RPUSH', H, cjson.encode({ cur[7], cur[1], cur[2], cur[3], cur[4], cur[5], cur[6] }))
   redis.call('LTRIM', H, 1 - hmax, -1)
 end
-local seq = feed(now, ARGV[16], 'c', id, v, u, { title, desc, p, a, cur[5] })
+local seq = feed(ARGV[16], 'c', id, v, u, { title, desc, p, a, cur[5] })
 return { 'ok', title, desc, p, a, cur[5], tostring(u), tostring(v), seq }
 `
 
@@ -204,7 +207,7 @@ redis.call('SREM', B .. ':a:' .. cur[4], id)
 for w in pairs(terms(cur[9], cur[10])) do removeTerm(w, id) end
 redis.call('DEL', KEYS[1])
 redis.call('DEL', B .. ':h:' .. id)
-local seq = feed(ARGV[4], ARGV[5], 'd', id, version, math.max(tonumber(ARGV[4]), tonumber(cur[6])))
+local seq = feed(ARGV[5], 'd', id, version, math.max(tonumber(ARGV[4]), tonumber(cur[6])))
 return { 'ok', seq }
 `
 
