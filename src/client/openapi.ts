@@ -3042,6 +3042,10 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
+                    /** @description On the event stream: `no-cache, no-transform`. */
+                    "Cache-Control"?: string;
+                    /** @description On the event stream: `no`, so that a proxy (nginx) passes events through as they come. */
+                    "X-Accel-Buffering"?: string;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
                     "X-Request-Id": string;
                     /** @description Never sniffed. */
@@ -3233,6 +3237,10 @@ export interface operations {
                     "RateLimit-Remaining"?: number;
                     /** @description Seconds until the window resets. */
                     "RateLimit-Reset"?: number;
+                    /** @description On the event stream: `no-cache, no-transform`. */
+                    "Cache-Control"?: string;
+                    /** @description On the event stream: `no`, so that a proxy (nginx) passes events through as they come. */
+                    "X-Accel-Buffering"?: string;
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
                     "X-Request-Id": string;
                     /** @description Never sniffed. */

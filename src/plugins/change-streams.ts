@@ -90,14 +90,13 @@ export default fp<{ config: Config, tuning?: ChangeStreamTuning }>(async (app, {
     }
     open.add(close)
     raw.on('close', end)
-    reply.hijack()
-    raw.writeHead(200, {
-      ...(reply.getHeaders() as OutgoingHttpHeaders),
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
+    // Set on the reply too (not only on the wire), so that what the app's hooks see of the answer is what went out.
+    reply.header('content-type', 'text/event-stream; charset=utf-8')
+      .header('cache-control', 'no-cache, no-transform')
       // nginx: pass events through as they come.
-      'x-accel-buffering': 'no'
-    })
+      .header('x-accel-buffering', 'no')
+    reply.hijack()
+    raw.writeHead(200, reply.getHeaders() as OutgoingHttpHeaders)
     heartbeat = setInterval(() => { if (!closed) raw.write(': heartbeat\n\n') }, heartbeatMs)
     if (after === undefined) {
       // No event, but EventSource takes the id: a reconnect resumes from here.

@@ -22,6 +22,10 @@ const changesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: {
         200: {
           description: 'A page of changes, or the event stream.',
+          headers: {
+            'Cache-Control': { type: 'string', description: 'On the event stream: `no-cache, no-transform`.' },
+            'X-Accel-Buffering': { type: 'string', description: 'On the event stream: `no`, so that a proxy (nginx) passes events through as they come.' }
+          },
           content: {
             'application/json': { schema: Type.Ref('ChangePage') },
             'text/event-stream': { schema: { type: 'string', description: 'Server-Sent Events: `id: <seq>`, `event: created|updated|deleted`, `data: <the change as JSON>`.' } }
