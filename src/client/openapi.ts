@@ -161,6 +161,54 @@ export interface paths {
         patch: operations["updateChat"];
         trace?: never;
     };
+    "/chats/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the kept versions of a chat session
+         * @description The chat's last HISTORY_VERSIONS versions, oldest first (the current one last), each as it was then, by `limit` and `cursor`. A deleted chat has no history: 404.
+         */
+        get: operations["getChatHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /**
+         * Read the kept versions of a chat session
+         * @description The chat's last HISTORY_VERSIONS versions, oldest first (the current one last), each as it was then, by `limit` and `cursor`. A deleted chat has no history: 404.
+         */
+        head: operations["getChatHistory-head"];
+        patch?: never;
+        trace?: never;
+    };
+    "/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow the owner's changes
+         * @description The owner's changes, oldest first, after `after`, as a page. With `Accept: text/event-stream`, a live feed (Server-Sent Events): each change an event with `id: <seq>`, `event: <type>` and the change as JSON `data`, a comment at least every 15 s; it resumes after `Last-Event-ID` (or `after`) with none missed and none twice, then goes on live; without either it starts from now. A client too slow to keep up is disconnected. An `after` older than the changes kept: 410, list the chats again.
+         */
+        get: operations["listChanges"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /**
+         * Follow the owner's changes
+         * @description The owner's changes, oldest first, after `after`, as a page. With `Accept: text/event-stream`, a live feed (Server-Sent Events): each change an event with `id: <seq>`, `event: <type>` and the change as JSON `data`, a comment at least every 15 s; it resumes after `Last-Event-ID` (or `after`) with none missed and none twice, then goes on live; without either it starts from now. A client too slow to keep up is disconnected. An `after` older than the changes kept: 410, list the chats again.
+         */
+        head: operations["listChanges-head"];
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -238,6 +286,51 @@ export interface components {
             limit: number;
             /** @description Present when the page was asked by offset. */
             offset?: number;
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            nextCursor: string | null;
+        };
+        /** @description One change of the owner's feed; `chat` (the chat after the write) is absent on `deleted`. */
+        Change: {
+            /**
+             * @description Opaque; the server orders an owner's changes by it, in the order the writes took effect.
+             * @example 1765000000000001
+             */
+            seq: string;
+            /** @enum {string} */
+            type: "created" | "updated" | "deleted";
+            /** @description The chat's id. */
+            id: string;
+            /** @description The chat's version after the write; for `deleted`, the version it had. */
+            version: number;
+            /**
+             * Format: date-time
+             * @description When the write took effect.
+             */
+            at: string;
+            chat?: components["schemas"]["Chat"];
+        };
+        /** @description One page of changes, oldest first. */
+        ChangePage: {
+            items: components["schemas"]["Change"][];
+            /** @description Pass as `after` for the next page: the last item's seq, or with no items the current position (following from it misses nothing newer). */
+            nextAfter: string;
+        };
+        /** @description One kept version of a chat, as it was then. */
+        HistoryEntry: {
+            version: number;
+            /** @enum {string} */
+            type: "created" | "updated";
+            /**
+             * Format: date-time
+             * @description When this version was written.
+             */
+            at: string;
+            chat: components["schemas"]["Chat"];
+        };
+        /** @description One page of a chat's kept versions, oldest first. */
+        HistoryPage: {
+            items: components["schemas"]["HistoryEntry"][];
+            limit: number;
             /** @description Pass as `cursor` for the next page; null on the last page. */
             nextCursor: string | null;
         };
@@ -883,7 +976,10 @@ export interface operations {
     createChat: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1–255 printable ASCII characters, optionally in double quotes. The first answer is kept with the key for IDEMPOTENCY_TTL_S: the same key with the same body (the same JSON value) gets it again with `Idempotent-Replayed: true` and creates nothing; with another body, 422; while the first is being processed, 409. 429, 503 and 507 answers are not kept. */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -906,6 +1002,8 @@ export interface operations {
                     Location: string;
                     /** @description The chat's current strong ETag. */
                     ETag: string;
+                    /** @description Present on the kept answer of an `Idempotency-Key` sent again. */
+                    "Idempotent-Replayed"?: "true";
                     /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
                     "X-Request-Id": string;
                     /** @description Never sniffed. */
@@ -966,6 +1064,32 @@ export interface operations {
                     };
                 };
             };
+            /** @description A create with this `Idempotency-Key` is still being processed; try again after `Retry-After`. */
+            409: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/idempotency-key-in-flight";
+                        /** @enum {unknown} */
+                        status?: 409;
+                    };
+                };
+            };
             /** @description The body is over the configured limit. */
             413: {
                 headers: {
@@ -1011,6 +1135,30 @@ export interface operations {
                         type?: "/problems/unsupported-media-type";
                         /** @enum {unknown} */
                         status?: 415;
+                    };
+                };
+            };
+            /** @description This `Idempotency-Key` was used before with another request body. */
+            422: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/idempotency-key-reused";
+                        /** @enum {unknown} */
+                        status?: 422;
                     };
                 };
             };
@@ -2485,6 +2633,772 @@ export interface operations {
                         type?: "/problems/capacity-exceeded";
                         /** @enum {unknown} */
                         status?: 507;
+                    };
+                };
+            };
+        };
+    };
+    getChatHistory: {
+        parameters: {
+            query: {
+                /** @description Page size, 1–100. */
+                limit: number;
+                /** @description The `nextCursor` of an earlier page of this chat's history. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The chat id. A value that cannot be an id is answered 404, like an unknown one. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of versions. */
+            200: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HistoryPage"];
+                };
+            };
+            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule. */
+            400: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/validation";
+                        /** @enum {unknown} */
+                        status?: 400;
+                    };
+                };
+            };
+            /** @description Credentials are missing, malformed, expired or unknown (AUTH_MODE other than none). */
+            401: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description `Bearer realm="chats"`, with `error="invalid_token"` when a token was sent (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unauthorized";
+                        /** @enum {unknown} */
+                        status?: 401;
+                    };
+                };
+            };
+            /** @description No such chat. */
+            404: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/not-found";
+                        /** @enum {unknown} */
+                        status?: 404;
+                    };
+                };
+            };
+            /** @description Over the rate limit. */
+            429: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/rate-limited";
+                        /** @enum {unknown} */
+                        status?: 429;
+                    };
+                };
+            };
+            /** @description A bug; the log has the details under the request id. */
+            500: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
+                };
+            };
+            /** @description The store is busy, the process is overloaded, or it is shutting down. */
+            503: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
+                };
+            };
+        };
+    };
+    "getChatHistory-head": {
+        parameters: {
+            query: {
+                /** @description Page size, 1–100. */
+                limit: number;
+                /** @description The `nextCursor` of an earlier page of this chat's history. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The chat id. A value that cannot be an id is answered 404, like an unknown one. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of versions. */
+            200: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HistoryPage"];
+                };
+            };
+            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule. */
+            400: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/validation";
+                        /** @enum {unknown} */
+                        status?: 400;
+                    };
+                };
+            };
+            /** @description Credentials are missing, malformed, expired or unknown (AUTH_MODE other than none). */
+            401: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description `Bearer realm="chats"`, with `error="invalid_token"` when a token was sent (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unauthorized";
+                        /** @enum {unknown} */
+                        status?: 401;
+                    };
+                };
+            };
+            /** @description No such chat. */
+            404: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/not-found";
+                        /** @enum {unknown} */
+                        status?: 404;
+                    };
+                };
+            };
+            /** @description Over the rate limit. */
+            429: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/rate-limited";
+                        /** @enum {unknown} */
+                        status?: 429;
+                    };
+                };
+            };
+            /** @description A bug; the log has the details under the request id. */
+            500: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
+                };
+            };
+            /** @description The store is busy, the process is overloaded, or it is shutting down. */
+            503: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
+                };
+            };
+        };
+    };
+    listChanges: {
+        parameters: {
+            query: {
+                /** @description A `seq`: start after that change. Absent: from the oldest change kept (an event stream: from now on). Older than what is kept: 410. */
+                after?: string;
+                /** @description Page size, 1–1000 (not for an event stream). */
+                limit: number;
+            };
+            header?: {
+                /** @description `text/event-stream` for a live feed (Server-Sent Events) instead of a page. */
+                accept?: string;
+                /** @description An event stream resumes after this seq (what EventSource sends when it reconnects); it wins over `after`. */
+                "last-event-id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of changes, or the event stream. */
+            200: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description On the event stream: `no-cache, no-transform`. */
+                    "Cache-Control"?: string;
+                    /** @description On the event stream: `no`, so that a proxy (nginx) passes events through as they come. */
+                    "X-Accel-Buffering"?: string;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangePage"];
+                    "text/event-stream": string;
+                };
+            };
+            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule. */
+            400: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/validation";
+                        /** @enum {unknown} */
+                        status?: 400;
+                    };
+                };
+            };
+            /** @description Credentials are missing, malformed, expired or unknown (AUTH_MODE other than none). */
+            401: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description `Bearer realm="chats"`, with `error="invalid_token"` when a token was sent (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unauthorized";
+                        /** @enum {unknown} */
+                        status?: 401;
+                    };
+                };
+            };
+            /** @description `after` (or `Last-Event-ID`) is older than the changes kept: list the chats again, then follow the feed from its newest seq. */
+            410: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/changes-expired";
+                        /** @enum {unknown} */
+                        status?: 410;
+                    };
+                };
+            };
+            /** @description Over the rate limit. */
+            429: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/rate-limited";
+                        /** @enum {unknown} */
+                        status?: 429;
+                    };
+                };
+            };
+            /** @description A bug; the log has the details under the request id. */
+            500: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
+                };
+            };
+            /** @description The store is busy, the process is overloaded, or it is shutting down. */
+            503: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
+                    };
+                };
+            };
+        };
+    };
+    "listChanges-head": {
+        parameters: {
+            query: {
+                /** @description A `seq`: start after that change. Absent: from the oldest change kept (an event stream: from now on). Older than what is kept: 410. */
+                after?: string;
+                /** @description Page size, 1–1000 (not for an event stream). */
+                limit: number;
+            };
+            header?: {
+                /** @description `text/event-stream` for a live feed (Server-Sent Events) instead of a page. */
+                accept?: string;
+                /** @description An event stream resumes after this seq (what EventSource sends when it reconnects); it wins over `after`. */
+                "last-event-id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of changes, or the event stream. */
+            200: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description On the event stream: `no-cache, no-transform`. */
+                    "Cache-Control"?: string;
+                    /** @description On the event stream: `no`, so that a proxy (nginx) passes events through as they come. */
+                    "X-Accel-Buffering"?: string;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangePage"];
+                    "text/event-stream": string;
+                };
+            };
+            /** @description A body, query or path value breaks the rules; `errors` lists every broken rule. */
+            400: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/validation";
+                        /** @enum {unknown} */
+                        status?: 400;
+                    };
+                };
+            };
+            /** @description Credentials are missing, malformed, expired or unknown (AUTH_MODE other than none). */
+            401: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description `Bearer realm="chats"`, with `error="invalid_token"` when a token was sent (RFC 6750). */
+                    "WWW-Authenticate": string;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unauthorized";
+                        /** @enum {unknown} */
+                        status?: 401;
+                    };
+                };
+            };
+            /** @description `after` (or `Last-Event-ID`) is older than the changes kept: list the chats again, then follow the feed from its newest seq. */
+            410: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/changes-expired";
+                        /** @enum {unknown} */
+                        status?: 410;
+                    };
+                };
+            };
+            /** @description Over the rate limit. */
+            429: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/rate-limited";
+                        /** @enum {unknown} */
+                        status?: 429;
+                    };
+                };
+            };
+            /** @description A bug; the log has the details under the request id. */
+            500: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/internal";
+                        /** @enum {unknown} */
+                        status?: 500;
+                    };
+                };
+            };
+            /** @description The store is busy, the process is overloaded, or it is shutting down. */
+            503: {
+                headers: {
+                    /** @description Requests allowed per window, for this client and kind of request (read or write). */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window. */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets. */
+                    "RateLimit-Reset"?: number;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    /** @description The client's `X-Request-Id` when it sent one of 1–128 characters from `A-Za-z0-9._-`, otherwise one the server made. */
+                    "X-Request-Id": string;
+                    /** @description Never sniffed. */
+                    "X-Content-Type-Options": "nosniff";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        type?: "/problems/unavailable";
+                        /** @enum {unknown} */
+                        status?: 503;
                     };
                 };
             };

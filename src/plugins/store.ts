@@ -27,6 +27,9 @@ export default fp<{ config: Config }>(async (app, { config }) => {
     lockTimeoutMs: config.LOCK_TIMEOUT_MS,
     detectReentrance: config.NODE_ENV !== 'production',
     queryLog: app.log,
+    historyVersions: config.HISTORY_VERSIONS,
+    changesRetain: config.CHANGES_RETAIN,
+    idempotencyTtlMs: config.IDEMPOTENCY_TTL_S * 1000,
     ...(config.CURSOR_SECRET === '' ? {} : { cursorKey: Buffer.from(config.CURSOR_SECRET) })
   }
   let backend: ChatBackend
@@ -42,6 +45,9 @@ export default fp<{ config: Config }>(async (app, { config }) => {
       commandTimeoutMs: config.LOCK_TIMEOUT_MS,
       maxItems: config.MAX_ITEMS,
       maxItemsPerOwner: config.MAX_ITEMS_PER_OWNER,
+      historyVersions: config.HISTORY_VERSIONS,
+      changesRetain: config.CHANGES_RETAIN,
+      idempotencyTtlMs: config.IDEMPOTENCY_TTL_S * 1000,
       ...(config.CURSOR_SECRET === '' ? {} : { cursorKey: Buffer.from(config.CURSOR_SECRET) })
     })
     backend = redis

@@ -3,6 +3,7 @@ import swaggerUi from '@fastify/swagger-ui'
 import type { RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { ChatInputSchema, ChatPageSchema, ChatPatchSchema, ChatSchema, PrioritySchema } from '../schemas/chat.js'
+import { ChangePageSchema, ChangeSchema, HistoryEntrySchema, HistoryPageSchema } from '../schemas/changes.js'
 import { ProblemSchema, problemResponses } from '../schemas/problem.js'
 
 /**
@@ -81,6 +82,7 @@ export const swaggerOptions = {
     },
     tags: [
       { name: 'chats', description: 'Chat sessions' },
+      { name: 'changes', description: 'The owner\'s change feed' },
       { name: 'health', description: 'Probes' },
       { name: 'metrics', description: 'Prometheus metrics' },
       { name: 'docs', description: 'This document' }
@@ -95,7 +97,7 @@ export const swaggerOptions = {
 
 export default fp(async (app) => {
   app.addHook('onRoute', onRoute)
-  for (const schema of [PrioritySchema, ChatSchema, ChatInputSchema, ChatPatchSchema, ChatPageSchema, ProblemSchema]) {
+  for (const schema of [PrioritySchema, ChatSchema, ChatInputSchema, ChatPatchSchema, ChatPageSchema, ChangeSchema, ChangePageSchema, HistoryEntrySchema, HistoryPageSchema, ProblemSchema]) {
     app.addSchema(schema)
   }
   await app.register(swagger, swaggerOptions)

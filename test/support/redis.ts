@@ -63,6 +63,9 @@ export function redisStores (target: Omit<RedisTarget, 'commandTimeoutMs'>, extr
         ...(options.maxItemsPerOwner === undefined ? {} : { maxItemsPerOwner: options.maxItemsPerOwner }),
         ...(options.now === undefined ? {} : { now: options.now }),
         ...(options.ids === undefined ? {} : { ids: options.ids }),
+        ...(options.historyVersions === undefined ? {} : { historyVersions: options.historyVersions }),
+        ...(options.changesRetain === undefined ? {} : { changesRetain: options.changesRetain }),
+        ...(options.idempotencyTtlMs === undefined ? {} : { idempotencyTtlMs: options.idempotencyTtlMs }),
         ...extra
       })
       await store.backend.connected()

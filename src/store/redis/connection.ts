@@ -1,6 +1,6 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import { StoreError } from '../errors.js'
-import { CREATE, DELETE, LIST, RELEASE, RESERVE, UPDATE } from './scripts.js'
+import { CHANGES, CREATE, DELETE, HISTORY, IDEM_ABORT, IDEM_BEGIN, LIST, RELEASE, RESERVE, UPDATE } from './scripts.js'
 
 /** Where the Redis backend connects: one node by URL, or a Redis Cluster by its seed nodes. */
 export interface RedisTarget {
@@ -16,7 +16,11 @@ export interface RedisTarget {
 
 /** The scripts, as commands: ioredis sends EVALSHA, and EVAL once per connection or after a NOSCRIPT (a `SCRIPT FLUSH`, a failover). */
 export interface ChatCommands {
-  chatCreate: (key: string, ...args: (string | number)[]) => Promise<string>
+  chatCreate: (key: string, ...args: (string | number)[]) => Promise<string[]>
+  chatChanges: (key: string, ...args: (string | number)[]) => Promise<string[]>
+  chatHistory: (key: string, ...args: (string | number)[]) => Promise<string[]>
+  chatKeyBegin: (key: string, ...args: (string | number)[]) => Promise<string[]>
+  chatKeyAbort: (key: string, token: string) => Promise<number>
   chatUpdate: (key: string, ...args: (string | number)[]) => Promise<string[]>
   chatDelete: (key: string, ...args: (string | number)[]) => Promise<string[]>
   chatList: (key: string, ...args: (string | number)[]) => Promise<(string | number)[]>
@@ -66,9 +70,29 @@ export function connect (target: RedisTarget): ChatClient {
   client.defineCommand('chatUpdate', { numberOfKeys: 1, lua: UPDATE })
   client.defineCommand('chatDelete', { numberOfKeys: 1, lua: DELETE })
   client.defineCommand('chatList', { numberOfKeys: 1, lua: LIST, readOnly: true })
+  // On the primary, although it writes nothing: a replica behind it would call a fresh position expired.
+  client.defineCommand('chatChanges', { numberOfKeys: 1, lua: CHANGES })
+  client.defineCommand('chatHistory', { numberOfKeys: 1, lua: HISTORY, readOnly: true })
+  client.defineCommand('chatKeyBegin', { numberOfKeys: 1, lua: IDEM_BEGIN })
+  client.defineCommand('chatKeyAbort', { numberOfKeys: 1, lua: IDEM_ABORT })
   client.defineCommand('chatReserve', { numberOfKeys: 1, lua: RESERVE })
   client.defineCommand('chatRelease', { numberOfKeys: 1, lua: RELEASE })
   return client as ChatClient
+}
+
+/**
+ * The connection the change feed listens on (sharded pub/sub: SSUBSCRIBE to each followed owner's
+ * channel, which lives in the owner's slot): one node's own connection, or a cluster client that
+ * subscribes on the node of each channel's slot. It reconnects by itself and subscribes again.
+ */
+export function connectSubscriber (target: RedisTarget, name: string): Redis | Cluster {
+  const reconnect = (times: number): number => Math.min(100 * times, 2000)
+  const common = { connectTimeout: Math.max(target.commandTimeoutMs, 1000), connectionName: name } satisfies RedisOptions
+  const client = target.clusterNodes !== undefined && target.clusterNodes.length > 0
+    ? new Cluster(target.clusterNodes.map((n) => ({ host: n.host, port: n.port })), { shardedSubscribers: true, clusterRetryStrategy: reconnect, redisOptions: common })
+    : new Redis(target.url ?? 'redis://127.0.0.1:6379', { ...common, retryStrategy: reconnect, maxRetriesPerRequest: null })
+  client.on('error', () => {})
+  return client
 }
 
 /** Redis answers that mean "not now": the cluster is failing over, loading, or a replica is read-only meanwhile. */

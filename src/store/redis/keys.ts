@@ -23,6 +23,21 @@ export class RedisKeys {
     return `${base}:z:ca`
   }
 
+  /** The owner's change stream (its entry ids are the seqs); `<feed>:m` holds its origin, floor and last seq. */
+  feed (base: string): string {
+    return `${base}:feed`
+  }
+
+  /** The owner's shard channel, on which every write script publishes its change. */
+  channel (base: string): string {
+    return `${base}:ch`
+  }
+
+  /** An idempotency key of the owner (a key may hold braces: the first tag, the owner's, is the one that counts). */
+  idempotency (base: string, key: string): string {
+    return `${base}:idem:${key}`
+  }
+
   /** The global count of chats behind MAX_ITEMS (in a slot of its own). */
   get items (): string {
     return `${this.prefix}:items`

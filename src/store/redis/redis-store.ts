@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto'
 import type { ChatBackend } from '../backend.js'
 import { ChatStore } from '../chat-store.js'
-import { chatNotFound, StoreError } from '../errors.js'
+import { chatNotFound, invalidError, StoreError } from '../errors.js'
 import { createIdGenerator, isChatId, type IdGenerator } from '../ids.js'
 import { isoTime } from '../iso-time.js'
 import { CursorCodec, fingerprintOf, invalid, type KeyTuple } from '../memory/cursor.js'
 import { PRIORITY_RANK, titleKey } from '../memory/sort-keys.js'
 import { words } from '../memory/tokenizer.js'
-import type { Chat, ChatFields, ChatPatch, ListPage, ListQuery, Priority, SortField, StoreHealth, WriteOptions } from '../types.js'
-import { connect, primaries, RETRY_AFTER_S, storeErrorOf, type ChatClient, type RedisTarget } from './connection.js'
+import type { Chat, ChangeListener, ChangePage, ChatFields, ChatPatch, CreateResult, HistoryEntry, HistoryPage, HistoryQuery, IdempotencyKey, ListPage, ListQuery, Priority, SortField, StoreHealth, WriteOptions } from '../types.js'
+import { connect, connectSubscriber, primaries, RETRY_AFTER_S, storeErrorOf, type ChatClient, type RedisTarget } from './connection.js'
+import { eventOf, FeedFollower } from './feed.js'
 import { RedisKeys } from './keys.js'
 
 export interface RedisStoreOptions extends RedisTarget {
@@ -27,7 +28,21 @@ export interface RedisStoreOptions extends RedisTarget {
   ids?: IdGenerator
   /** Key of the HMAC that signs list cursors; when absent, one kept in Redis that every store on the prefix shares. */
   cursorKey?: Buffer
+  /** Versions kept per chat for `history`, the current one included (HISTORY_VERSIONS); 0: off. Default 0. */
+  historyVersions?: number
+  /** Changes kept per owner for `changes` (CHANGES_RETAIN). Default 10,000. */
+  changesRetain?: number
+  /** How long an idempotency key is kept (IDEMPOTENCY_TTL_S). Default a day. */
+  idempotencyTtlMs?: number
 }
+
+/** A seq as clients see it: 16 decimal digits (the owner's stream entry id, `<seq>-0`). */
+const SEQ = /^\d{16}$/
+const HISTORY_CURSOR = /^v(\d{1,10})$/
+/** The Retry-After of a create whose key is in flight. */
+const IN_FLIGHT_RETRY_S = 1
+/** Redis keeps a key this long past its TTL (its expiry is checked by the store's clock, in the scripts). */
+const KEY_GRACE_MS = 60_000
 
 /** A store on the Redis backend (`store.backend`). */
 export type RedisStore = ChatStore<RedisChatStore>
@@ -61,6 +76,11 @@ export class RedisChatStore implements ChatBackend {
   private closed = false
   /** How long a call may take in all (its retries included) before the store answers `unavailable`. */
   private readonly deadlineMs: number
+  private readonly retain: number
+  private readonly historyVersions: number
+  private readonly keyTtlMs: number
+  /** The live feed: one subscriber connection for every owner followed here. */
+  readonly feed: FeedFollower
 
   constructor (private readonly options: RedisStoreOptions) {
     this.deadlineMs = options.commandTimeoutMs + 250
@@ -72,6 +92,14 @@ export class RedisChatStore implements ChatBackend {
     // Without a configured key, every process on this prefix signs with one kept in Redis (made
     // by the first), read again on each (re)connection: a page's cursor is good on any replica.
     if (options.cursorKey === undefined) this.client.on('ready', () => { this.shareCursorKey().catch(() => {}) })
+    this.retain = Math.max(1, options.changesRetain ?? 10_000)
+    this.historyVersions = options.historyVersions ?? 0
+    this.keyTtlMs = options.idempotencyTtlMs ?? 86_400_000
+    this.feed = new FeedFollower({
+      connect: () => connectSubscriber(options, `chats-feed-${randomBytes(6).toString('hex')}`),
+      channelOf: (owner) => this.keys.channel(this.keys.base(owner)),
+      read: async (owner, after, limit) => await this.changes(owner, after, limit)
+    })
   }
 
   /**
@@ -89,32 +117,102 @@ export class RedisChatStore implements ChatBackend {
     if (shared !== null) this.cursors = new CursorCodec(Buffer.from(shared, 'hex'))
   }
 
-  async create (owner: string, fields: ChatFields): Promise<Chat> {
+  async create (owner: string, fields: ChatFields, idempotency?: IdempotencyKey): Promise<CreateResult> {
     return await this.writing(async () => {
       const now = this.now()
       const id = this.nextId()
       // The scripts cut ids off the end of index members by their length (36, a UUID's).
       if (!isChatId(id)) throw new Error(`the id generator made ${JSON.stringify(id)}, not a UUIDv7`)
-      const reserved = await this.call(async () => await this.client.chatReserve(this.keys.items, this.options.maxItems))
-      if (reserved !== 1) throw new StoreError('capacity', `The store holds its maximum of ${this.options.maxItems} chats`)
       const base = this.keys.base(owner)
-      let answer: string
+      let token = ''
+      if (idempotency !== undefined) {
+        // Step one, in the owner's slot: the key's kept answer, or a marker that this create holds it.
+        token = randomBytes(9).toString('base64url')
+        const begun = await this.call(async () => await this.client.chatKeyBegin(this.keys.idempotency(base, idempotency.key), idempotency.fingerprint, token, now, this.deadlineMs * 3))
+        const replay = keyOutcome(begun)
+        if (replay !== undefined) return replay
+      }
       try {
-        answer = await this.write<string>(this.keys.chat(base, id), 'chatCreate', [base, id, fields.title, fields.description, fields.priority,
-          fields.isActive ? '1' : '0', now, titleKey(fields.title), termsOf(fields.title), termsOf(fields.description), this.options.maxItemsPerOwner ?? 0])
+        const reserved = await this.call(async () => await this.client.chatReserve(this.keys.items, this.options.maxItems))
+        if (reserved !== 1) throw new StoreError('capacity', `The store holds its maximum of ${this.options.maxItems} chats`)
+        let answer: string[]
+        try {
+          answer = await this.write<string[]>(this.keys.chat(base, id), 'chatCreate', [base, id, fields.title, fields.description, fields.priority,
+            fields.isActive ? '1' : '0', now, titleKey(fields.title), termsOf(fields.title), termsOf(fields.description), this.options.maxItemsPerOwner ?? 0,
+            this.retain, idempotency?.key ?? '', token, idempotency?.fingerprint ?? '', now + this.keyTtlMs, this.keyTtlMs + KEY_GRACE_MS])
+        } catch (err) {
+          // Given back only when the create certainly did not happen; otherwise the counter stays one
+          // high (the store holds one fewer than it could) until `reconcileItems` runs.
+          if (refusedByRedis(err)) await this.release()
+          throw err
+        }
+        if (answer[0] !== 'ok') {
+          await this.release()
+          if (answer[0] === 'quota') throw new StoreError('capacity', `The owner holds their quota of ${this.options.maxItemsPerOwner ?? 0} chats`)
+          const replay = keyOutcome(answer)
+          if (replay !== undefined) return replay
+          throw new Error(`the create script answered ${JSON.stringify(answer)}`)
+        }
+        await this.feed.reached(owner, answer[1]!)
+        const at = isoTime(now)
+        return { chat: { id, ...fields, createdAt: at, updatedAt: at, version: 1 }, replayed: false }
       } catch (err) {
-        // Given back only when the create certainly did not happen; otherwise the counter stays one
-        // high (the store holds one fewer than it could) until `reconcileItems` runs.
-        if (refusedByRedis(err)) await this.release()
+        // A create that fails keeps no key (the marker goes unless the create took effect meanwhile).
+        if (idempotency !== undefined) {
+          const key = this.keys.idempotency(base, idempotency.key)
+          await this.call(async () => await this.client.chatKeyAbort(key, token)).catch(() => undefined)
+        }
         throw err
       }
-      if (answer === 'quota') {
-        await this.release()
-        throw new StoreError('capacity', `The owner holds their quota of ${this.options.maxItemsPerOwner ?? 0} chats`)
-      }
-      const at = isoTime(now)
-      return { id, ...fields, createdAt: at, updatedAt: at, version: 1 }
     })
+  }
+
+  async changes (owner: string, after: string | undefined, limit: number): Promise<ChangePage> {
+    this.checkOpen()
+    if (after !== undefined && !SEQ.test(after)) throw invalidError([{ source: 'query', field: '/after', message: 'must be the seq of a change' }])
+    const base = this.keys.base(owner)
+    const reply = await this.call(async () => await this.client.chatChanges(this.keys.feed(base), base, after ?? '', limit))
+    if (reply[0] === 'expired') {
+      throw reply[1] === 'dropped'
+        ? new StoreError('expired', 'The changes after this seq are no longer kept: list the chats again, then follow the feed from its newest seq')
+        : new StoreError('expired', 'This seq is not of this store\'s changes (it was lost or comes from another store): list the chats again')
+    }
+    const items = reply.slice(2).map(eventOf)
+    return { items, nextAfter: items.length > 0 ? items.at(-1)!.seq : reply[1]! }
+  }
+
+  async history (owner: string, id: string, query: HistoryQuery): Promise<HistoryPage> {
+    this.checkOpen()
+    let after = 0
+    if (query.cursor !== undefined) {
+      const match = HISTORY_CURSOR.exec(query.cursor)
+      if (match === null) throw invalidError([{ source: 'query', field: '/cursor', message: 'must be a nextCursor of this chat\'s history' }])
+      after = Number(match[1])
+    }
+    if (!isChatId(id)) throw chatNotFound()
+    const base = this.keys.base(owner)
+    const reply = await this.call(async () => await this.client.chatHistory(this.keys.chat(base, id), base, id))
+    if (reply[0] !== 'ok') throw chatNotFound()
+    if (this.historyVersions === 0) return { items: [], limit: query.limit, nextCursor: null }
+    const versions: Chat[] = reply.slice(8).slice(-(this.historyVersions - 1) || reply.length).map((json) => {
+      const [v, t, d, p, a, c, u] = JSON.parse(json) as string[]
+      return chatOf(id, [t!, d!, p!, a!, c!, u!, v!], 0)
+    })
+    if (this.historyVersions === 1) versions.length = 0
+    versions.push(chatOf(id, reply, 1))
+    const items: HistoryEntry[] = []
+    let i = versions.findIndex((v) => v.version > after)
+    if (i < 0) i = versions.length
+    for (; i < versions.length && items.length < query.limit; i++) {
+      const chat = versions[i]!
+      items.push({ version: chat.version, type: chat.version === 1 ? 'created' : 'updated', at: chat.updatedAt, chat })
+    }
+    return { items, limit: query.limit, nextCursor: i < versions.length ? `v${items.at(-1)!.version}` : null }
+  }
+
+  /** Live changes of the owner made through any process on this Redis and prefix (see `FeedFollower`). */
+  subscribe (owner: string, listener: ChangeListener): () => void {
+    return this.feed.subscribe(owner, listener)
   }
 
   async get (owner: string, id: string): Promise<Chat | undefined> {
@@ -186,9 +284,10 @@ export class RedisChatStore implements ChatBackend {
     await this.writing(async () => {
       if (!isChatId(id)) throw chatNotFound()
       const base = this.keys.base(owner)
-      const answer = await this.write<string[]>(this.keys.chat(base, id), 'chatDelete', [base, id, versionsOf(options)])
+      const answer = await this.write<string[]>(this.keys.chat(base, id), 'chatDelete', [base, id, versionsOf(options), this.now(), this.retain])
       outcome(answer)
       await this.release()
+      await this.feed.reached(owner, answer[1]!)
     })
   }
 
@@ -233,6 +332,7 @@ export class RedisChatStore implements ChatBackend {
   async close (): Promise<void> {
     this.closed = true
     await Promise.allSettled([...this.inFlight])
+    this.feed.close()
     await this.client.quit().catch(() => undefined)
     this.client.disconnect()
   }
@@ -246,8 +346,9 @@ export class RedisChatStore implements ChatBackend {
       given(patch.title), patch.title ?? '', patch.title === undefined ? '' : titleKey(patch.title), patch.title === undefined ? '' : termsOf(patch.title),
       given(patch.description), patch.description ?? '', patch.description === undefined ? '' : termsOf(patch.description),
       given(patch.priority), patch.priority ?? '',
-      given(patch.isActive), patch.isActive === undefined ? '' : patch.isActive ? '1' : '0'])
+      given(patch.isActive), patch.isActive === undefined ? '' : patch.isActive ? '1' : '0', this.retain, this.historyVersions])
     outcome(answer)
+    await this.feed.reached(owner, answer[8]!)
     return chatOf(id, answer, 1)
   }
 
@@ -324,6 +425,14 @@ function termsOf (text: string): string {
 
 function versionsOf (options: WriteOptions): string {
   return options.ifVersion === undefined ? '*' : options.ifVersion.join(',')
+}
+
+/** What a keyed create's script answered, when it is not to go on: a replay, or the error. */
+function keyOutcome (answer: string[]): CreateResult | undefined {
+  if (answer[0] === 'replay') return { chat: eventOf(answer[1]!).chat!, replayed: true }
+  if (answer[0] === 'reused') throw new StoreError('keyReused', 'This Idempotency-Key was used with another request body')
+  if (answer[0] === 'inflight') throw new StoreError('keyInFlight', 'A create with this Idempotency-Key is still being processed', { retryAfterSeconds: IN_FLIGHT_RETRY_S })
+  return undefined
 }
 
 /** Throws what a write script's refusal means. */

@@ -56,6 +56,34 @@ local function removeTerm (w, id)
   redis.call('SREM', B .. ':w:' .. w, id)
   if redis.call('EXISTS', B .. ':w:' .. w) == 0 then redis.call('ZREM', B .. ':words', w) end
 end
+-- Appends the change to the owner's stream (B:feed, its entry id the seq), trims it to the last
+-- retain (the last dropped seq becomes the floor, B:feed:m f), publishes it on the owner's shard
+-- channel (B:ch), and answers the seq (16 digits) and the entry: a JSON array of strings, seq, kind
+-- (c: put, d: delete), id, version, at, then for a put title, description, priority, isActive, createdAt.
+local function feed (retain, kind, id, v, at, chat)
+  local F, M = B .. ':feed', B .. ':feed:m'
+  local m = redis.call('HMGET', M, 'l', 'o')
+  -- The server's clock in microseconds (16 digits), past the owner's last seq: seqs of writes made
+  -- one after another order across owners too (by the primaries' clocks, in a cluster).
+  local t = redis.call('TIME')
+  local s = math.max(tonumber(t[1]) * 1000000 + tonumber(t[2]), tonumber(m[1] or '0') + 1)
+  local seq = string.format('%016d', s)
+  if not m[2] then redis.call('HSET', M, 'o', string.format('%016d', s - 1)) end
+  retain = math.max(1, tonumber(retain))
+  local n = redis.call('XLEN', F)
+  if n >= retain then
+    local drop = redis.call('XRANGE', F, '-', '+', 'COUNT', n - retain + 1)
+    local lastId = drop[#drop][1]
+    redis.call('HSET', M, 'f', string.format('%016d', tonumber(string.sub(lastId, 1, string.find(lastId, '-', 1, true) - 1))))
+  end
+  local e = { seq, kind, id, tostring(v), tostring(at) }
+  if chat then for _, x in ipairs(chat) do e[#e + 1] = x end end
+  local entry = cjson.encode(e)
+  redis.call('XADD', F, 'MAXLEN', retain, string.format('%d', s) .. '-0', 'e', entry)
+  redis.call('HSET', M, 'l', seq)
+  redis.call('SPUBLISH', B .. ':ch', entry)
+  return seq, entry
+end
 local function versionAllowed (current, list)
   if list == '*' then return true end
   for v in string.gmatch(list, '[^,]+') do
@@ -67,14 +95,27 @@ end
 
 /**
  * A create. KEYS[1]: the chat's key. ARGV: base, id, title, description, priority, isActive (1/0),
- * now, title key, title words, description words, the owner's quota (0: none).
- * Answers `ok`, or `quota` when the owner holds their quota (nothing written).
+ * now, title key, title words, description words, the owner's quota (0: none), the changes kept
+ * per owner, then the idempotency key ('' for none), its in-flight token, the body's fingerprint,
+ * when the key expires (epoch ms, by the store's clock) and how long Redis keeps it (ms).
+ * Answers `{ 'ok', seq }`; `{ 'quota' }` when the owner holds their quota; with a key: `{ 'replay',
+ * entry }` (the key's kept create: its feed entry), `{ 'reused' }`, `{ 'inflight' }` (another
+ * create holds the key). Nothing is written unless `ok`.
  */
 export const CREATE = `#!lua${COMMON}
 local id, title, desc, p, a, now, tk, wt, wd = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 local quota = tonumber(ARGV[11])
 if RANK[p] == nil or (a ~= '1' and a ~= '0') then return redis.error_reply('ERR chat script: invalid priority or isActive') end
-if quota > 0 and redis.call('ZCARD', B .. ':z:ca') >= quota then return 'quota' end
+local IK = ARGV[13] ~= '' and (B .. ':idem:' .. ARGV[13]) or nil
+if IK then
+  local h = redis.call('HMGET', IK, 'f', 'c', 'x', 'm')
+  if h[2] and tonumber(h[3]) > tonumber(now) then
+    if h[1] ~= ARGV[15] then return { 'reused' } end
+    return { 'replay', h[2] }
+  end
+  if h[1] and not h[2] and h[4] ~= ARGV[14] then return { 'inflight' } end
+end
+if quota > 0 and redis.call('ZCARD', B .. ':z:ca') >= quota then return { 'quota' } end
 if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('ERR chat script: id in use') end
 local e = encode(now, now, p, tk)
 redis.call('HSET', KEYS[1], 't', title, 'd', desc, 'p', p, 'a', a, 'c', now, 'u', now, 'v', 1, 'tk', tk, 'wt', wt, 'wd', wd,
@@ -83,7 +124,13 @@ for _, z in ipairs(Z) do redis.call('ZADD', B .. ':z:' .. z, 0, e[z] .. id) end
 redis.call('SADD', B .. ':p:' .. p, id)
 redis.call('SADD', B .. ':a:' .. a, id)
 for w in pairs(terms(wt, wd)) do addTerm(w, id) end
-return 'ok'
+local seq, entry = feed(ARGV[12], 'c', id, 1, now, { title, desc, p, a, tostring(now) })
+if IK then
+  redis.call('DEL', IK)
+  redis.call('HSET', IK, 'f', ARGV[15], 'c', entry, 'x', ARGV[16])
+  redis.call('PEXPIRE', IK, ARGV[17])
+end
+return { 'ok', seq }
 `
 
 const CURRENT = `
@@ -138,12 +185,20 @@ if wt ~= cur[9] or wd ~= cur[10] then
 end
 redis.call('HSET', KEYS[1], 't', title, 'd', desc, 'p', p, 'a', a, 'u', u, 'v', v, 'tk', tk, 'wt', wt, 'wd', wd,
   'kua', e.ua, 'kud', e.ud, 'kpa', e.pa, 'kpd', e.pd, 'kta', e.ta, 'ktd', e.td)
-return { 'ok', title, desc, p, a, cur[5], tostring(u), tostring(v) }
+local hmax = tonumber(ARGV[17])
+if hmax >= 2 then
+  local H = B .. ':h:' .. id
+  redis.call('RPUSH', H, cjson.encode({ cur[7], cur[1], cur[2], cur[3], cur[4], cur[5], cur[6] }))
+  redis.call('LTRIM', H, 1 - hmax, -1)
+end
+local seq = feed(ARGV[16], 'c', id, v, u, { title, desc, p, a, cur[5] })
+return { 'ok', title, desc, p, a, cur[5], tostring(u), tostring(v), seq }
 `
 
 /**
- * A delete. KEYS[1]: the chat's key. ARGV: base, id, the versions If-Match allows (or `*`).
- * Answers `{ 'ok' }`, `{ 'notFound' }`, or `{ 'version', current }`.
+ * A delete. KEYS[1]: the chat's key. ARGV: base, id, the versions If-Match allows (or `*`), now,
+ * the changes kept per owner. The chat's older versions go with it.
+ * Answers `{ 'ok', seq }`, `{ 'notFound' }`, or `{ 'version', current }`.
  */
 export const DELETE = `#!lua flags=allow-oom${COMMON}${CURRENT}
 for _, z in ipairs(Z) do redis.call('ZREM', B .. ':z:' .. z, old[z] .. id) end
@@ -151,7 +206,74 @@ redis.call('SREM', B .. ':p:' .. cur[3], id)
 redis.call('SREM', B .. ':a:' .. cur[4], id)
 for w in pairs(terms(cur[9], cur[10])) do removeTerm(w, id) end
 redis.call('DEL', KEYS[1])
-return { 'ok' }
+redis.call('DEL', B .. ':h:' .. id)
+local seq = feed(ARGV[5], 'd', id, version, math.max(tonumber(ARGV[4]), tonumber(cur[6])))
+return { 'ok', seq }
+`
+
+/**
+ * A page of the owner's feed, on the primary (a replica's could be behind a position the primary
+ * gave). KEYS[1]: the owner's stream. ARGV: base, after (16 digits, '' for the oldest kept), limit.
+ * Answers `{ 'ok', head, entry… }` (head: the owner's last seq, zeros with no feed), or
+ * `{ 'expired', why }`: `after` is past the head (another store's, or a lost one's), below the floor
+ * (changes after it were dropped), or below the feed's origin (a position of a history Redis lost).
+ */
+export const CHANGES = `#!lua flags=no-writes
+local B = ARGV[1]
+local m = redis.call('HMGET', B .. ':feed:m', 'o', 'f', 'l')
+local head = m[3] or '0000000000000000'
+local o, f, l = tonumber(m[1] or '0'), tonumber(m[2] or '0'), tonumber(head)
+local from = '-'
+if ARGV[2] ~= '' then
+  local a = tonumber(ARGV[2])
+  if a > l then return { 'expired', 'ahead' } end
+  if a < f then return { 'expired', 'dropped' } end
+  if a ~= 0 and a < o then return { 'expired', 'origin' } end
+  from = '(' .. string.format('%d', a) .. '-0'
+end
+local out = { 'ok', head }
+local limit = tonumber(ARGV[3])
+if limit == 0 then return out end
+for _, it in ipairs(redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', limit)) do out[#out + 1] = it[2][2] end
+return out
+`
+
+/**
+ * A chat's history. KEYS[1]: the chat's key. ARGV: base, id. Answers `{ 'notFound' }`, or
+ * `{ 'ok', title, description, priority, isActive, createdAt, updatedAt, version, older… }`, each
+ * older version a JSON array of strings: version, title, description, priority, isActive, createdAt, updatedAt.
+ */
+export const HISTORY = `#!lua flags=no-writes
+local c = redis.call('HMGET', KEYS[1], 't', 'd', 'p', 'a', 'c', 'u', 'v')
+if not c[1] then return { 'notFound' } end
+local out = { 'ok', c[1], c[2], c[3], c[4], c[5], c[6], c[7] }
+for _, v in ipairs(redis.call('LRANGE', ARGV[1] .. ':h:' .. ARGV[2], 0, -1)) do out[#out + 1] = v end
+return out
+`
+
+/**
+ * The first step of a create with an idempotency key (before the MAX_ITEMS reservation, which is
+ * in another slot): KEYS[1]: the key (B:idem:<key>). ARGV: fingerprint, token, now (the store's
+ * clock), how long the in-flight marker lives (ms). A kept, unexpired answer: `{ 'replay', entry }`
+ * or `{ 'reused' }`; a marker of another create: `{ 'inflight' }`; else the marker is set: `{ 'begun' }`.
+ */
+export const IDEM_BEGIN = `#!lua
+local h = redis.call('HMGET', KEYS[1], 'f', 'c', 'x')
+if h[2] and tonumber(h[3]) > tonumber(ARGV[3]) then
+  if h[1] ~= ARGV[1] then return { 'reused' } end
+  return { 'replay', h[2] }
+end
+if h[1] and not h[2] then return { 'inflight' } end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'f', ARGV[1], 'm', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return { 'begun' }
+`
+
+/** A keyed create that failed: its marker goes (unless the key was answered meanwhile). KEYS[1]: the key. ARGV[1]: the token. */
+export const IDEM_ABORT = `#!lua flags=allow-oom
+if redis.call('HGET', KEYS[1], 'm') == ARGV[1] and redis.call('HEXISTS', KEYS[1], 'c') == 0 then redis.call('DEL', KEYS[1]) end
+return 1
 `
 
 /**
