@@ -2,7 +2,9 @@ import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { describeBackend } from './backend-suite.js'
 import { describeNaiveModel } from './naive-model.js'
-import { redisStores } from '../support/redis.js'
+import { createRedisStore } from '../../src/store/redis/redis-store.js'
+import type { ChangeEvent } from '../../src/store/types.js'
+import { deletePrefixes, redisStores, uniquePrefix } from '../support/redis.js'
 import { startCluster, type TestCluster } from '../support/redis-cluster.js'
 
 // The one suite (backends.test.ts) on the Redis backend over a Redis Cluster of 3 primaries and 3
@@ -67,6 +69,32 @@ describe('the Redis backend on a cluster', () => {
     for (const [i, owner] of owners.entries()) {
       expect((await store.update(owner, chats[i]!.id, { title: 'renamed' })).version).toBe(2)
       expect((await store.list(owner, { limit: 5, q: 'renam' })).total).toBe(1)
+    }
+  })
+
+  it('gives a subscriber on one instance the changes made through another, for owners on every primary (sharded pub/sub)', async () => {
+    const prefix = uniquePrefix('feed')
+    const make = () => createRedisStore({ clusterNodes: nodes, commandTimeoutMs: 5000, keyPrefix: prefix, maxItems: 10_000 })
+    const reader = make()
+    const writer = make()
+    try {
+      await reader.backend.connected()
+      await writer.backend.connected()
+      const owners = Array.from({ length: 6 }, (_, i) => `follower-${i}`)
+      const seen = new Map<string, ChangeEvent[]>(owners.map((o) => [o, []]))
+      for (const owner of owners) reader.subscribe(owner, (e) => seen.get(owner)!.push(e))
+      for (const owner of owners) {
+        const chat = await writer.create(owner, { title: 'a' })
+        await writer.update(owner, chat.id, { title: 'b' })
+        await writer.delete(owner, chat.id)
+      }
+      const end = Date.now() + 5000
+      while ([...seen.values()].some((list) => list.length < 3) && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 20))
+      for (const owner of owners) expect(seen.get(owner)).toEqual((await writer.changes(owner, undefined, 10)).items)
+    } finally {
+      await reader.close()
+      await writer.close()
+      await deletePrefixes({ clusterNodes: nodes }, [prefix])
     }
   })
 

@@ -53,6 +53,8 @@ const REPAIR_MS = 1000
 /** How long a local write waits for its own change to be delivered before it answers anyway. */
 const REACH_MS = 1000
 
+const again = (follow: { again: boolean }): boolean => follow.again
+
 /**
  * The live side of the Redis feed, one per process: every write script appends its change to the
  * owner's stream and publishes it on the owner's shard channel (`SPUBLISH`, in the same script, so
@@ -199,7 +201,8 @@ export class FeedFollower {
             for (const e of page.items) this.deliver(follow, e)
             if (page.items.length < PAGE) break
           }
-        } while (follow.again)
+        // Set again by a sync asked for meanwhile (TypeScript cannot see that an await lets it change).
+        } while (again(follow))
       } catch {
         // Unreachable: the repair tries again.
       } finally {
