@@ -52,7 +52,15 @@ export const ConfigSchema = Type.Object({
   /** Comma list of allowed origins, or `*`; empty: no CORS. */
   CORS_ORIGINS: Type.String({ default: '' }),
   /** One owner holds at most this many chats; 0: only MAX_ITEMS. */
-  MAX_ITEMS_PER_OWNER: Type.Integer({ minimum: 0, default: 0 })
+  MAX_ITEMS_PER_OWNER: Type.Integer({ minimum: 0, default: 0 }),
+  /** How long an Idempotency-Key of POST /chats is remembered. */
+  IDEMPOTENCY_TTL_S: Type.Integer({ minimum: 1, default: 86_400 }),
+  /** Versions kept per chat for GET /chats/{id}/history, the current one included; 0: off. */
+  HISTORY_VERSIONS: Type.Integer({ minimum: 0, maximum: 1000, default: 10 }),
+  /** Changes kept per owner for GET /changes. */
+  CHANGES_RETAIN: Type.Integer({ minimum: 1, default: 10_000 }),
+  /** Open GET /changes event streams at most; past it a new one is a 503. */
+  CHANGES_MAX_STREAMS: Type.Integer({ minimum: 1, default: 5000 })
 })
 
 type Settings = Static<typeof ConfigSchema>

@@ -26,7 +26,10 @@ const STORE_PROBLEMS: Record<StoreErrorCode, ProblemKind> = {
   versionMismatch: 'preconditionFailed',
   capacity: 'capacityExceeded',
   busy: 'unavailable',
-  unavailable: 'unavailable'
+  unavailable: 'unavailable',
+  expired: 'changesExpired',
+  keyInFlight: 'idempotencyKeyInFlight',
+  keyReused: 'idempotencyKeyReused'
 }
 
 function fromStoreError (err: StoreError): AppError {

@@ -7,9 +7,12 @@ export const Problems = {
   malformedJson: { status: 400, type: '/problems/malformed-json', title: 'Malformed JSON body' },
   unauthorized: { status: 401, type: '/problems/unauthorized', title: 'Unauthorized' },
   notFound: { status: 404, type: '/problems/not-found', title: 'Not found' },
+  idempotencyKeyInFlight: { status: 409, type: '/problems/idempotency-key-in-flight', title: 'Idempotency key in flight' },
+  changesExpired: { status: 410, type: '/problems/changes-expired', title: 'Changes expired' },
   preconditionFailed: { status: 412, type: '/problems/precondition-failed', title: 'Precondition failed' },
   payloadTooLarge: { status: 413, type: '/problems/payload-too-large', title: 'Payload too large' },
   unsupportedMediaType: { status: 415, type: '/problems/unsupported-media-type', title: 'Unsupported media type' },
+  idempotencyKeyReused: { status: 422, type: '/problems/idempotency-key-reused', title: 'Idempotency key reused' },
   rateLimited: { status: 429, type: '/problems/rate-limited', title: 'Too many requests' },
   unavailable: { status: 503, type: '/problems/unavailable', title: 'Service unavailable' },
   capacityExceeded: { status: 507, type: '/problems/capacity-exceeded', title: 'Capacity exceeded' },
@@ -40,7 +43,7 @@ export class AppError extends Error {
   readonly kind: ProblemKind
   readonly status: number
   readonly errors: FieldError[] | undefined
-  /** Seconds, sent as `Retry-After` (429 and 503). */
+  /** Seconds, sent as `Retry-After` (409, 429 and 503). */
   readonly retryAfter: number | undefined
   /** A 401's `WWW-Authenticate` (RFC 6750): `Bearer realm="chats"`, with `error="invalid_token"` when a token was sent. */
   readonly wwwAuthenticate: string | undefined

@@ -26,6 +26,9 @@ export default fp<{ config: Config }>(async (app, { config }) => {
     lockTimeoutMs: config.LOCK_TIMEOUT_MS,
     detectReentrance: config.NODE_ENV !== 'production',
     queryLog: app.log,
+    historyVersions: config.HISTORY_VERSIONS,
+    changesRetain: config.CHANGES_RETAIN,
+    idempotencyTtlMs: config.IDEMPOTENCY_TTL_S * 1000,
     ...(config.CURSOR_SECRET === '' ? {} : { cursorKey: Buffer.from(config.CURSOR_SECRET) })
   }
   let backend: ChatBackend

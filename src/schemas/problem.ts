@@ -22,6 +22,9 @@ const descriptions: Record<ProblemKind, string> = {
   unauthorized: 'Credentials are missing, malformed, expired or unknown (AUTH_MODE other than none).',
   notFound: 'No such chat.',
   preconditionFailed: '`If-Match` does not match the current version.',
+  idempotencyKeyInFlight: 'A create with this `Idempotency-Key` is still being processed; try again after `Retry-After`.',
+  changesExpired: '`after` (or `Last-Event-ID`) is older than the changes kept: list the chats again, then follow the feed from its newest seq.',
+  idempotencyKeyReused: 'This `Idempotency-Key` was used before with another request body.',
   payloadTooLarge: 'The body is over the configured limit.',
   unsupportedMediaType: 'The body is not JSON.',
   rateLimited: 'Over the rate limit.',
@@ -38,7 +41,7 @@ export function problemResponses (...kinds: ProblemKind[]): Record<number, unkno
     if (out[status] !== undefined) continue
     out[status] = {
       description: descriptions[kind],
-      ...(status === 429 || status === 503 ? { headers: { 'Retry-After': RetryAfter } } : {}),
+      ...(status === 409 || status === 429 || status === 503 ? { headers: { 'Retry-After': RetryAfter } } : {}),
       ...(status === 401 ? { headers: { 'WWW-Authenticate': WwwAuthenticate } } : {}),
       content: { 'application/problem+json': { schema: Type.Ref('Problem') } }
     }

@@ -1,6 +1,6 @@
 import type { ChatBackend } from './backend.js'
 import { chatFields, checkListQuery, checkPatch } from './rules.js'
-import type { Chat, ChatInput, ChatPatch, ListPage, ListQuery, StoreHealth, WriteOptions } from './types.js'
+import type { Chat, ChangeListener, ChangePage, ChatInput, ChatPatch, CreateResult, HistoryPage, HistoryQuery, IdempotencyKey, ListPage, ListQuery, StoreHealth, WriteOptions } from './types.js'
 
 /**
  * The store every route talks to: the backend-neutral layer. It applies the store's rules
@@ -14,7 +14,12 @@ export class ChatStore<Backend extends ChatBackend = ChatBackend> {
   constructor (readonly backend: Backend) {}
 
   async create (owner: string, input: ChatInput): Promise<Chat> {
-    return await this.backend.create(owner, chatFields(input))
+    return (await this.backend.create(owner, chatFields(input))).chat
+  }
+
+  /** A create under an idempotency key (see `ChatBackend.create`): the input is checked first, so a refused one keeps no key. */
+  async createOnce (owner: string, input: ChatInput, idempotency: IdempotencyKey): Promise<CreateResult> {
+    return await this.backend.create(owner, chatFields(input), idempotency)
   }
 
   /** `undefined` when the owner has no such chat (also for a string that is no chat id). */
@@ -41,6 +46,21 @@ export class ChatStore<Backend extends ChatBackend = ChatBackend> {
   /** The owner's chats. */
   async count (owner: string): Promise<number> {
     return await this.backend.count(owner)
+  }
+
+  /** The owner's changes after `after` (see `ChatBackend.changes`). */
+  async changes (owner: string, after: string | undefined, limit: number): Promise<ChangePage> {
+    return await this.backend.changes(owner, after, limit)
+  }
+
+  /** The chat's kept versions, oldest first (see `ChatBackend.history`). */
+  async history (owner: string, id: string, query: HistoryQuery): Promise<HistoryPage> {
+    return await this.backend.history(owner, id, query)
+  }
+
+  /** Live changes of the owner; answers the unsubscribe (see `ChatBackend.subscribe`). */
+  subscribe (owner: string, listener: ChangeListener): () => void {
+    return this.backend.subscribe(owner, listener)
   }
 
   /** Of every owner's chats. */

@@ -15,6 +15,12 @@ export type StoreErrorCode =
   | 'busy'
   /** The store cannot serve this now (recovering, read-only after a disk error, closed). */
   | 'unavailable'
+  /** A change-feed position (`after`) older than what is kept, or not of this store's history: list again. */
+  | 'expired'
+  /** A create with this idempotency key is still being processed: try again soon. */
+  | 'keyInFlight'
+  /** The idempotency key was used before with another request body. */
+  | 'keyReused'
 
 /** One broken rule: `field` is a path in the input or the query, e.g. `/title` or `/cursor`. */
 export interface InvalidField {
@@ -29,7 +35,7 @@ export class StoreError extends Error {
   readonly code: StoreErrorCode
   /** For `invalid`: every broken rule. */
   readonly fields: readonly InvalidField[]
-  /** For `busy` and `unavailable`: when trying again makes sense, in seconds. */
+  /** For `busy`, `unavailable` and `keyInFlight`: when trying again makes sense, in seconds. */
   readonly retryAfterSeconds: number | undefined
 
   constructor (code: StoreErrorCode, message: string, options: { fields?: readonly InvalidField[], retryAfterSeconds?: number, cause?: unknown } = {}) {

@@ -19,8 +19,50 @@ export interface ChatRecord {
   readonly version: number
 }
 
-/** A change as the journal sees it: the whole chat after a write, or the id of a deleted one. */
-export type Change = { op: 'put', chat: ChatRecord } | { op: 'delete', id: string }
+/**
+ * A change as the journal sees it: the whole chat after a write, or the id of a deleted one.
+ * The memory backend's writes also give the change's place in its owner's feed (`seq`), a
+ * delete's owner, version and time, and a create's idempotency key; a change without `seq`
+ * (data written before the feed existed) is applied to the chats only.
+ */
+export type Change =
+  | { op: 'put', chat: ChatRecord, seq?: number, key?: KeyRecord }
+  | { op: 'delete', id: string, seq?: number, owner?: string, version?: number, at?: number }
+
+/** An idempotency key as kept: the create's answer is `chat` (its first version). */
+export interface KeyRecord {
+  readonly key: string
+  readonly fingerprint: string
+  /** Epoch milliseconds after which the key is forgotten. */
+  readonly expiresAt: number
+}
+
+/** A kept key with its owner's create. */
+export interface KeptKey extends KeyRecord {
+  readonly chat: ChatRecord
+}
+
+/** A change of an owner's feed as the in-process backends keep it. */
+export interface FeedRecord {
+  readonly seq: number
+  readonly owner: string
+  readonly id: string
+  readonly version: number
+  /** Epoch milliseconds. */
+  readonly at: number
+  /** The chat after the write; undefined for a delete. */
+  readonly chat: ChatRecord | undefined
+}
+
+/** The feed record of a journaled change that has a `seq`. */
+export function feedRecordOf (change: Change, before: ChatRecord | undefined): FeedRecord | undefined {
+  if (change.seq === undefined) return undefined
+  if (change.op === 'put') return { seq: change.seq, owner: change.chat.owner, id: change.chat.id, version: change.chat.version, at: change.chat.updatedAt, chat: change.chat }
+  const owner = change.owner ?? before?.owner
+  const version = change.version ?? before?.version
+  if (owner === undefined || version === undefined) return undefined
+  return { seq: change.seq, owner, id: change.id, version, at: change.at ?? before?.updatedAt ?? 0, chat: undefined }
+}
 
 export interface Journal {
   /**
@@ -29,6 +71,11 @@ export interface Journal {
    * Throwing aborts the write, which then changes nothing.
    */
   append (change: Change, before: ChatRecord | undefined): void
+  /**
+   * Resolves once every change appended so far is kept (undefined when it already is); rejects
+   * when it cannot be. A write answers, and its change is published, only after it.
+   */
+  durable?: () => Promise<void> | undefined
 }
 
 /** A record as clients see it (dates as RFC 3339). */
@@ -43,4 +90,11 @@ export function toChat (r: ChatRecord): Chat {
     updatedAt: isoTime(r.updatedAt),
     version: r.version
   }
+}
+
+/** The journal's change for a feed record. */
+export function changeOf (r: FeedRecord): Change {
+  return r.chat === undefined
+    ? { op: 'delete', id: r.id, seq: r.seq, owner: r.owner, version: r.version, at: r.at }
+    : { op: 'put', chat: r.chat, seq: r.seq }
 }

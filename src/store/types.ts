@@ -83,3 +83,69 @@ export interface StoreHealth {
   /** Acquisitions of the backend's lock that had to wait, their total wait, and the waits that timed out. */
   lock?: { waits: number, waitMs: number, timeouts: number }
 }
+
+/** What a write did, as the change feed and the history name it. */
+export const CHANGE_TYPES = ['created', 'updated', 'deleted'] as const
+export type ChangeType = typeof CHANGE_TYPES[number]
+
+/** One change of an owner's feed, as clients see it. */
+export interface ChangeEvent {
+  /** Opaque; an owner's seqs order as plain strings (code unit order) in the order the writes took effect. */
+  seq: string
+  type: ChangeType
+  id: string
+  /** The chat's version after the write; for a delete, the version it had. */
+  version: number
+  /** RFC 3339: when the write took effect. */
+  at: string
+  /** The chat after the write; absent on `deleted`. */
+  chat?: Chat
+}
+
+export interface ChangePage {
+  items: ChangeEvent[]
+  /**
+   * Where the next page starts (`after`): the last item's seq, or with no items the owner's
+   * current position, so that following from it misses nothing newer. Always a string.
+   */
+  nextAfter: string
+}
+
+/** One kept version of a chat. */
+export interface HistoryEntry {
+  version: number
+  type: Exclude<ChangeType, 'deleted'>
+  /** RFC 3339: when this version was written (its `updatedAt`). */
+  at: string
+  chat: Chat
+}
+
+export interface HistoryQuery {
+  limit: number
+  /** The `nextCursor` of an earlier page of the same chat's history. */
+  cursor?: string
+}
+
+export interface HistoryPage {
+  items: HistoryEntry[]
+  limit: number
+  nextCursor: string | null
+}
+
+/**
+ * An `Idempotency-Key` with its request: `fingerprint` identifies the body (a hash of its
+ * canonical JSON), so that the same key with another body can be told apart.
+ */
+export interface IdempotencyKey {
+  key: string
+  fingerprint: string
+}
+
+export interface CreateResult {
+  /** The chat created; on a replay, the chat as the first create answered it. */
+  chat: Chat
+  /** True when the key's kept answer was given again and nothing was created. */
+  replayed: boolean
+}
+
+export type ChangeListener = (change: ChangeEvent) => void

@@ -115,7 +115,7 @@ export class Compactor {
     const file = createLog(ops, dir, newLog)
     let switched = false
     try {
-      const { chats, image } = await memory.withAll((all, image) => {
+      const { chats, image, extras } = await memory.withAll((all, image) => {
         if (!heal) {
           // Under the write lock, so that nothing is appended meanwhile: the current log is
           // complete and synced before the manifest names a log after it (only the last log may
@@ -126,7 +126,7 @@ export class Compactor {
           writeManifest(ops, dir, this.manifest)
           log.switchTo(file.fd, file.end)
         }
-        return { chats: all, image: image() }
+        return { chats: all, image: image(), extras: memory.extras() }
       })
       switched = !heal
       const index = await encodeIndexImage(image, chats).catch((err: unknown) => {
@@ -135,7 +135,7 @@ export class Compactor {
       })
       // Saved indexes cover one owner (`MemoryChatStore.withAll`): with several, none is expected.
       if (index === undefined && image !== undefined) logger.warn({ chats: chats.length }, 'the snapshot is written without its indexes: the next start builds them')
-      const bytes = await writeSnapshot(ops, dir, snapshot, chats, this.context.closed, index)
+      const bytes = await writeSnapshot(ops, dir, snapshot, chats, this.context.closed, index, extras)
       this.manifest = { version: 1, snapshot, logs: [newLog], next: n + 1 }
       writeManifest(ops, dir, this.manifest)
       if (heal) {

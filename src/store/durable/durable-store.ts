@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import type { ChatBackend } from '../backend.js'
-import type { Chat, ChatFields, ChatPatch, ListPage, ListQuery, StoreHealth, WriteOptions } from '../types.js'
+import type { Chat, ChangeListener, ChangePage, ChatFields, ChatPatch, CreateResult, HistoryPage, HistoryQuery, IdempotencyKey, ListPage, ListQuery, StoreHealth, WriteOptions } from '../types.js'
 import { StoreError } from '../errors.js'
 import { MemoryChatStore, type MemoryStoreOptions } from '../memory/memory-store.js'
 import { AppendLog, readOnlyError, type FsyncMode } from './append-log.js'
@@ -56,7 +56,8 @@ export class DurableChatStore implements ChatBackend {
         append: (change, before) => {
           if (this.log === undefined) throw this.unavailable()
           this.log.append(change, before)
-        }
+        },
+        durable: () => this.log?.durable()
       }
     })
     this.compactor = new Compactor({
@@ -73,11 +74,10 @@ export class DurableChatStore implements ChatBackend {
     this.recovered.catch(() => undefined)
   }
 
-  async create (owner: string, fields: ChatFields): Promise<Chat> {
+  // The memory store waits for the log (its journal's `durable`) before it answers a write.
+  async create (owner: string, fields: ChatFields, idempotency?: IdempotencyKey): Promise<CreateResult> {
     this.checkWritable()
-    const chat = await this.memory.create(owner, fields)
-    await this.log?.durable()
-    return chat
+    return await this.memory.create(owner, fields, idempotency)
   }
 
   async get (owner: string, id: string): Promise<Chat | undefined> {
@@ -92,22 +92,32 @@ export class DurableChatStore implements ChatBackend {
 
   async update (owner: string, id: string, patch: ChatPatch, options: WriteOptions = {}): Promise<Chat> {
     this.checkWritable()
-    const chat = await this.memory.update(owner, id, patch, options)
-    await this.log?.durable()
-    return chat
+    return await this.memory.update(owner, id, patch, options)
   }
 
   async replace (owner: string, id: string, fields: ChatFields, options: WriteOptions = {}): Promise<Chat> {
     this.checkWritable()
-    const chat = await this.memory.replace(owner, id, fields, options)
-    await this.log?.durable()
-    return chat
+    return await this.memory.replace(owner, id, fields, options)
   }
 
   async delete (owner: string, id: string, options: WriteOptions = {}): Promise<void> {
     this.checkWritable()
     await this.memory.delete(owner, id, options)
-    await this.log?.durable()
+  }
+
+  async changes (owner: string, after: string | undefined, limit: number): Promise<ChangePage> {
+    this.beforeRead()
+    return await this.memory.changes(owner, after, limit)
+  }
+
+  async history (owner: string, id: string, query: HistoryQuery): Promise<HistoryPage> {
+    this.beforeRead()
+    return await this.memory.history(owner, id, query)
+  }
+
+  /** Listeners may subscribe while the store recovers: they get the changes made once it is ready. */
+  subscribe (owner: string, listener: ChangeListener): () => void {
+    return this.memory.subscribe(owner, listener)
   }
 
   async count (owner: string): Promise<number> {
@@ -182,6 +192,14 @@ export class DurableChatStore implements ChatBackend {
         const chats = found.chats()
         this.memory.restore(chats.values(), chats.size)
       }
+      const { extras } = found
+      // A data directory without a feed yet starts one at its first change (or now, with none).
+      const origin = extras.state?.origin ?? (extras.changes.length > 0 ? extras.changes[0]!.seq - 1 : this.memory.feeds.origin)
+      this.memory.restoreExtras({
+        feeds: { counter: extras.state?.counter ?? origin, origin, floors: extras.floors, records: extras.feed },
+        versions: extras.versions(),
+        keys: extras.keys
+      }, extras.changes)
       compactor.snapshotBytes = found.snapshotBytes
       this.log = new AppendLog(this.ops, fsync, fd, end, {
         onAppend: () => { compactor.maybeCompact() },

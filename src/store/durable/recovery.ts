@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import type { IndexImage } from '../memory/index-image.js'
-import type { Change, ChatRecord } from '../records.js'
+import { feedRecordOf, type Change, type ChatRecord, type FeedRecord, type KeptKey } from '../records.js'
 import { StringTable } from '../memory/string-table.js'
 import type { FileOps } from './file-ops.js'
 import { isStoreFile, readManifest, type Manifest } from './manifest.js'
@@ -47,6 +47,25 @@ export interface Recovered {
   image?: IndexImage
   /** With `image`: the logs' changes, in order. */
   tail: Change[]
+  /** What the store keeps besides the chats (`MemoryChatStore.restoreExtras`). */
+  extras: RecoveredExtras
+}
+
+/** The feeds, older versions and keys, from the snapshot and the logs (empty for files written before they existed). */
+export interface RecoveredExtras {
+  /** The snapshot's feed state; undefined when it has none. */
+  state: { counter: number, origin: number } | undefined
+  floors: [string, number][]
+  /** The snapshot's kept changes, then (`changes`) the logs'. */
+  feed: FeedRecord[]
+  changes: FeedRecord[]
+  /**
+   * Versions of chats that may be older than their current one: the snapshot's, the snapshot's
+   * chats that the logs changed, and every version the logs put (`restoreExtras` keeps those
+   * older than the current one).
+   */
+  versions: () => ChatRecord[]
+  keys: KeptKey[]
 }
 
 /**
@@ -87,7 +106,36 @@ export async function recover (ops: FileOps, dir: string, options: RecoverOption
     }
     return chats
   }
-  const result: Recovered = { chats: allChats, manifest, logEnd: HEADER_BYTES, gaps: 0, snapshotBytes: 0, cuts: [], tail: [] }
+  /** Every version the logs put, by chat, until a delete. */
+  const logPuts = new Map<string, ChatRecord[]>()
+  const snapshotVersions: ChatRecord[] = []
+  const extras: RecoveredExtras = {
+    state: undefined,
+    floors: [],
+    feed: [],
+    changes: [],
+    keys: [],
+    versions: () => {
+      const all = [...snapshotVersions]
+      for (const chat of puts) if (logPuts.has(chat.id)) all.push(chat)
+      for (const list of logPuts.values()) all.push(...list)
+      return all
+    }
+  }
+  /** What a log's change adds besides the chats. */
+  const collect = (entry: Change): void => {
+    if (entry.op === 'put') {
+      let list = logPuts.get(entry.chat.id)
+      if (list === undefined) logPuts.set(entry.chat.id, list = [])
+      list.push(entry.chat)
+      if (entry.key !== undefined) extras.keys.push({ ...entry.key, chat: entry.chat })
+    } else {
+      logPuts.delete(entry.id)
+    }
+    const record = feedRecordOf(entry, undefined)
+    if (record !== undefined) extras.changes.push(record)
+  }
+  const result: Recovered = { chats: allChats, manifest, logEnd: HEADER_BYTES, gaps: 0, snapshotBytes: 0, cuts: [], tail: [], extras }
   /** Gives up the saved indexes: the logs are applied to the map of chats instead. */
   const dropImage = (): void => {
     allChats()
@@ -109,6 +157,13 @@ export async function recover (ops: FileOps, dir: string, options: RecoverOption
       if (entry.op === 'end') ended = entry.count
       else if (entry.op === 'put') puts.push(entry.chat)
       else if (entry.op === 'index') pieces.add(entry.bytes)
+      else if (entry.op === 'version') snapshotVersions.push(entry.chat)
+      else if (entry.op === 'feed') {
+        const record = feedRecordOf(entry.change, undefined)
+        if (record !== undefined) extras.feed.push(record)
+      } else if (entry.op === 'key') extras.keys.push(entry.kept)
+      else if (entry.op === 'floor') extras.floors.push([entry.owner, entry.seq])
+      else if (entry.op === 'state') extras.state = { counter: entry.counter, origin: entry.origin }
     })
     let problem = scan.damage
     if (problem === undefined && ended === undefined) problem = { offset: scan.end, reason: 'the snapshot ends before its end record (it was cut short)', tail: false }
@@ -128,6 +183,7 @@ export async function recover (ops: FileOps, dir: string, options: RecoverOption
   if (result.image === undefined) allChats()
   const tailMax = puts.length / TAIL_SHARE
   const replay = (entry: Entry): void => {
+    if (entry.op === 'put' || entry.op === 'delete') collect(entry)
     if (result.image !== undefined && (entry.op === 'put' || entry.op === 'delete') && result.tail.length >= tailMax) dropImage()
     if (result.image === undefined) apply(entry)
     else if (entry.op === 'put' || entry.op === 'delete') result.tail.push(entry)

@@ -1,5 +1,6 @@
 import { join } from 'node:path'
-import type { ChatRecord } from '../records.js'
+import { changeOf, type ChatRecord } from '../records.js'
+import type { StoreExtras } from '../memory/memory-store.js'
 import { FileKind, HEADER_BYTES, INDEX_PIECE_BYTES, MAX_PAYLOAD_BYTES, RECORD_HEADER_BYTES, checkHeader, decodeRecord, encodeEntry, encodeHeader, type Entry } from './record-codec.js'
 import type { FileOps } from './file-ops.js'
 import { PREALLOCATE_BYTES } from './append-log.js'
@@ -25,9 +26,16 @@ export function createLog (ops: FileOps, dir: string, name: string): { fd: numbe
   return { fd, end: HEADER_BYTES }
 }
 
-/** The records of a snapshot: the chats, the pieces of the index image, the end record. */
-function * snapshotRecords (chats: readonly ChatRecord[], index: readonly Buffer[]): Generator<Buffer> {
+/** The records of a snapshot: the chats, what the store keeps besides them, the pieces of the index image, the end record. */
+function * snapshotRecords (chats: readonly ChatRecord[], index: readonly Buffer[], extras: StoreExtras | undefined): Generator<Buffer> {
   for (const chat of chats) yield encodeEntry({ op: 'put', chat })
+  if (extras !== undefined) {
+    for (const chat of extras.versions) yield encodeEntry({ op: 'version', chat })
+    for (const record of extras.feeds.records) yield encodeEntry({ op: 'feed', change: changeOf(record) })
+    for (const kept of extras.keys) yield encodeEntry({ op: 'key', kept })
+    for (const [owner, seq] of extras.feeds.floors) yield encodeEntry({ op: 'floor', owner, seq })
+    yield encodeEntry({ op: 'state', counter: extras.feeds.counter, origin: extras.feeds.origin })
+  }
   for (const part of index) {
     for (let at = 0; at < part.length; at += INDEX_PIECE_BYTES) yield encodeEntry({ op: 'index', bytes: part.subarray(at, at + INDEX_PIECE_BYTES) })
   }
@@ -36,11 +44,11 @@ function * snapshotRecords (chats: readonly ChatRecord[], index: readonly Buffer
 
 /**
  * Writes `chats` as a snapshot called `name`, with `index` (the pieces of an index image, or
- * none): into a temp file in batches, yielding to the event loop between them so requests keep
+ * none) and `extras` (feeds, older versions, keys): into a temp file in batches, yielding to the event loop between them so requests keep
  * being served, then fsync, rename and fsync of the directory. `aborted` is asked between batches
  * (shutdown). Answers the snapshot's size in bytes.
  */
-export async function writeSnapshot (ops: FileOps, dir: string, name: string, chats: readonly ChatRecord[], aborted: () => boolean = () => false, index: readonly Buffer[] = []): Promise<number> {
+export async function writeSnapshot (ops: FileOps, dir: string, name: string, chats: readonly ChatRecord[], aborted: () => boolean = () => false, index: readonly Buffer[] = [], extras?: StoreExtras): Promise<number> {
   const path = join(dir, name)
   const temp = `${path}.tmp`
   const fd = ops.open(temp, 'w')
@@ -50,7 +58,7 @@ export async function writeSnapshot (ops: FileOps, dir: string, name: string, ch
     put(encodeHeader(FileKind.snapshot))
     let batch: Buffer[] = []
     let batchBytes = 0
-    const records = snapshotRecords(chats, index)
+    const records = snapshotRecords(chats, index, extras)
     for (let next = records.next(); next.done !== true;) {
       const record = next.value
       next = records.next()

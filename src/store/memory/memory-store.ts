@@ -1,9 +1,12 @@
 import type { ChatBackend } from '../backend.js'
 import { ChatStore } from '../chat-store.js'
-import type { Chat, ChatFields, ChatPatch, ListPage, ListQuery, StoreHealth, WriteOptions } from '../types.js'
+import type { Chat, ChangeListener, ChangePage, ChatFields, ChatPatch, CreateResult, HistoryPage, HistoryQuery, IdempotencyKey, ListPage, ListQuery, StoreHealth, WriteOptions } from '../types.js'
 import { chatNotFound, StoreError } from '../errors.js'
 import { createIdGenerator, type IdGenerator } from '../ids.js'
-import { toChat, type Change, type ChatRecord, type Journal } from '../records.js'
+import { feedRecordOf, toChat, type Change, type ChatRecord, type FeedRecord, type Journal, type KeptKey } from '../records.js'
+import { ChangeFeeds, type FeedState } from './change-feed.js'
+import { IdempotencyKeys } from './idempotency-keys.js'
+import { VersionHistory } from './version-history.js'
 import { RwLock } from '../rw-lock.js'
 import { checkVersion, mergePatch } from '../rules.js'
 import { CursorCodec } from './cursor.js'
@@ -30,7 +33,24 @@ export interface MemoryStoreOptions {
   indexChunk?: number
   /** A pino-compatible logger: `list` names its query plan at debug level. */
   queryLog?: { debug: (obj: object, msg: string) => void }
+  /** Versions kept per chat for `history`, the current one included (HISTORY_VERSIONS); 0: off. Default 0. */
+  historyVersions?: number
+  /** Changes kept per owner for `changes` (CHANGES_RETAIN). Default 10,000. */
+  changesRetain?: number
+  /** How long an idempotency key is kept (IDEMPOTENCY_TTL_S). Default a day. */
+  idempotencyTtlMs?: number
 }
+
+/** What the store keeps besides the chats, as a snapshot saves it and recovery gives it back. */
+export interface StoreExtras {
+  feeds: FeedState
+  /** Older versions of chats (the current ones are the chats), each chat's in version order. */
+  versions: ChatRecord[]
+  keys: KeptKey[]
+}
+
+/** The Retry-After of a create whose key is in flight. */
+const IN_FLIGHT_RETRY_S = 1
 
 /**
  * The memory guard's estimate of what one chat costs: a fixed part for the record, its map entry,
@@ -104,15 +124,73 @@ export class MemoryChatStore implements ChatBackend {
   private readonly now: () => number
   private readonly nextId: IdGenerator
   private bytes = 0
+  readonly feeds: ChangeFeeds
+  readonly versions: VersionHistory
+  readonly keys: IdempotencyKeys
 
   constructor (private readonly options: MemoryStoreOptions) {
     this.lock = new RwLock(options.lockTimeoutMs, { detectReentrance: options.detectReentrance ?? false })
     this.now = options.now ?? Date.now
     this.nextId = options.ids ?? createIdGenerator(this.now)
     this.cursors = new CursorCodec(options.cursorKey)
+    this.feeds = new ChangeFeeds(options.changesRetain ?? 10_000, this.now)
+    this.versions = new VersionHistory(options.historyVersions ?? 0)
+    this.keys = new IdempotencyKeys(options.idempotencyTtlMs ?? 86_400_000)
   }
 
-  async create (owner: string, fields: ChatFields): Promise<Chat> {
+  async create (owner: string, fields: ChatFields, idempotency?: IdempotencyKey): Promise<CreateResult> {
+    if (idempotency === undefined) return { chat: await this.committed(await this.insert(owner, fields, undefined)), replayed: false }
+    const { key, fingerprint } = idempotency
+    // In flight first: the key is kept (in the write lock) before its create is durable.
+    if (!this.keys.begin(owner, key)) {
+      throw new StoreError('keyInFlight', 'A create with this Idempotency-Key is still being processed', { retryAfterSeconds: IN_FLIGHT_RETRY_S })
+    }
+    try {
+      const kept = this.keys.get(owner, key, this.now())
+      if (kept !== undefined) {
+        if (kept.fingerprint !== fingerprint) throw new StoreError('keyReused', 'This Idempotency-Key was used with another request body')
+        return { chat: toChat(kept.chat), replayed: true }
+      }
+      return { chat: await this.committed(await this.insert(owner, fields, idempotency)), replayed: false }
+    } finally {
+      this.keys.end(owner, key)
+    }
+  }
+
+  /** The change feed of `owner` after `after` (see `ChatBackend.changes`). */
+  async changes (owner: string, after: string | undefined, limit: number): Promise<ChangePage> {
+    return await this.lock.withRead(() => this.feeds.page(owner, after, limit))
+  }
+
+  async history (owner: string, id: string, query: HistoryQuery): Promise<HistoryPage> {
+    return await this.lock.withRead(() => {
+      const record = this.owners.get(owner)?.get(id)
+      if (record === undefined) throw chatNotFound()
+      return this.versions.page(record, query)
+    })
+  }
+
+  subscribe (owner: string, listener: ChangeListener): () => void {
+    return this.feeds.subscribe(owner, listener)
+  }
+
+  /** Waits until the write's change is durable (with a journal that says when), publishes it, and answers `result`. */
+  private async committed<T> ({ result, seq }: { result: T, seq: number }): Promise<T> {
+    const durable = this.options.journal?.durable?.()
+    if (durable !== undefined) await durable
+    this.feeds.publish(seq)
+    return result
+  }
+
+  /** Journals a change with its seq and records it in the feed (and the history). Call with the write lock held, after every check. */
+  private journal (change: Change, before: ChatRecord | undefined): void {
+    this.options.journal?.append(change, before)
+    this.feeds.record(feedRecordOf(change, before)!)
+    if (change.op === 'put' && before !== undefined) this.versions.replaced(before)
+    if (change.op === 'delete') this.versions.deleted(change.id)
+  }
+
+  private async insert (owner: string, fields: ChatFields, idempotency: IdempotencyKey | undefined): Promise<{ result: Chat, seq: number }> {
     return await this.lock.withWrite(() => {
       if (this.items >= this.options.maxItems) {
         throw new StoreError('capacity', `The store holds its maximum of ${this.options.maxItems} chats`)
@@ -125,11 +203,19 @@ export class MemoryChatStore implements ChatBackend {
       this.reserveBytes(size, 0)
       const now = this.now()
       const record: ChatRecord = { owner, id: this.nextId(), title: fields.title, description: fields.description, priority: fields.priority, isActive: fields.isActive, createdAt: now, updatedAt: now, version: 1 }
-      this.options.journal?.append({ op: 'put', chat: record }, undefined)
+      const seq = this.feeds.next()
+      if (idempotency === undefined) {
+        this.journal({ op: 'put', chat: record, seq }, undefined)
+      } else {
+        this.keys.sweep(now)
+        const key = { key: idempotency.key, fingerprint: idempotency.fingerprint, expiresAt: now + this.keys.ttlMs }
+        this.journal({ op: 'put', chat: record, seq, key }, undefined)
+        this.keys.add({ ...key, chat: record })
+      }
       this.indexesOf(owner).add(record)
       this.items++
       this.bytes += size
-      return toChat(record)
+      return { result: toChat(record), seq }
     })
   }
 
@@ -153,22 +239,24 @@ export class MemoryChatStore implements ChatBackend {
   }
 
   async update (owner: string, id: string, patch: ChatPatch, options: WriteOptions = {}): Promise<Chat> {
-    return await this.lock.withWrite(() => {
+    return await this.committed(await this.lock.withWrite(() => {
       const current = this.current(owner, id, options)
       return this.write(current, mergePatch(current, patch))
-    })
+    }))
   }
 
   async replace (owner: string, id: string, fields: ChatFields, options: WriteOptions = {}): Promise<Chat> {
-    return await this.lock.withWrite(() => this.write(this.current(owner, id, options), fields))
+    return await this.committed(await this.lock.withWrite(() => this.write(this.current(owner, id, options), fields)))
   }
 
   async delete (owner: string, id: string, options: WriteOptions = {}): Promise<void> {
-    await this.lock.withWrite(() => {
+    await this.committed(await this.lock.withWrite(() => {
       const current = this.current(owner, id, options)
-      this.options.journal?.append({ op: 'delete', id }, current)
+      const seq = this.feeds.next()
+      this.journal({ op: 'delete', id, seq, owner, version: current.version, at: Math.max(this.now(), current.updatedAt) }, current)
       this.remove(current)
-    })
+      return { result: undefined, seq }
+    }))
   }
 
   async count (owner: string): Promise<number> {
@@ -290,6 +378,10 @@ export class MemoryChatStore implements ChatBackend {
     for (let i = changes.length - 1; i >= 0; i--) {
       const { change, before } = changes[i]!
       const after = change.op === 'put' ? change.chat : undefined
+      const feed = feedRecordOf(change, before)
+      if (feed !== undefined) this.feeds.undo(feed.seq, feed.owner)
+      if (after !== undefined && before !== undefined) this.versions.undoReplaced(after.id)
+      if (change.op === 'put' && change.key !== undefined) this.keys.delete(change.chat.owner, change.key.key)
       if (after !== undefined) {
         if (before === undefined) {
           this.remove(after)
@@ -304,6 +396,30 @@ export class MemoryChatStore implements ChatBackend {
         this.bytes += estimateBytes(before.title, before.description)
       }
     }
+  }
+
+  /** What a snapshot keeps besides the chats, copied at this cut. Call with the write lock held (inside `withAll`). */
+  extras (): StoreExtras {
+    return { feeds: this.feeds.state(), versions: this.versions.versions(), keys: this.keys.all() }
+  }
+
+  /**
+   * Recovery, after `restore` or `restoreImage`: the feeds (their state, then `changes`, the
+   * changes logged after it, in order), the older versions of the chats that exist, and the keys.
+   */
+  restoreExtras (extras: StoreExtras, changes: readonly FeedRecord[] = []): void {
+    this.feeds.restore({ ...extras.feeds, records: changes.length === 0 ? extras.feeds.records : [...extras.feeds.records, ...changes] })
+    const older = new Map<string, ChatRecord[]>()
+    for (const version of extras.versions) {
+      const current = this.owners.get(version.owner)?.get(version.id)
+      if (current === undefined || version.version >= current.version) continue
+      let list = older.get(version.id)
+      if (list === undefined) older.set(version.id, list = [])
+      list.push(version)
+    }
+    for (const list of older.values()) list.sort((a, b) => a.version - b.version)
+    this.versions.restore(older)
+    this.keys.restore(extras.keys, this.now())
   }
 
   /** Runs `fn` with the write lock held, so that no write goes on meanwhile (without `withAll`'s copy of every chat). */
@@ -350,7 +466,7 @@ export class MemoryChatStore implements ChatBackend {
   }
 
   /** Swaps in the new version of a chat. Call with the write lock held. */
-  private write (current: ChatRecord, fields: ChatFields): Chat {
+  private write (current: ChatRecord, fields: ChatFields): { result: Chat, seq: number } {
     const before = estimateBytes(current.title, current.description)
     const after = estimateBytes(fields.title, fields.description)
     this.reserveBytes(after, before)
@@ -367,11 +483,12 @@ export class MemoryChatStore implements ChatBackend {
       updatedAt,
       version: current.version + 1
     }
-    this.options.journal?.append({ op: 'put', chat: record }, current)
+    const seq = this.feeds.next()
+    this.journal({ op: 'put', chat: record, seq }, current)
     this.owners.get(current.owner)!.replace(current, record)
     this.views.drop(current)
     this.bytes += after - before
-    return toChat(record)
+    return { result: toChat(record), seq }
   }
 
   /** The memory guard: a write that grows the data past the budget is refused; one that shrinks it never is. */

@@ -72,7 +72,7 @@ describe('record codec', () => {
     expect(checkHeader(encodeHeader(FileKind.snapshot), FileKind.log)).toBe('not a log file')
     expect(checkHeader(header.subarray(0, 10), FileKind.log)).toMatch(/shorter than its header/)
     // Version 1 (before snapshots saved their indexes) is read; versions this build does not know are not.
-    for (const [version, answer] of [[1, undefined], [2, undefined], [3, undefined], [0, 'format version 0; this build reads versions 1 to 3'], [4, 'format version 4; this build reads versions 1 to 3']] as const) {
+    for (const [version, answer] of [[1, undefined], [2, undefined], [3, undefined], [0, 'format version 0; this build reads versions 1 to 4'], [4, undefined], [5, 'format version 5; this build reads versions 1 to 4']] as const) {
       const other = Buffer.from(header)
       other.writeUInt16LE(version, 8)
       expect(checkHeader(other, FileKind.log)).toBe(answer)

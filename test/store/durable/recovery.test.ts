@@ -26,8 +26,10 @@ async function storeWith (n: number, compact = false): Promise<{ dir: string, ch
   return { dir, chats, log: join(dir, manifest.logs.at(-1)!) }
 }
 
+// Each write is a C record: a put with its place in the owner's feed.
 const recordSize = (chat: Chat): number => encodeEntry({
   op: 'put',
+  seq: 1,
   chat: { ...chat, owner: 'default', createdAt: Date.parse(chat.createdAt), updatedAt: Date.parse(chat.updatedAt) }
 }).length
 
@@ -215,7 +217,7 @@ describe('recovery', () => {
     const bytes = readFileSync(log)
     bytes.writeUInt16LE(9, 8)
     writeFileSync(log, bytes)
-    expect((await recoveryError(dir)).message).toMatch(/format version 9; this build reads versions 1 to 3/)
+    expect((await recoveryError(dir)).message).toMatch(/format version 9; this build reads versions 1 to 4/)
     writeFileSync(log, 'hello, this is not a chat store')
     expect((await recoveryError(dir)).message).toMatch(/bad magic/)
   })
