@@ -5,6 +5,7 @@ import { loadConfig, type Config } from './config.js'
 import { AppError } from './errors.js'
 import { registerErrorHandlers, sendProblem, toAppError } from './error-handler.js'
 import auditPlugin from './plugins/audit.js'
+import changeStreamsPlugin, { type ChangeStreamTuning } from './plugins/change-streams.js'
 import authPlugin, { type AuthTuning } from './plugins/auth.js'
 import metricsPlugin from './plugins/metrics.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
@@ -13,6 +14,7 @@ import securityHeadersPlugin from './plugins/security-headers.js'
 import storePlugin from './plugins/store.js'
 import swaggerPlugin from './plugins/swagger.js'
 import underPressurePlugin from './plugins/under-pressure.js'
+import changesRoutes from './routes/changes.js'
 import chatsRoutes from './routes/chats.js'
 import healthRoutes from './routes/health.js'
 import { RequestLogController, lazyChildLogger } from './request-log.js'
@@ -33,6 +35,8 @@ export interface BuildOptions {
   logger?: FastifyServerOptions['logger']
   /** The auth plugin's timings (JWKS cache and timeout); tests shorten them. */
   auth?: AuthTuning
+  /** The change streams' heartbeat and slow-client limit; tests shorten them. */
+  changeStreams?: ChangeStreamTuning
 }
 
 /**
@@ -95,7 +99,9 @@ export async function buildApp (options: BuildOptions = {}): Promise<FastifyInst
   await app.register(storePlugin, { config })
   await app.register(metricsPlugin)
   await app.register(healthRoutes)
+  await app.register(changeStreamsPlugin, { config, ...(options.changeStreams === undefined ? {} : { tuning: options.changeStreams }) })
   await app.register(chatsRoutes)
+  await app.register(changesRoutes)
   await app.ready()
   return app
 }

@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
 import { ChatInputSchema, ChatPageSchema, ChatPatchSchema, ChatSchema, PrioritySchema } from '../schemas/chat.js'
+import { ChangePageSchema, ChangeSchema, HistoryEntrySchema, HistoryPageSchema } from '../schemas/changes.js'
 import { ProblemSchema } from '../schemas/problem.js'
 
 /**
@@ -31,6 +32,7 @@ export const swaggerOptions = {
     },
     tags: [
       { name: 'chats', description: 'Chat sessions' },
+      { name: 'changes', description: 'The owner\'s change feed' },
       { name: 'health', description: 'Probes' },
       { name: 'metrics', description: 'Prometheus metrics' }
     ]
@@ -42,7 +44,7 @@ export const swaggerOptions = {
 }
 
 export default fp(async (app) => {
-  for (const schema of [PrioritySchema, ChatSchema, ChatInputSchema, ChatPatchSchema, ChatPageSchema, ProblemSchema]) {
+  for (const schema of [PrioritySchema, ChatSchema, ChatInputSchema, ChatPatchSchema, ChatPageSchema, ChangeSchema, ChangePageSchema, HistoryEntrySchema, HistoryPageSchema, ProblemSchema]) {
     app.addSchema(schema)
   }
   await app.register(swagger, swaggerOptions)

@@ -2,6 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { etagOf, noneMatchHits, parseIfMatch } from '../etag.js'
 import { notFound } from '../errors.js'
+import { fingerprintOf, parseIdempotencyKey } from '../idempotency.js'
+import { HistoryQuerySchema } from '../schemas/changes.js'
 import { ChatIdParamsSchema, ChatRef, type ChatInputBody } from '../schemas/chat.js'
 import { ChatJsonCache } from '../schemas/chat-json.js'
 import { ListQuerySchema, toListQuery } from '../schemas/list-query.js'
@@ -37,14 +39,29 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'Creates a chat. Answers 201 with the chat, its `Location` and its `ETag`.',
       tags,
       security,
+      headers: Type.Object({
+        'idempotency-key': Type.Optional(Type.String({
+          minLength: 1,
+          maxLength: 257,
+          description: '1–255 printable ASCII characters, optionally in double quotes. The first answer is kept with the key for IDEMPOTENCY_TTL_S: the same key with the same body (the same JSON value) gets it again with `Idempotent-Replayed: true` and creates nothing; with another body, 422; while the first is being processed, 409. 429, 503 and 507 answers are not kept.'
+        }))
+      }),
       body: ChatInputRef,
       response: {
-        201: chatResponse('Created', { Location: { type: 'string', description: 'The new chat\'s path.' }, ETag }),
-        ...problemResponses('validation', 'unauthorized', 'payloadTooLarge', 'unsupportedMediaType', 'rateLimited', 'unavailable', 'capacityExceeded', 'internal')
+        201: chatResponse('Created', {
+          Location: { type: 'string', description: 'The new chat\'s path.' },
+          ETag,
+          'Idempotent-Replayed': { type: 'string', enum: ['true'], description: 'Present on the kept answer of an `Idempotency-Key` sent again.' }
+        }),
+        ...problemResponses('validation', 'unauthorized', 'idempotencyKeyInFlight', 'payloadTooLarge', 'unsupportedMediaType', 'idempotencyKeyReused', 'rateLimited', 'unavailable', 'capacityExceeded', 'internal')
       }
     }
   }, async (request, reply) => {
-    const chat = await store.create(request.owner, request.body)
+    const key = parseIdempotencyKey(request.headers['idempotency-key'])
+    const { chat, replayed } = key === undefined
+      ? { chat: await store.create(request.owner, request.body), replayed: false }
+      : await store.createOnce(request.owner, request.body, { key, fingerprint: fingerprintOf(request.body) })
+    if (replayed) reply.header('idempotent-replayed', 'true')
     reply.code(201).header('location', `/chats/${chat.id}`).header('etag', etagOf(chat.version))
     return chat
   })
@@ -92,6 +109,22 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (noneMatchHits(request.headers['if-none-match'], chat.version)) return reply.code(304).send()
     return chat
   })
+
+  app.get('/chats/:id/history', {
+    schema: {
+      operationId: 'getChatHistory',
+      summary: 'Read the kept versions of a chat session',
+      description: 'The chat\'s last HISTORY_VERSIONS versions, oldest first (the current one last), each as it was then, by `limit` and `cursor`. A deleted chat has no history: 404.',
+      tags,
+      security,
+      params: ChatIdParamsSchema,
+      querystring: HistoryQuerySchema,
+      response: {
+        200: { description: 'A page of versions.', content: json(Type.Ref('HistoryPage')) },
+        ...problemResponses('validation', 'unauthorized', 'notFound', 'rateLimited', 'unavailable', 'internal')
+      }
+    }
+  }, async (request) => await store.history(request.owner, request.params.id, request.query))
 
   app.patch('/chats/:id', {
     schema: {
