@@ -351,6 +351,157 @@ describe(`the store on the ${name} backend`, () => {
     })
   })
 
+  describe('change feed', () => {
+    it('records every write of an owner in commit order, each with its type, version, time and chat', async () => {
+      const store = await makeStore({ now: () => FROZEN })
+      const a = await store.create('alice', { title: 'a' })
+      await store.create('bob', { title: 'not alice\'s' })
+      const a2 = await store.update('alice', a.id, { title: 'a2' })
+      await store.delete('alice', a.id)
+      const page = await store.changes('alice', undefined, 100)
+      expect(page.items.map((c) => [c.type, c.id, c.version])).toEqual([['created', a.id, 1], ['updated', a.id, 2], ['deleted', a.id, 2]])
+      expect(page.items[0]!.chat).toEqual(a)
+      expect(page.items[1]!.chat).toEqual(a2)
+      expect(page.items[2]!.chat).toBeUndefined()
+      expect(page.items.map((c) => c.at)).toEqual([iso(FROZEN), iso(FROZEN + 1), iso(FROZEN + 1)])
+      const seqs = page.items.map((c) => c.seq)
+      expect([...seqs].sort()).toEqual(seqs)
+      expect(new Set(seqs).size).toBe(3)
+      expect(page.nextAfter).toBe(seqs[2])
+      // Paging by after, and an empty page that gives the current position.
+      expect((await store.changes('alice', seqs[0], 1)).items.map((c) => c.seq)).toEqual([seqs[1]])
+      const end = await store.changes('alice', seqs[2], 100)
+      expect(end.items).toEqual([])
+      await store.create('bob', { title: 'later' })
+      const head = (await store.changes('alice', undefined, 0)).nextAfter
+      expect(head >= seqs[2]!).toBe(true)
+      expect((await store.changes('alice', head, 100)).items).toEqual([])
+      const alice2 = await store.create('alice', { title: 'after the head' })
+      expect((await store.changes('alice', head, 100)).items.map((c) => c.id)).toEqual([alice2.id])
+      // A refused write records nothing.
+      await expectProblem(store.update('alice', alice2.id, { title: 'x' }, { ifVersion: [9] }), 'versionMismatch')
+      await expectProblem(store.create('alice', { title: ' ' }), 'invalid')
+      expect((await store.changes('alice', head, 100)).items).toHaveLength(1)
+    })
+
+    it('keeps the last changesRetain changes of each owner; an after older than those is expired, a malformed one invalid', async () => {
+      const store = await makeStore({ changesRetain: 3 })
+      const chat = await store.create('alice', { title: 'a' })
+      for (let i = 0; i < 4; i++) await store.update('alice', chat.id, { title: `v${i}` })
+      await store.create('bob', { title: 'b' })
+      const kept = await store.changes('alice', undefined, 100)
+      expect(kept.items.map((c) => c.version)).toEqual([3, 4, 5])
+      expect((await store.changes('bob', undefined, 100)).items).toHaveLength(1)
+      // After the first kept change: fine; before it (changes dropped since): expired.
+      expect((await store.changes('alice', kept.items[0]!.seq, 100)).items.map((c) => c.version)).toEqual([4, 5])
+      const firstSeq = (await store.changes('bob', undefined, 1)).items[0]!.seq
+      await expectProblem(store.changes('alice', '0000000000000001', 10), 'expired')
+      expect(firstSeq > kept.items[2]!.seq).toBe(true)
+      // A position past anything this store gave: another store's.
+      await expectProblem(store.changes('alice', '9999999999999999', 10), 'expired')
+      const bad = await problemOf(store.changes('alice', 'not-a-seq', 10))
+      expect(bad.code).toBe('invalid')
+      expect(bad.fields[0]).toMatchObject({ source: 'query', field: '/after' })
+    })
+
+    it('publishes each owner\'s changes to that owner\'s listeners, in order, until they unsubscribe', async () => {
+      const store = await makeStore()
+      const seen: string[] = []
+      const bobSeen: string[] = []
+      const stop = store.subscribe('alice', (c) => seen.push(`${c.type} ${c.version} ${c.seq}`))
+      store.subscribe('bob', (c) => bobSeen.push(c.type))
+      const chat = await store.create('alice', { title: 'a' })
+      await Promise.all([store.update('alice', chat.id, { title: 'b' }), store.create('alice', { title: 'c' })])
+      const page = await store.changes('alice', undefined, 100)
+      expect(seen).toEqual(page.items.map((c) => `${c.type} ${c.version} ${c.seq}`))
+      stop()
+      await store.delete('alice', chat.id)
+      expect(seen).toHaveLength(3)
+      expect(bobSeen).toEqual([])
+    })
+  })
+
+  describe('history', () => {
+    it('keeps the last historyVersions versions, oldest first, pages them by cursor, and forgets a deleted chat', async () => {
+      const store = await makeStore({ historyVersions: 3, now: () => FROZEN })
+      const chat = await store.create('alice', { title: 'v1' })
+      expect((await store.history('alice', chat.id, { limit: 20 })).items).toEqual([{ version: 1, type: 'created', at: chat.createdAt, chat }])
+      const versions = [chat]
+      for (let i = 2; i <= 5; i++) versions.push(await store.update('alice', chat.id, { title: `v${i}` }))
+      const all = await store.history('alice', chat.id, { limit: 20 })
+      expect(all.items.map((h) => [h.version, h.type, h.chat.title])).toEqual([[3, 'updated', 'v3'], [4, 'updated', 'v4'], [5, 'updated', 'v5']])
+      expect(all.items.map((h) => h.chat)).toEqual(versions.slice(2))
+      expect(all.nextCursor).toBeNull()
+      const first = await store.history('alice', chat.id, { limit: 2 })
+      expect(first.items.map((h) => h.version)).toEqual([3, 4])
+      expect(first).toMatchObject({ limit: 2, nextCursor: expect.any(String) as unknown })
+      const second = await store.history('alice', chat.id, { limit: 2, cursor: first.nextCursor! })
+      expect(second.items.map((h) => h.version)).toEqual([5])
+      expect(second.nextCursor).toBeNull()
+      expect((await problemOf(store.history('alice', chat.id, { limit: 2, cursor: 'tampered' }))).code).toBe('invalid')
+      await expectProblem(store.history('bob', chat.id, { limit: 20 }), 'notFound')
+      await store.delete('alice', chat.id)
+      await expectProblem(store.history('alice', chat.id, { limit: 20 }), 'notFound')
+    })
+
+    it('is off with historyVersions 0: an empty page for a chat that exists', async () => {
+      const store = await makeStore({ historyVersions: 0 })
+      const chat = await store.create('alice', { title: 'v1' })
+      await store.update('alice', chat.id, { title: 'v2' })
+      expect(await store.history('alice', chat.id, { limit: 20 })).toEqual({ items: [], limit: 20, nextCursor: null })
+    })
+  })
+
+  describe('idempotency keys', () => {
+    const once = { key: 'k-1', fingerprint: 'f-1' }
+
+    it('answers the kept create again for the same key and fingerprint, also after the chat changed or went; another fingerprint is keyReused', async () => {
+      const store = await makeStore()
+      const first = await store.createOnce('alice', { title: 'a' }, once)
+      expect(first.replayed).toBe(false)
+      await store.update('alice', first.chat.id, { title: 'changed' })
+      expect(await store.createOnce('alice', { title: 'a' }, once)).toEqual({ chat: first.chat, replayed: true })
+      await store.delete('alice', first.chat.id)
+      expect(await store.createOnce('alice', { title: 'a' }, once)).toEqual({ chat: first.chat, replayed: true })
+      await expectProblem(store.createOnce('alice', { title: 'b' }, { key: 'k-1', fingerprint: 'f-2' }), 'keyReused')
+      // Keys are the owner's own.
+      const bobs = await store.createOnce('bob', { title: 'a' }, once)
+      expect(bobs.replayed).toBe(false)
+      expect(bobs.chat.id).not.toBe(first.chat.id)
+      expect(await store.count('alice')).toBe(0)
+    })
+
+    it('makes one chat of concurrent creates with one key: the others are in flight, with a retry-after', async () => {
+      const store = await makeStore()
+      const results = await Promise.allSettled(Array.from({ length: 10 }, async () => await store.createOnce('alice', { title: 'a' }, once)))
+      const created = results.filter((r) => r.status === 'fulfilled')
+      expect(created).toHaveLength(1)
+      for (const r of results) {
+        if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'keyInFlight', retryAfterSeconds: expect.any(Number) as unknown })
+      }
+      expect(await store.count('alice')).toBe(1)
+      expect((await store.createOnce('alice', { title: 'a' }, once)).replayed).toBe(true)
+    })
+
+    it('keeps no key for a refused create, and forgets a key after its TTL', async () => {
+      let now = FROZEN
+      const store = await makeStore({ maxItems: 1, idempotencyTtlMs: 1000, now: () => now })
+      await expectProblem(store.createOnce('alice', { title: ' ' }, once), 'invalid')
+      await store.create('bob', { title: 'full' })
+      await expectProblem(store.createOnce('alice', { title: 'a' }, once), 'capacity')
+      await store.delete('bob', (await store.list('bob', { limit: 1 })).items[0]!.id)
+      const made = await store.createOnce('alice', { title: 'a' }, once)
+      expect(made.replayed).toBe(false)
+      now += 999
+      expect((await store.createOnce('alice', { title: 'a' }, once)).replayed).toBe(true)
+      now += 1
+      await store.delete('alice', made.chat.id)
+      const again = await store.createOnce('alice', { title: 'a' }, once)
+      expect(again.replayed).toBe(false)
+      expect(again.chat.id).not.toBe(made.chat.id)
+    })
+  })
+
   it('closes once writes in flight are done, acknowledging them', async () => {
     const store = await makeStore()
     const writes = [store.create(DEFAULT_OWNER, { title: 'a' }), store.create(DEFAULT_OWNER, { title: 'b' })]

@@ -128,5 +128,57 @@ export function describeNaiveModel (name: string, makeStore: MakeStore): void {
         }
       ), { numRuns: 40 })
     })
+
+    it('keeps a feed per owner: replaying an owner\'s feed from the start rebuilds exactly that owner\'s chats, and holds no other owner\'s change', async () => {
+      const OWNERS = ['alice', 'bob', 'carol'] as const
+      const OWNED = fc.record({ by: fc.constantFrom(...OWNERS), command: COMMAND, pageSize: fc.integer({ min: 1, max: 7 }) })
+      await fc.assert(fc.asyncProperty(fc.array(OWNED, { minLength: 10, maxLength: 80 }), async (steps) => {
+        let t = BASE
+        const store = await makeStore({ now: () => t })
+        const models = new Map<string, Map<string, Chat>>(OWNERS.map((o) => [o, new Map()]))
+        const created = new Map<string, string>()
+        for (const { by, command: c } of steps) {
+          const model = models.get(by)!
+          if (c.kind === 'tick') { t += c.ms; continue }
+          if (c.kind === 'create') {
+            const chat = await store.create(by, c.input)
+            model.set(chat.id, chat)
+            created.set(chat.id, by)
+            continue
+          }
+          const id = [...model.keys()][c.pick % Math.max(1, model.size)]
+          if (id === undefined) continue
+          if (c.kind === 'delete') { await store.delete(by, id); model.delete(id) }
+          if (c.kind === 'update' && Object.keys(clean(c.patch)).length > 0) model.set(id, await store.update(by, id, clean(c.patch)))
+          if (c.kind === 'replace') model.set(id, await store.replace(by, id, c.input))
+        }
+        const pageSize = steps[0]!.pageSize
+        for (const owner of OWNERS) {
+          const rebuilt = new Map<string, Chat>()
+          let after: string | undefined
+          let previous = ''
+          for (;;) {
+            const page = await store.changes(owner, after, pageSize)
+            for (const change of page.items) {
+              expect(created.get(change.id)).toBe(owner)
+              expect(change.seq > previous).toBe(true)
+              previous = change.seq
+              if (change.type === 'deleted') {
+                expect(rebuilt.get(change.id)?.version).toBe(change.version)
+                rebuilt.delete(change.id)
+              } else {
+                expect(change.chat).toMatchObject({ id: change.id, version: change.version, updatedAt: change.at })
+                expect(change.type === 'created').toBe(change.version === 1)
+                rebuilt.set(change.id, change.chat!)
+              }
+            }
+            if (page.items.length === 0) break
+            after = page.nextAfter
+          }
+          expect(rebuilt).toEqual(models.get(owner))
+        }
+        await store.close()
+      }), { numRuns: 40 })
+    })
   })
 }
