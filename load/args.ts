@@ -21,6 +21,12 @@ export const BENCHMARKS = {
     usage: '[throughput|recovery|append]',
     about: 'write throughput of FSYNC=everysec and always against memory (POST /chats over HTTP), recovery of 1M chats, the cost of logging a change; env BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_CHATS, BENCH_TEXTS=long, BENCH_SOURCES, BENCH_BASELINE. Alias: npm run bench:durability'
   },
+  feed: {
+    file: 'feed-bench.ts',
+    nodeArgs: [],
+    usage: '[throughput|fanout]',
+    about: 'writes with the change feed and history on against off (target 0.90), and 1,000 open event streams while 1,000 creates a second go in: p99 from a write\'s answer to its event (target 50 ms); env BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_SEED, BENCH_BASELINE, BENCH_STREAMS, BENCH_RATE, BENCH_SAMPLED'
+  },
   query: {
     file: 'query-bench.ts',
     nodeArgs: ['--expose-gc', '--max-old-space-size=6144'],

@@ -94,7 +94,7 @@ describe('rate limits per operation', () => {
       for (const [method, op] of Object.entries(item)) {
         for (const [status, response] of Object.entries(op.responses)) {
           const declared = Object.keys(response.headers ?? {})
-          if (path.startsWith('/chats')) expect(declared, `${method} ${path} ${status}`).toEqual(expect.arrayContaining(['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset']))
+          if (path.startsWith('/chats') || path === '/changes') expect(declared, `${method} ${path} ${status}`).toEqual(expect.arrayContaining(['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset']))
           else expect(declared, `${method} ${path} ${status}`).not.toContain('RateLimit-Limit')
         }
       }
