@@ -16,8 +16,8 @@ export interface RepairResult {
 
 /**
  * Repairs a data directory that recovery refuses: every damaged file is read up to its damage
- * (what follows is dropped), the result is written as a fresh snapshot with an empty log, and the
- * old files are moved into `damaged-<time>/` beside them rather than deleted.
+ * (what follows is dropped), the result is written as a fresh snapshot with an empty log (and
+ * change feeds that start again), and the old files are moved into `damaged-<time>/` beside them rather than deleted.
  */
 export async function repair (dir: string, ops: FileOps = nodeFileOps): Promise<RepairResult> {
   const found = await recover(ops, dir, { repair: true })
@@ -25,7 +25,12 @@ export async function repair (dir: string, ops: FileOps = nodeFileOps): Promise<
   const n = found.manifest.next
   const log = createLog(ops, dir, logName(n))
   ops.close(log.fd)
-  await writeSnapshot(ops, dir, snapshotName(n), [...found.chats().values()])
+  // Changes after the damage are lost, and clients may have seen them: the feeds start again
+  // (every earlier position is then older than the origin: a 410, and the client lists again).
+  // The history and the keys of what is kept stay.
+  const origin = Date.now() * 1000
+  const extras = { feeds: { counter: origin, origin, floors: [], records: [] }, versions: found.extras.versions(), keys: found.extras.keys }
+  await writeSnapshot(ops, dir, snapshotName(n), [...found.chats().values()], undefined, [], extras)
   writeManifest(ops, dir, { version: 1, snapshot: snapshotName(n), logs: [logName(n)], next: n + 1 })
   const aside = join(dir, `damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`)
   ops.mkdir(aside)
