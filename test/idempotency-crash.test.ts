@@ -32,11 +32,13 @@ describe('Idempotency-Key across a kill -9', () => {
         const acked = new Map<string, Awaited<ReturnType<typeof post>>>()
         const keys = Array.from({ length: KEYS }, (_, i) => `r${round}-k${i}`)
         const sending = keys.map(async (key, i) => {
-          await new Promise((resolve) => setTimeout(resolve, i))
+          await new Promise((resolve) => setTimeout(resolve, 4 * i))
           const answer = await post(service.base, key, `title ${key}`).catch(() => undefined)
           if (answer?.status === 201) acked.set(key, answer)
         })
-        await new Promise((resolve) => setTimeout(resolve, 3 + Math.floor(Math.random() * 25)))
+        // The kill comes once some creates are answered (a random number of them), while others are on their way.
+        const target = 1 + Math.floor(Math.random() * KEYS / 2)
+        for (const deadline = Date.now() + 5000; acked.size < target && Date.now() < deadline;) await new Promise((resolve) => setTimeout(resolve, 1))
         const exited = new Promise((resolve) => service.child.once('exit', resolve))
         service.child.kill('SIGKILL')
         await exited

@@ -9,14 +9,14 @@ interface Doc {
 }
 
 describe('OpenAPI: who the caller is', () => {
-  it('declares bearerAuth and apiKey, asks for either on every /chats operation, and lists its 401 with WWW-Authenticate', async () => {
+  it('declares bearerAuth and apiKey, asks for either on every /chats and /changes operation, and lists its 401 with WWW-Authenticate', async () => {
     const doc = JSON.parse(await readFile(OPENAPI_PATH, 'utf8')) as Doc
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
     expect(doc.components.securitySchemes.apiKey).toMatchObject({ type: 'apiKey', in: 'header', name: 'X-API-Key' })
     let operations = 0
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(item)) {
-        if (path.startsWith('/chats')) {
+        if (path.startsWith('/chats') || path === '/changes') {
           operations++
           expect(op.security, `${method} ${path}`).toEqual([{ bearerAuth: [] }, { apiKey: [] }])
           expect(Object.keys(op.responses['401']?.headers ?? {}), `${method} ${path}`).toContain('WWW-Authenticate')

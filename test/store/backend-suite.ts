@@ -444,6 +444,26 @@ describe(`the store on the ${name} backend`, () => {
       await expectProblem(store.history('alice', chat.id, { limit: 20 }), 'notFound')
     })
 
+    it('counts the versions it keeps in the memory guard: an update that would pass the budget with its history is refused', async () => {
+      const store = await makeStore({ historyVersions: 3 })
+      const chat = await store.create('alice', { title: 'a' })
+      const one = (await store.health()).bytes!
+      await store.update('alice', chat.id, { title: 'b' })
+      const two = (await store.health()).bytes!
+      expect(two).toBeGreaterThan(one)
+      await store.update('alice', chat.id, { title: 'c' })
+      const three = (await store.health()).bytes!
+      // The fourth version drops the first: the history's bytes stay.
+      await store.update('alice', chat.id, { title: 'd' })
+      expect((await store.health()).bytes).toBe(three)
+      await store.delete('alice', chat.id)
+      expect((await store.health()).bytes).toBe(0)
+      const tight = await makeStore({ historyVersions: 3, maxBytes: one + (two - one) - 1 })
+      const small = await tight.create('alice', { title: 'a' })
+      await expectProblem(tight.update('alice', small.id, { title: 'b' }), 'capacity')
+      expect((await tight.history('alice', small.id, { limit: 10 })).items).toHaveLength(1)
+    })
+
     it('is off with historyVersions 0: an empty page for a chat that exists', async () => {
       const store = await makeStore({ historyVersions: 0 })
       const chat = await store.create('alice', { title: 'v1' })

@@ -67,6 +67,13 @@ export function estimateBytes (title: string, description: string): number {
 }
 
 /**
+ * The same for an older version kept for a chat's history: the record and its strings (as if
+ * not shared with the newer version). Calibrated like `RECORD_OVERHEAD_BYTES` (`MEASURE_HISTORY`).
+ */
+export const VERSION_OVERHEAD_BYTES = 180
+const versionBytes = (r: ChatRecord): number => VERSION_OVERHEAD_BYTES + stringBytes(r.title) + stringBytes(r.description)
+
+/**
  * The `Chat` objects of recently listed chats, by record: a page of chats asked again (the first
  * page of a common query) is answered with the same objects, so their JSON can be cached by object
  * (`ChatJsonCache`). A record is never changed (a write swaps in a new one), so a view is never
@@ -187,7 +194,7 @@ export class MemoryChatStore implements ChatBackend {
     this.options.journal?.append(change, before)
     this.feeds.record(feedRecordOf(change, before)!)
     if (change.op === 'put' && before !== undefined) this.versions.replaced(before)
-    if (change.op === 'delete') this.versions.deleted(change.id)
+    if (change.op === 'delete') for (const version of this.versions.deleted(change.id)) this.bytes -= versionBytes(version)
   }
 
   private async insert (owner: string, fields: ChatFields, idempotency: IdempotencyKey | undefined): Promise<{ result: Chat, seq: number }> {
@@ -304,6 +311,7 @@ export class MemoryChatStore implements ChatBackend {
         if (perOwner > 0 && chats.length > perOwner) broken.push(`owner ${owner} has ${chats.length} chats, over the quota of ${perOwner}`)
         broken.push(...indexes.problems())
       }
+      for (const version of this.versions.versions()) bytes += versionBytes(version)
       if (items !== this.items) broken.push(`the item count is ${this.items}, the owners hold ${items}`)
       if (bytes !== this.bytes) broken.push(`the byte count is ${this.bytes}, the chats add up to ${bytes}`)
       if (items > this.options.maxItems) broken.push(`${items} chats, over the maximum of ${this.options.maxItems}`)
@@ -380,7 +388,10 @@ export class MemoryChatStore implements ChatBackend {
       const after = change.op === 'put' ? change.chat : undefined
       const feed = feedRecordOf(change, before)
       if (feed !== undefined) this.feeds.undo(feed.seq, feed.owner)
-      if (after !== undefined && before !== undefined) this.versions.undoReplaced(after.id)
+      if (after !== undefined && before !== undefined) {
+        const version = this.versions.undoReplaced(after.id)
+        if (version !== undefined) this.bytes -= versionBytes(version)
+      }
       if (change.op === 'put' && change.key !== undefined) this.keys.delete(change.chat.owner, change.key.key)
       if (after !== undefined) {
         if (before === undefined) {
@@ -419,6 +430,7 @@ export class MemoryChatStore implements ChatBackend {
     }
     for (const list of older.values()) list.sort((a, b) => a.version - b.version)
     this.versions.restore(older)
+    for (const version of this.versions.versions()) this.bytes += versionBytes(version)
     this.keys.restore(extras.keys, this.now())
   }
 
@@ -468,7 +480,10 @@ export class MemoryChatStore implements ChatBackend {
   /** Swaps in the new version of a chat. Call with the write lock held. */
   private write (current: ChatRecord, fields: ChatFields): { result: Chat, seq: number } {
     const before = estimateBytes(current.title, current.description)
-    const after = estimateBytes(fields.title, fields.description)
+    // The version replaced stays in the history (which may drop its oldest to make room).
+    const dropped = this.versions.wouldDrop(current.id)
+    const kept = this.versions.max < 2 ? 0 : versionBytes(current) - (dropped === undefined ? 0 : versionBytes(dropped))
+    const after = estimateBytes(fields.title, fields.description) + kept
     this.reserveBytes(after, before)
     // Strictly later than the last update, also within one millisecond.
     const updatedAt = Math.max(this.now(), current.updatedAt + 1)
@@ -491,7 +506,10 @@ export class MemoryChatStore implements ChatBackend {
     return { result: toChat(record), seq }
   }
 
-  /** The memory guard: a write that grows the data past the budget is refused; one that shrinks it never is. */
+  /**
+   * The memory guard: a write that grows the data (the chats and the older versions their
+   * history keeps) past the budget is refused; one that shrinks it never is.
+   */
   private reserveBytes (after: number, before: number): void {
     const { maxBytes } = this.options
     if (maxBytes > 0 && after > before && this.bytes + after - before > maxBytes) {

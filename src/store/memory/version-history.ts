@@ -15,6 +15,12 @@ export class VersionHistory {
 
   constructor (readonly max: number) {}
 
+  /** The version `replaced(id)` would drop to keep at most `max`. */
+  wouldDrop (id: string): ChatRecord | undefined {
+    const list = this.older.get(id)
+    return list !== undefined && list.length >= this.max - 1 ? list[0] : undefined
+  }
+
   /** A write replaced `before` with a newer version. Call with the write lock held. */
   replaced (before: ChatRecord): void {
     if (this.max < 2) return
@@ -24,15 +30,19 @@ export class VersionHistory {
     if (list.length > this.max - 1) list.shift()
   }
 
-  /** Takes back the latest `replaced` of a chat. */
-  undoReplaced (id: string): void {
+  /** Takes back the latest `replaced` of a chat; answers the version taken out. */
+  undoReplaced (id: string): ChatRecord | undefined {
     const list = this.older.get(id)
-    list?.pop()
+    const version = list?.pop()
     if (list?.length === 0) this.older.delete(id)
+    return version
   }
 
-  deleted (id: string): void {
+  /** Forgets a deleted chat's older versions; answers them. */
+  deleted (id: string): readonly ChatRecord[] {
+    const list = this.older.get(id) ?? []
     this.older.delete(id)
+    return list
   }
 
   page (current: ChatRecord, query: HistoryQuery): HistoryPage {
