@@ -9,7 +9,7 @@ import { buildService, ServiceProcess } from './support/service-process.js'
  * moment, started again on the same directory, and every create is retried with its key. Each key
  * makes exactly one chat, and a retry whose first try was answered gets that same answer.
  */
-const ROUNDS = 4
+const ROUNDS = 3
 const KEYS = 24
 
 beforeAll(buildService, 120_000)
