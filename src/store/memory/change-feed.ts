@@ -51,7 +51,7 @@ export interface FeedState {
   origin: number
   /** Owners whose feed dropped changes, with the last seq dropped. */
   floors: [string, number][]
-  /** Every kept change, in seq order. */
+  /** Every kept change, each owner's in seq order. */
   records: FeedRecord[]
 }
 
@@ -148,11 +148,11 @@ export class ChangeFeeds {
       if (feed.floor !== this.origin) floors.push([owner, feed.floor])
       for (let i = feed.head; i < feed.records.length; i++) records.push(feed.records[i]!)
     }
-    records.sort((a, b) => a.seq - b.seq)
+    // Each owner's in seq order, which is all `restore` needs: no sort under the lock.
     return { counter: this.counter, origin: this.origin, floors, records }
   }
 
-  /** Recovery: takes the state, then the changes logged after it (in seq order), each feed keeping its last `retain`. */
+  /** Recovery: takes the state, then the changes logged after it (each owner's in seq order), each feed keeping its last `retain`. */
   restore (state: FeedState): void {
     this.feeds = new Map()
     this.unpublished = []
