@@ -2640,9 +2640,9 @@ export interface operations {
     };
     getChatHistory: {
         parameters: {
-            query: {
-                /** @description Page size, 1–100. */
-                limit: number;
+            query?: {
+                /** @description Page size, 1–100; default 20. */
+                limit?: number;
                 /** @description The `nextCursor` of an earlier page of this chat's history. */
                 cursor?: string;
             };
@@ -2828,9 +2828,9 @@ export interface operations {
     };
     "getChatHistory-head": {
         parameters: {
-            query: {
-                /** @description Page size, 1–100. */
-                limit: number;
+            query?: {
+                /** @description Page size, 1–100; default 20. */
+                limit?: number;
                 /** @description The `nextCursor` of an earlier page of this chat's history. */
                 cursor?: string;
             };
@@ -3016,11 +3016,11 @@ export interface operations {
     };
     listChanges: {
         parameters: {
-            query: {
+            query?: {
                 /** @description A `seq`: start after that change. Absent: from the oldest change kept (an event stream: from now on). Older than what is kept: 410. */
                 after?: string;
-                /** @description Page size, 1–1000 (not for an event stream). */
-                limit: number;
+                /** @description Page size, 1–1000 (not for an event stream); default 100. */
+                limit?: number;
             };
             header?: {
                 /** @description `text/event-stream` for a live feed (Server-Sent Events) instead of a page. */
@@ -3211,11 +3211,11 @@ export interface operations {
     };
     "listChanges-head": {
         parameters: {
-            query: {
+            query?: {
                 /** @description A `seq`: start after that change. Absent: from the oldest change kept (an event stream: from now on). Older than what is kept: 410. */
                 after?: string;
-                /** @description Page size, 1–1000 (not for an event stream). */
-                limit: number;
+                /** @description Page size, 1–1000 (not for an event stream); default 100. */
+                limit?: number;
             };
             header?: {
                 /** @description `text/event-stream` for a live feed (Server-Sent Events) instead of a page. */

@@ -40,7 +40,7 @@ const changesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       await app.changeStreams.open(request, reply, request.headers['last-event-id'] ?? request.query.after)
       return undefined
     }
-    return await store.changes(request.owner, request.query.after, request.query.limit)
+    return await store.changes(request.owner, request.query.after, request.query.limit ?? 100)
   })
 }
 

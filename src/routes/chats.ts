@@ -126,7 +126,11 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ...problemResponses('validation', 'unauthorized', 'notFound', 'rateLimited', 'unavailable', 'internal')
       }
     }
-  }, async (request) => await store.history(request.owner, request.params.id, request.query))
+  }, async (request) => {
+    // The schema fills limit's default; the type cannot say so.
+    const { limit = 20, cursor } = request.query
+    return await store.history(request.owner, request.params.id, cursor === undefined ? { limit } : { limit, cursor })
+  })
 
   app.patch('/chats/:id', {
     schema: {

@@ -34,7 +34,7 @@ export const HistoryPageSchema = Type.Object({
 /** `GET /changes` query. */
 export const ChangesQuerySchema = Type.Object({
   after: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'A `seq`: start after that change. Absent: from the oldest change kept (an event stream: from now on). Older than what is kept: 410.' })),
-  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'Page size, 1–1000 (not for an event stream).' })
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'Page size, 1–1000 (not for an event stream); default 100.' }))
 }, { additionalProperties: false })
 
 export const ChangesHeadersSchema = Type.Object({
@@ -44,7 +44,7 @@ export const ChangesHeadersSchema = Type.Object({
 
 /** `GET /chats/{id}/history` query. */
 export const HistoryQuerySchema = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Page size, 1–100.' }),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Page size, 1–100; default 20.' })),
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'The `nextCursor` of an earlier page of this chat\'s history.' }))
 }, { additionalProperties: false })
 
