@@ -106,7 +106,7 @@ describe('under concurrent load, over real sockets', () => {
     })
 
     it('keeps reads, shrinking updates and deletes working when full, and refuses what grows (like Redis noeviction)', async () => {
-      // Without history: with it, every update keeps the version it replaces, and so grows the data.
+      // No history: a kept older version counts in the guard too, and the updates here must not grow.
       await serve({ MAX_STORE_BYTES: size * 3, HISTORY_VERSIONS: 0 })
       const chats = await Promise.all([1, 2, 3].map(async () => (await call('POST', '/chats', { title, description })).body as Chat))
       expect((await call('POST', '/chats', { title, description })).status).toBe(507)

@@ -2641,7 +2641,7 @@ export interface operations {
     getChatHistory: {
         parameters: {
             query?: {
-                /** @description Page size, 1–100. */
+                /** @description Page size, 1–100; default 20. */
                 limit?: number;
                 /** @description The `nextCursor` of an earlier page of this chat's history. */
                 cursor?: string;
@@ -2829,7 +2829,7 @@ export interface operations {
     "getChatHistory-head": {
         parameters: {
             query?: {
-                /** @description Page size, 1–100. */
+                /** @description Page size, 1–100; default 20. */
                 limit?: number;
                 /** @description The `nextCursor` of an earlier page of this chat's history. */
                 cursor?: string;
@@ -3019,7 +3019,7 @@ export interface operations {
             query?: {
                 /** @description A `seq`: start after that change. Absent: from the oldest change kept (an event stream: from now on). Older than what is kept: 410. */
                 after?: string;
-                /** @description Page size, 1–1000 (not for an event stream). */
+                /** @description Page size, 1–1000 (not for an event stream); default 100. */
                 limit?: number;
             };
             header?: {
@@ -3214,7 +3214,7 @@ export interface operations {
             query?: {
                 /** @description A `seq`: start after that change. Absent: from the oldest change kept (an event stream: from now on). Older than what is kept: 410. */
                 after?: string;
-                /** @description Page size, 1–1000 (not for an event stream). */
+                /** @description Page size, 1–1000 (not for an event stream); default 100. */
                 limit?: number;
             };
             header?: {

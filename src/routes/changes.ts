@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { DATA_SECURITY } from '../plugins/swagger.js'
-import { CHANGES_LIMIT_DEFAULT, ChangesHeadersSchema, ChangesQuerySchema } from '../schemas/changes.js'
+import { ChangesHeadersSchema, ChangesQuerySchema } from '../schemas/changes.js'
 import { problemResponses } from '../schemas/problem.js'
 
 const wantsEvents = (accept: string | undefined): boolean => accept !== undefined && /(^|,)\s*text\/event-stream\s*(;|,|$)/i.test(accept)
@@ -40,7 +40,7 @@ const changesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       await app.changeStreams.open(request, reply, request.headers['last-event-id'] ?? request.query.after)
       return undefined
     }
-    return await store.changes(request.owner, request.query.after, request.query.limit ?? CHANGES_LIMIT_DEFAULT)
+    return await store.changes(request.owner, request.query.after, request.query.limit ?? 100)
   })
 }
 

@@ -3,7 +3,7 @@ import { Type } from 'typebox'
 import { etagOf, noneMatchHits, parseIfMatch } from '../etag.js'
 import { notFound } from '../errors.js'
 import { fingerprintOf, parseIdempotencyKey } from '../idempotency.js'
-import { HISTORY_LIMIT_DEFAULT, HistoryQuerySchema } from '../schemas/changes.js'
+import { HistoryQuerySchema } from '../schemas/changes.js'
 import { ChatIdParamsSchema, ChatRef, type ChatInputBody } from '../schemas/chat.js'
 import { ChatJsonCache } from '../schemas/chat-json.js'
 import { ListQuerySchema, toListQuery } from '../schemas/list-query.js'
@@ -126,7 +126,11 @@ const chatsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ...problemResponses('validation', 'unauthorized', 'notFound', 'rateLimited', 'unavailable', 'internal')
       }
     }
-  }, async (request) => await store.history(request.owner, request.params.id, { ...request.query, limit: request.query.limit ?? HISTORY_LIMIT_DEFAULT }))
+  }, async (request) => {
+    // The schema fills limit's default; the type cannot say so.
+    const { limit = 20, cursor } = request.query
+    return await store.history(request.owner, request.params.id, cursor === undefined ? { limit } : { limit, cursor })
+  })
 
   app.patch('/chats/:id', {
     schema: {

@@ -31,14 +31,10 @@ export const HistoryPageSchema = Type.Object({
   nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null on the last page.' })
 }, { $id: 'HistoryPage', additionalProperties: false, description: 'One page of a chat\'s kept versions, oldest first.' })
 
-/** Page sizes when `limit` is not sent (Ajv fills them in; the routes fall back on them for the type). */
-export const CHANGES_LIMIT_DEFAULT = 100
-export const HISTORY_LIMIT_DEFAULT = 20
-
 /** `GET /changes` query. */
 export const ChangesQuerySchema = Type.Object({
   after: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'A `seq`: start after that change. Absent: from the oldest change kept (an event stream: from now on). Older than what is kept: 410.' })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: CHANGES_LIMIT_DEFAULT, description: 'Page size, 1–1000 (not for an event stream).' }))
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'Page size, 1–1000 (not for an event stream); default 100.' }))
 }, { additionalProperties: false })
 
 export const ChangesHeadersSchema = Type.Object({
@@ -48,7 +44,7 @@ export const ChangesHeadersSchema = Type.Object({
 
 /** `GET /chats/{id}/history` query. */
 export const HistoryQuerySchema = Type.Object({
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: HISTORY_LIMIT_DEFAULT, description: 'Page size, 1–100.' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Page size, 1–100; default 20.' })),
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'The `nextCursor` of an earlier page of this chat\'s history.' }))
 }, { additionalProperties: false })
 

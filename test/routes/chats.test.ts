@@ -202,7 +202,7 @@ describe('chats routes', () => {
 
     // MAX_STORE_BYTES guards this process's heap: the in-process stores have it, the Redis backend does not (Redis has maxmemory).
     it.skipIf(TEST_STORE === 'redis')('answers 507 past MAX_STORE_BYTES; reads, deletes and updates that do not grow keep working', async () => {
-      // Without history: with it, every update keeps the version it replaces, and so grows the data.
+      // No history: a kept older version counts in the guard too (the backend suite tests that), and an update would grow.
       await withApp({ MAX_STORE_BYTES: estimateBytes('a', ''), HISTORY_VERSIONS: 0 }, async (full) => {
         const fullApi = api(full)
         const chat = await fullApi.create({ title: 'a' })
