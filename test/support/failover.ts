@@ -101,7 +101,10 @@ export async function failover (options: { waitReplicas: number, writers?: numbe
       if (Date.now() - killedAt > 60_000) throw new Error('the killed primary did not rejoin as a replica within 60 s')
       await sleep(100)
     }
-    await sleep(options.afterMs ?? 2000)
+    // Writes go on for afterMs, and until one is acknowledged again (a busy machine may take a
+    // while to resync the rejoined replica, which WAIT needs), within 30 s of the kill.
+    const settleUntil = Date.now() + (options.afterMs ?? 2000)
+    while ((Date.now() < settleUntil || acknowledged.length === beforePromotion) && Date.now() - killedAt < 30_000) await sleep(100)
     stop = true
     await Promise.all(writers)
     let lost = 0
