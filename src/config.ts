@@ -65,6 +65,8 @@ export const ConfigSchema = Type.Object({
   REDIS_READ_FROM_REPLICAS: Type.Boolean({ default: false }),
   /** After each write, WAIT for this many replicas; fewer in time: the answer is a 503 (the write was applied on the primary). */
   REDIS_WAIT_REPLICAS: Type.Integer({ minimum: 0, default: 0 }),
+  /** Chats of the pages each process keeps to answer a list again while its owner made no write (docs/redis.md); 0: none. */
+  REDIS_LIST_CACHE_CHATS: Type.Integer({ minimum: 0, default: 20_000 }),
   /** How long an Idempotency-Key of POST /chats is remembered. */
   IDEMPOTENCY_TTL_S: Type.Integer({ minimum: 1, default: 86_400 }),
   /** Versions kept per chat for GET /chats/{id}/history, the current one included; 0: off. */

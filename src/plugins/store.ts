@@ -40,6 +40,7 @@ export default fp<{ config: Config }>(async (app, { config }) => {
       clusterNodes: clusterNodes(config.REDIS_CLUSTER_NODES),
       readFromReplicas: config.REDIS_READ_FROM_REPLICAS,
       waitReplicas: config.REDIS_WAIT_REPLICAS,
+      listCacheChats: config.REDIS_LIST_CACHE_CHATS,
       keyPrefix: config.REDIS_KEY_PREFIX,
       // The wait for Redis is bounded like the wait for the in-process lock: past it, a 503.
       commandTimeoutMs: config.LOCK_TIMEOUT_MS,

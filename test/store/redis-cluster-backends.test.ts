@@ -83,6 +83,10 @@ describe('the Redis backend on a cluster', () => {
       const owners = Array.from({ length: 6 }, (_, i) => `follower-${i}`)
       const seen = new Map<string, ChangeEvent[]>(owners.map((o) => [o, []]))
       for (const owner of owners) reader.subscribe(owner, (e) => seen.get(owner)!.push(e))
+      // A follow starts at the position it reads on the reader's connection; a read there that
+      // comes back has come after it. Without this, the writer's first create (another process,
+      // another connection) could reach Redis before that position and rightly not be followed.
+      for (const owner of owners) await reader.changes(owner, undefined, 0)
       for (const owner of owners) {
         const chat = await writer.create(owner, { title: 'a' })
         await writer.update(owner, chat.id, { title: 'b' })

@@ -4,7 +4,7 @@ import { ChatStore } from '../chat-store.js'
 import { chatNotFound, invalidError, StoreError } from '../errors.js'
 import { createIdGenerator, isChatId, type IdGenerator } from '../ids.js'
 import { isoTime } from '../iso-time.js'
-import { CursorCodec, fingerprintOf, invalid, type KeyTuple } from '../memory/cursor.js'
+import { CursorCodec, fingerprintOfJson, invalid, type KeyTuple } from '../memory/cursor.js'
 import { PRIORITY_RANK, titleKey } from '../memory/sort-keys.js'
 import { words } from '../memory/tokenizer.js'
 import type { Chat, ChangeListener, ChangePage, ChatFields, ChatPatch, CreateResult, HistoryEntry, HistoryPage, HistoryQuery, IdempotencyKey, ListPage, ListQuery, Priority, SortField, StoreHealth, WriteOptions } from '../types.js'
@@ -24,6 +24,11 @@ export interface RedisStoreOptions extends RedisTarget {
    * reaches fewer in time is answered `unavailable`, although the primary applied it.
    */
   waitReplicas?: number
+  /**
+   * Chats (each page counts one more) of the list pages kept to answer the same list again while
+   * the owner made no write (REDIS_LIST_CACHE_CHATS); 0: none. Default 20,000.
+   */
+  listCacheChats?: number
   now?: () => number
   ids?: IdGenerator
   /** Key of the HMAC that signs list cursors; when absent, one kept in Redis that every store on the prefix shares. */
@@ -81,6 +86,14 @@ export class RedisChatStore implements ChatBackend {
   private readonly keyTtlMs: number
   /** The live feed: one subscriber connection for every owner followed here. */
   readonly feed: FeedFollower
+  /**
+   * Pages this process answered, by owner, query and position, each with the owner's last seq when it
+   * was read. The list script answers only "the same" while that seq is still the owner's last: no
+   * write of the owner in between, by any process. Least recently used first.
+   */
+  private readonly pages = new Map<string, { seq: string, page: ListPage }>()
+  private pagedChats = 0
+  private readonly listCacheChats: number
 
   constructor (private readonly options: RedisStoreOptions) {
     this.deadlineMs = options.commandTimeoutMs + 250
@@ -93,6 +106,7 @@ export class RedisChatStore implements ChatBackend {
     // by the first), read again on each (re)connection: a page's cursor is good on any replica.
     if (options.cursorKey === undefined) this.client.on('ready', () => { this.shareCursorKey().catch(() => {}) })
     this.retain = Math.max(1, options.changesRetain ?? 10_000)
+    this.listCacheChats = options.listCacheChats ?? 20_000
     this.historyVersions = options.historyVersions ?? 0
     this.keyTtlMs = options.idempotencyTtlMs ?? 86_400_000
     this.feed = new FeedFollower({
@@ -229,7 +243,7 @@ export class RedisChatStore implements ChatBackend {
     const priorities = [...new Set(query.priority ?? [])].sort((a, b) => PRIORITY_RANK[a] - PRIORITY_RANK[b])
     const queryWords = query.q === undefined ? undefined : [...new Set(words(query.q))].sort()
     // The owner is part of the fingerprint: a cursor is good for the owner it was made for only.
-    const fingerprint = fingerprintOf({
+    const normalized = JSON.stringify({
       o: owner,
       p: priorities.length === 0 || priorities.length === 3 ? null : priorities,
       a: query.isActive ?? null,
@@ -238,6 +252,7 @@ export class RedisChatStore implements ChatBackend {
       q: queryWords ?? null,
       s: sort.map((k) => `${k.descending ? '-' : ''}${k.field}`)
     })
+    const fingerprint = fingerprintOfJson(normalized)
     let after = ''
     if (query.cursor !== undefined) {
       const tuple = this.cursors.decode(query.cursor, fingerprint)
@@ -246,14 +261,42 @@ export class RedisChatStore implements ChatBackend {
       if (!fits) throw invalid('does not fit this sort')
       after = tuple.join('\0')
     }
+    const offset = after === '' ? query.offset ?? 0 : ''
+    const cacheKey = `${normalized}\0${query.limit}\0${offset}\0${after}`
+    const cached = this.pages.get(cacheKey)
     const reply = await this.call(async () => await this.client.chatList(this.keys.createdIndex(base), base,
-      sort.map((k) => INDEX[k.field] + (k.descending ? 'd' : 'a')).join(','), query.limit, after === '' ? query.offset ?? 0 : '', after,
+      sort.map((k) => INDEX[k.field] + (k.descending ? 'd' : 'a')).join(','), query.limit, offset, after,
       priorities.join(','), query.isActive === undefined ? '' : query.isActive ? '1' : '0',
-      query.createdFrom ?? '', query.createdTo ?? '', queryWords?.join(' ') ?? ''))
-    const total = Number(reply[0])
+      query.createdFrom ?? '', query.createdTo ?? '', queryWords?.join(' ') ?? '', cached?.seq ?? ''))
+    if (cached !== undefined && reply[0] === cached.seq && reply.length === 1) {
+      this.pages.delete(cacheKey)
+      this.pages.set(cacheKey, cached)
+      return { ...cached.page, items: [...cached.page.items] }
+    }
+    const page = this.pageOf(reply, query, sort, fingerprint, after)
+    this.remember(cacheKey, String(reply[0]), page)
+    return page
+  }
+
+  /** Keeps a page for the next list of the same query (not when the owner never wrote: an empty seq). */
+  private remember (key: string, seq: string, page: ListPage): void {
+    const old = this.pages.get(key)
+    if (old !== undefined) { this.pages.delete(key); this.pagedChats -= old.page.items.length + 1 }
+    if (seq === '' || page.items.length + 1 > this.listCacheChats) return
+    this.pages.set(key, { seq, page: { ...page, items: [...page.items] } })
+    this.pagedChats += page.items.length + 1
+    for (const [oldest, entry] of this.pages) {
+      if (this.pagedChats <= this.listCacheChats) break
+      this.pages.delete(oldest)
+      this.pagedChats -= entry.page.items.length + 1
+    }
+  }
+
+  private pageOf (reply: (string | number)[], query: ListQuery, sort: NonNullable<ListQuery['sort']>, fingerprint: string, after: string): ListPage {
+    const total = Number(reply[1])
     const items: Chat[] = []
     const titleKeys: string[] = []
-    for (let at = 1; at + PER_CHAT <= reply.length; at += PER_CHAT) {
+    for (let at = 2; at + PER_CHAT <= reply.length; at += PER_CHAT) {
       items.push(chatOf(String(reply[at]), reply as string[], at + 1))
       titleKeys.push(String(reply[at + 8]))
     }

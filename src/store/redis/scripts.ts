@@ -299,17 +299,20 @@ return n
  * ARGV: base; the sort as index names (`ca,pd`: createdAt ascending, then priority descending);
  * limit; offset (empty with a cursor); the cursor's position as the raw values of the sort fields,
  * then the id, joined by NUL bytes (empty: none); priorities (comma list, empty: any); isActive
- * (1, 0 or empty); createdFrom, createdTo (empty: open); the query's words (space-separated, empty: no q).
+ * (1, 0 or empty); createdFrom, createdTo (empty: open); the query's words (space-separated, empty: no q);
+ * the owner's last seq when the caller's cached page was read (empty: none).
  *
- * Answers `{ total, id, title, description, priority, isActive, createdAt, updatedAt, version,
+ * Answers `{ seq }` alone when that seq is still the owner's last (no write since: the cached page
+ * stands), else `{ seq, total, id, title, description, priority, isActive, createdAt, updatedAt, version,
  * titleKey, id, … }` with up to limit + 1 chats (one more than the page: more follow).
  *
  * Plan: without filters, the total is the owner's count and the page a range of the sort's first
  * index (by rank with an offset, by member after a cursor). With filters, the matches are gathered
- * from the narrowest source (the text index, the createdAt range, the priority or isActive sets) and
- * checked against the rest; then the page is either a walk of the first index skipping what does not
- * match (few entries to pass over) or a sort of the matches (few matches). Runs of equal first keys
- * are ordered by the rest of the sort and the id.
+ * from the narrowest source (the text index, the createdAt range, the priority or isActive sets),
+ * intersected in Redis with the other one-set filters and checked against the rest by chunks;
+ * then the page is either a walk of the first index skipping what does not match (few entries to
+ * pass over) or a sort of the matches (few matches). Runs of equal first keys are ordered by the
+ * rest of the sort and the id.
  */
 export const LIST = `#!lua flags=no-writes
 local B = ARGV[1]
@@ -386,81 +389,98 @@ if ARGV[10] ~= '' then
   words = {}
   for w in string.gmatch(ARGV[10], '[^ ]+') do words[#words + 1] = w end
 end
+-- The owner's last seq (empty: never written); the same as the caller's page had: nothing changed.
+local seq = redis.call('HGET', B .. ':feed:m', 'l') or ''
+if seq ~= '' and seq == ARGV[11] then return { seq } end
 local owned = redis.call('ZCARD', KEYS[1])
 
 local matches = nil
 local total = owned
 if prios or active or from or to or words then
-  -- The narrowest source, then every other filter checked on what it gives.
-  local source, size = nil, owned + 1
-  local text = nil
+  -- Every filter but the createdAt range is a union of sets: a word of q the sets of the terms it
+  -- begins, the priorities theirs, isActive one. The narrowest filter (by SCARD, or ZLEXCOUNT for
+  -- the range) gives the candidates: from one set, intersected in Redis with every other filter
+  -- that is one set (SINTER); then the rest are checked a chunk of candidates at a time
+  -- (SMISMEMBER), the range by each candidate's createdAt. No call per candidate and filter.
+  local groups = {}
   if words then
     for _, w in ipairs(words) do
-      local found = {}
-      for _, term in ipairs(redis.call('ZRANGEBYLEX', B .. ':words', '[' .. w, '(' .. w .. '\\255')) do
-        for _, id in ipairs(redis.call('SMEMBERS', B .. ':w:' .. term)) do
-          if text == nil or text[id] then found[id] = true end
-        end
-      end
-      text = found
+      local keys = {}
+      for _, term in ipairs(redis.call('ZRANGEBYLEX', B .. ':words', '[' .. w, '(' .. w .. '\\255')) do keys[#keys + 1] = B .. ':w:' .. term end
+      groups[#groups + 1] = keys
     end
-    local n = 0
-    for _ in pairs(text) do n = n + 1 end
-    source, size = 'q', n
   end
+  if prios then
+    local keys = {}
+    for _, p in ipairs(prios) do keys[#keys + 1] = B .. ':p:' .. p end
+    groups[#groups + 1] = keys
+  end
+  if active then groups[#groups + 1] = { B .. ':a:' .. active } end
   -- createdAt is whole milliseconds: c >= from and c < to hold as c >= ceil(from) and c < ceil(to).
   local lo = from and ('[' .. num(math.ceil(from), false)) or '-'
   local hi = to and ('(' .. num(math.ceil(to), false)) or '+'
-  if (from or to) and size > 0 then
-    local n = redis.call('ZLEXCOUNT', B .. ':z:ca', lo, hi)
-    if n < size then source, size = 'range', n end
-  end
-  if prios and size > 0 then
+  local source, size = nil, math.huge
+  if from or to then source, size = 'range', redis.call('ZLEXCOUNT', B .. ':z:ca', lo, hi) end
+  for g, keys in ipairs(groups) do
     local n = 0
-    for _, p in ipairs(prios) do n = n + redis.call('SCARD', B .. ':p:' .. p) end
-    if n < size then source, size = 'prio', n end
-  end
-  if active and size > 0 then
-    local n = redis.call('SCARD', B .. ':a:' .. active)
-    if n < size then source, size = 'active', n end
+    for _, key in ipairs(keys) do n = n + redis.call('SCARD', key) end
+    if n < size then source, size = g, n end
   end
   local ids = {}
-  if size == 0 then
-    ids = {}
-  elseif source == 'q' then
-    for id in pairs(text) do ids[#ids + 1] = id end
-  elseif source == 'range' then
-    for _, m in ipairs(redis.call('ZRANGEBYLEX', B .. ':z:ca', lo, hi)) do ids[#ids + 1] = string.sub(m, -ID) end
-  elseif source == 'prio' then
-    for _, p in ipairs(prios) do
-      for _, id in ipairs(redis.call('SMEMBERS', B .. ':p:' .. p)) do ids[#ids + 1] = id end
+  local rest = {}
+  if size > 0 then
+    if source == 'range' then
+      for _, m in ipairs(redis.call('ZRANGEBYLEX', B .. ':z:ca', lo, hi)) do ids[#ids + 1] = string.sub(m, -ID) end
+      rest = groups
+    elseif #groups[source] == 1 then
+      local single = {}
+      for _, keys in ipairs(groups) do
+        if #keys == 1 then single[#single + 1] = keys[1] else rest[#rest + 1] = keys end
+      end
+      ids = redis.call('SINTER', unpack(single))
+    else
+      local seen = {}
+      for _, key in ipairs(groups[source]) do
+        for _, id in ipairs(redis.call('SMEMBERS', key)) do
+          if not seen[id] then seen[id] = true; ids[#ids + 1] = id end
+        end
+      end
+      for g, keys in ipairs(groups) do if g ~= source then rest[#rest + 1] = keys end end
     end
-  else
-    ids = redis.call('SMEMBERS', B .. ':a:' .. active)
   end
-  local prioOk = nil
-  if prios then
-    prioOk = {}
-    for _, p in ipairs(prios) do prioOk[p] = true end
+  -- Keeps the ids in any set of keys: SMISMEMBER by chunks, each set asked about what no set before took.
+  local CHECK = 1000
+  local function within (list, keys)
+    local kept, left = {}, list
+    for _, key in ipairs(keys) do
+      if #left == 0 then break end
+      local missed = {}
+      for i = 1, #left, CHECK do
+        local chunk = { unpack(left, i, math.min(i + CHECK - 1, #left)) }
+        local found = redis.call('SMISMEMBER', key, unpack(chunk))
+        for j = 1, #chunk do
+          if found[j] == 1 then kept[#kept + 1] = chunk[j] else missed[#missed + 1] = chunk[j] end
+        end
+      end
+      left = missed
+    end
+    return kept
+  end
+  for _, keys in ipairs(rest) do
+    if #ids == 0 then break end
+    ids = within(ids, keys)
+  end
+  if source ~= 'range' and (from or to) then
+    local inRange = {}
+    for _, id in ipairs(ids) do
+      local c = tonumber(redis.call('HGET', B .. ':chat:' .. id, 'c'))
+      if not (from and c < from) and not (to and c >= to) then inRange[#inRange + 1] = id end
+    end
+    ids = inRange
   end
   matches = {}
-  total = 0
-  for _, id in ipairs(ids) do
-    local ok = true
-    if text and source ~= 'q' and not text[id] then ok = false end
-    if ok and (source ~= 'prio' and prios or source ~= 'active' and active or source ~= 'range' and (from or to)) then
-      local f = redis.call('HMGET', B .. ':chat:' .. id, 'p', 'a', 'c')
-      if prios and not prioOk[f[1]] then ok = false end
-      if active and f[2] ~= active then ok = false end
-      local c = tonumber(f[3])
-      if from and c < from then ok = false end
-      if to and c >= to then ok = false end
-    end
-    if ok then
-      matches[id] = true
-      total = total + 1
-    end
-  end
+  for _, id in ipairs(ids) do matches[id] = true end
+  total = #ids
 end
 
 local page = {}
@@ -537,7 +557,7 @@ if total > 0 and offset < total then
   end
 end
 
-local out = { total }
+local out = { seq, total }
 for _, id in ipairs(page) do
   local c = redis.call('HMGET', B .. ':chat:' .. id, 't', 'd', 'p', 'a', 'c', 'u', 'v', 'tk')
   out[#out + 1] = id

@@ -39,6 +39,9 @@ describe('the Redis change feed across processes', () => {
     const stop = reader.subscribe('alice', (e) => seen.push(e))
     const bob: ChangeEvent[] = []
     reader.subscribe('bob', (e) => bob.push(e))
+    // A follow starts at the position it reads on the reader's connection: once a later read there
+    // is back, the writer's changes (another connection) come after it.
+    await reader.changes('alice', undefined, 0)
     const chat = await writer.create('alice', { title: 'a' })
     await writer.update('alice', chat.id, { title: 'b' })
     await Promise.all([writer.create('alice', { title: 'c' }), reader.create('alice', { title: 'd' })])
@@ -60,6 +63,7 @@ describe('the Redis change feed across processes', () => {
     await writer.backend.connected()
     const seen: ChangeEvent[] = []
     reader.subscribe('carol', (e) => seen.push(e))
+    await reader.changes('carol', undefined, 0) // the follow's position read is done (see above)
     const chat = await writer.create('carol', { title: 'v1' })
     await until('the first change', () => seen.length >= 1)
     const sub = reader.backend.feed.connection as Redis

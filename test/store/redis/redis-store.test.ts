@@ -96,6 +96,36 @@ describe('the Redis backend, beyond the common suite', () => {
     expect((await store.list('o', { ...query, isActive: true })).total).toBe(2)
   })
 
+  it('answers a page again from its cache only while the owner made no write, through any process on the prefix', async () => {
+    const a = open()
+    const b = open({ keyPrefix: prefixes.at(-1)! })
+    const query: ListQuery = { limit: 10, q: 'plan', isActive: true, sort: [{ field: 'createdAt', descending: true }] }
+    const first = await a.create('pat', { title: 'Plan one', isActive: true })
+    await a.create('someone else', { title: 'Plan theirs', isActive: true })
+    const ids = async (): Promise<string[]> => (await a.list('pat', query)).items.map((c) => c.id)
+    expect(await ids()).toEqual([first.id])
+    // A caller that changes the page it got does not change the next answer.
+    const page = await a.list('pat', query)
+    page.items.length = 0
+    expect(await a.list('pat', query)).toMatchObject({ total: 1, items: [{ id: first.id }] })
+    // Writes through the other process: a create, an update, a delete; each is seen at once.
+    const second = await b.create('pat', { title: 'Plan two', isActive: true })
+    expect(await ids()).toEqual([second.id, first.id])
+    await b.update('pat', first.id, { isActive: false })
+    expect(await ids()).toEqual([second.id])
+    await b.delete('pat', second.id)
+    expect(await a.list('pat', query)).toMatchObject({ total: 0, items: [] })
+    // Another owner's write leaves the page as it was; a change behind the scripts' back (not a
+    // write of the service) is not seen while the page is cached: the cache follows the owner's seq.
+    const third = await b.create('pat', { title: 'Plan three', isActive: true })
+    expect(await ids()).toEqual([third.id])
+    await b.create('someone else', { title: 'Plan again', isActive: true })
+    expect(await ids()).toEqual([third.id])
+    await admin.hset(`${a.backend.keys.base('pat')}:chat:${third.id}`, 't', 'Edited by hand')
+    expect((await a.list('pat', query)).items[0]!.title).toBe('Plan three')
+    expect((await b.list('pat', query)).items[0]!.title).toBe('Edited by hand')
+  })
+
   it('keeps every key of an owner under one exact tag, also for owners with braces', async () => {
     const store = open()
     const owners = ['{x}', '}', 'a{b}c', '{', 'plain', 'ü{}']
