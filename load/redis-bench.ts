@@ -10,7 +10,8 @@
  * - growth: p50/p99 of the filtered page for one owner holding 1K, 10K and 100K chats, and for an
  *   owner of 10K while other owners hold 0, 100K and 1M chats (AUTH_MODE=api-key, one key per
  *   measured owner; other owners' chats are written straight through the store). Target: the
- *   page for an owner of 10K under 10 ms at p99, and no slower as other owners grow.
+ *   page for an owner of 10K under 10 ms at p99, and no slower as other owners grow. Each figure
+ *   from a process with the list cache and from one with REDIS_LIST_CACHE_CHATS=0.
  * - memory: `INFO memory`'s used_memory before and after 1M chats in 1,000 owners, per chat.
  * - failover (only when named): a Redis Cluster primary killed under writes, with and without
  *   REDIS_WAIT_REPLICAS=1: acknowledged creates lost, per round.
