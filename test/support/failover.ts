@@ -102,9 +102,11 @@ export async function failover (options: { waitReplicas: number, writers?: numbe
       await sleep(100)
     }
     // Writes go on for afterMs, and until one is acknowledged again (a busy machine may take a
-    // while to resync the rejoined replica, which WAIT needs), within 30 s of the kill.
-    const settleUntil = Date.now() + (options.afterMs ?? 2000)
-    while ((Date.now() < settleUntil || acknowledged.length === beforePromotion) && Date.now() - killedAt < 30_000) await sleep(100)
+    // while to resync the rejoined replica, which WAIT needs), within 30 s of the rejoin (a CI run
+    // under load once had none acknowledged within 30 s of the kill).
+    const rejoinedAt = Date.now()
+    const settleUntil = rejoinedAt + (options.afterMs ?? 2000)
+    while ((Date.now() < settleUntil || acknowledged.length === beforePromotion) && Date.now() - rejoinedAt < 30_000) await sleep(100)
     stop = true
     await Promise.all(writers)
     let lost = 0
