@@ -16,12 +16,12 @@ describe('failover of a Redis Cluster primary under writes', () => {
     expect(outcome.lost).toBe(0)
     expect(outcome.unavailable).toBeGreaterThan(0)
     expect(outcome.acknowledgedAfterPromotion).toBeGreaterThan(0)
-  }, 120_000)
+  }, 150_000)
 
   it('answers only 201s and 503s without REDIS_WAIT_REPLICAS, and recovers by itself', async () => {
     const outcome = await failover({ waitReplicas: 0 })
     expect(outcome.unexpected).toEqual([])
     expect(outcome.unavailable).toBeGreaterThan(0)
     expect(outcome.acknowledgedAfterPromotion).toBeGreaterThan(0)
-  }, 120_000)
+  }, 150_000)
 })
