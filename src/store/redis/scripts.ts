@@ -421,9 +421,11 @@ if prios or active or from or to or words then
   local hi = to and ('(' .. num(math.ceil(to), false)) or '+'
   local source, size = nil, math.huge
   if from or to then source, size = 'range', redis.call('ZLEXCOUNT', B .. ':z:ca', lo, hi) end
+  local sizes = {}
   for g, keys in ipairs(groups) do
     local n = 0
     for _, key in ipairs(keys) do n = n + redis.call('SCARD', key) end
+    sizes[g] = n
     if n < size then source, size = g, n end
   end
   local ids = {}
@@ -431,11 +433,11 @@ if prios or active or from or to or words then
   if size > 0 then
     if source == 'range' then
       for _, m in ipairs(redis.call('ZRANGEBYLEX', B .. ':z:ca', lo, hi)) do ids[#ids + 1] = string.sub(m, -ID) end
-      rest = groups
+      for g = 1, #groups do rest[#rest + 1] = g end
     elseif #groups[source] == 1 then
       local single = {}
-      for _, keys in ipairs(groups) do
-        if #keys == 1 then single[#single + 1] = keys[1] else rest[#rest + 1] = keys end
+      for g, keys in ipairs(groups) do
+        if #keys == 1 then single[#single + 1] = keys[1] else rest[#rest + 1] = g end
       end
       ids = redis.call('SINTER', unpack(single))
     else
@@ -445,12 +447,24 @@ if prios or active or from or to or words then
           if not seen[id] then seen[id] = true; ids[#ids + 1] = id end
         end
       end
-      for g, keys in ipairs(groups) do if g ~= source then rest[#rest + 1] = keys end end
+      for g = 1, #groups do if g ~= source then rest[#rest + 1] = g end end
     end
   end
-  -- Keeps the ids in any set of keys: SMISMEMBER by chunks, each set asked about what no set before took.
+  -- Keeps the ids in any set of group g: SMISMEMBER by chunks, each set asked about what no set
+  -- before took; or, when the group's sets hold fewer ids than that would ask (a short word of q
+  -- begins many terms), their ids read once into a table.
   local CHECK = 1000
-  local function within (list, keys)
+  local function within (list, g)
+    local keys = groups[g]
+    if sizes[g] < #list * #keys then
+      local union = {}
+      for _, key in ipairs(keys) do
+        for _, id in ipairs(redis.call('SMEMBERS', key)) do union[id] = true end
+      end
+      local kept = {}
+      for _, id in ipairs(list) do if union[id] then kept[#kept + 1] = id end end
+      return kept
+    end
     local kept, left = {}, list
     for _, key in ipairs(keys) do
       if #left == 0 then break end
@@ -466,9 +480,9 @@ if prios or active or from or to or words then
     end
     return kept
   end
-  for _, keys in ipairs(rest) do
+  for _, g in ipairs(rest) do
     if #ids == 0 then break end
-    ids = within(ids, keys)
+    ids = within(ids, g)
   end
   if source ~= 'range' and (from or to) then
     local inRange = {}
