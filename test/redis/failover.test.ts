@@ -1,5 +1,9 @@
+import { randomBytes } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
 import { describe, expect, it } from 'vitest'
-import { failover } from '../support/failover.js'
+import { build } from '../helper.js'
+import { cli, failover, nodesOfKey } from '../support/failover.js'
+import { startCluster, until } from '../support/redis-cluster.js'
 
 /**
  * A primary of a Redis Cluster killed under writes, its replica promoted. Redis replicates
@@ -24,4 +28,35 @@ describe('failover of a Redis Cluster primary under writes', () => {
     expect(outcome.unavailable).toBeGreaterThan(0)
     expect(outcome.acknowledgedAfterPromotion).toBeGreaterThan(0)
   }, 150_000)
+
+  it('writes at once after a planned failover of the owner\'s primary (CLUSTER FAILOVER), with REDIS_WAIT_REPLICAS=1', async () => {
+    // A pipeline of a write script and WAIT gets MOVED from the old node; ioredis follows a
+    // pipeline's MOVED only when every command got one, so the store must read the slot map again.
+    const cluster = await startCluster()
+    let app: FastifyInstance | undefined
+    try {
+      app = await build({ STORE: 'redis', REDIS_CLUSTER_NODES: cluster.nodes.map((n) => `${n.host}:${n.port}`).join(','), REDIS_KEY_PREFIX: `planned-${randomBytes(4).toString('hex')}`, REDIS_WAIT_REPLICAS: 1 })
+      await app.storeRecovery
+      const create = async (title: string): Promise<number> => (await app!.inject({ method: 'POST', url: '/chats', payload: { title } })).statusCode
+      expect(await create('before')).toBe(201)
+      const tag = `{${Buffer.from('default').toString('base64url')}}`
+      const { primary, replica } = await nodesOfKey(cluster, tag)
+      await cli(replica, 'cluster', 'failover')
+      // Done when every node maps the owner's slot to the former replica, and the former primary follows it.
+      await until('the planned failover', async () => {
+        const roles = await cli(primary, 'role')
+        if (!roles.startsWith('slave') || !roles.includes('connected')) return false
+        const served = await Promise.all(cluster.nodes.map(async (n) => (await nodesOfKey(cluster, tag, n.port)).primary))
+        return served.every((port) => port === replica)
+      })
+      const statuses: number[] = []
+      for (let n = 0; n < 20; n++) statuses.push(await create(`after ${n}`))
+      expect(statuses).toEqual(Array(20).fill(201))
+      const list = await app.inject({ method: 'GET', url: '/chats?limit=100' })
+      expect(list.json<{ total: number }>().total).toBe(21)
+    } finally {
+      await app?.close()
+      await cluster.stop()
+    }
+  }, 60_000)
 })

@@ -8,14 +8,13 @@ import { startCluster, type TestCluster } from './redis-cluster.js'
 
 const run = promisify(execFile)
 
-async function cli (port: number, ...args: string[]): Promise<string> {
+export async function cli (port: number, ...args: string[]): Promise<string> {
   const { stdout } = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 10_000 })
   return stdout
 }
 
-/** The port of the primary serving `key`'s slot, and of its replica. */
-async function nodesOfKey (cluster: TestCluster, key: string): Promise<{ primary: number, replica: number }> {
-  const any = cluster.nodes[0]!.port
+/** The port of the primary serving `key`'s slot, and of its replica, as the node on port `any` knows them. */
+export async function nodesOfKey (cluster: TestCluster, key: string, any = cluster.nodes[0]!.port): Promise<{ primary: number, replica: number }> {
   const slot = Number((await cli(any, 'cluster', 'keyslot', key)).trim())
   // CLUSTER NODES: <id> <ip:port@bus> <flags> <master id or -> … <slot ranges…>
   const lines = (await cli(any, 'cluster', 'nodes')).trim().split('\n').map((line) => line.split(' '))

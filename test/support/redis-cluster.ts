@@ -31,7 +31,7 @@ async function redisCli (port: number, ...args: string[]): Promise<string> {
   return stdout
 }
 
-async function until (what: string, check: () => Promise<boolean>, timeoutMs = 20_000, hopeless = (): boolean => false): Promise<void> {
+export async function until (what: string, check: () => Promise<boolean>, timeoutMs = 20_000, hopeless = (): boolean => false): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     if (await check().catch(() => false)) return

@@ -95,6 +95,35 @@ export function connectSubscriber (target: RedisTarget, name: string): Redis | C
   return client
 }
 
+/** Answers that mean the cluster did not run the command: it is served elsewhere now, or not yet. */
+const NOT_RUN = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/
+
+/**
+ * Runs a write script and `WAIT replicas waitMs` on one connection, as one pipeline: WAIT counts
+ * the replicas that have every earlier write of its connection. ioredis follows a MOVED of a
+ * cluster pipeline only when every command of it got one, and WAIT (keyless) never does; so after a
+ * failover the client would send every such pipeline to the slot's old node for good. A script that
+ * a cluster did not run (MOVED, ASK, TRYAGAIN, CLUSTERDOWN) makes the client read the slot map again
+ * and the pipeline go once more; a connection failure or timeout (the script may have run) reads
+ * the map again for the next write and is the caller's to report.
+ */
+export async function writeAndWait (client: ChatClient, command: 'chatCreate' | 'chatUpdate' | 'chatDelete', key: string, args: (string | number)[], replicas: number, waitMs: number): Promise<[Error | null, unknown][]> {
+  for (let attempt = 0; ; attempt++) {
+    const pipeline = client.pipeline() as unknown as Record<string, (...a: unknown[]) => unknown> & { call: (...a: unknown[]) => unknown, exec: () => Promise<[Error | null, unknown][] | null> }
+    pipeline[command]!(key, ...args)
+    pipeline.call('wait', replicas, waitMs)
+    const results = await pipeline.exec() ?? []
+    const scriptError = results[0]?.[0] ?? null
+    if (scriptError === null || !(client instanceof Cluster)) return results
+    const notRun = scriptError.name === 'ReplyError' && NOT_RUN.test(scriptError.message)
+    if (!notRun || attempt > 0) {
+      client.refreshSlotsCache()
+      return results
+    }
+    await new Promise<void>((resolve) => { client.refreshSlotsCache(() => { resolve() }) })
+  }
+}
+
 /** Redis answers that mean "not now": the cluster is failing over, loading, or a replica is read-only meanwhile. */
 const TRANSIENT = /^(CLUSTERDOWN|TRYAGAIN|LOADING|READONLY|MASTERDOWN|BUSY|NOREPLICAS|MOVED|ASK)\b/
 

@@ -8,7 +8,7 @@ import { CursorCodec, fingerprintOfJson, invalid, type KeyTuple } from '../memor
 import { PRIORITY_RANK, titleKey } from '../memory/sort-keys.js'
 import { words } from '../memory/tokenizer.js'
 import type { Chat, ChangeListener, ChangePage, ChatFields, ChatPatch, CreateResult, HistoryEntry, HistoryPage, HistoryQuery, IdempotencyKey, ListPage, ListQuery, Priority, SortField, StoreHealth, WriteOptions } from '../types.js'
-import { connect, connectSubscriber, primaries, RETRY_AFTER_S, storeErrorOf, type ChatClient, type RedisTarget } from './connection.js'
+import { connect, connectSubscriber, primaries, RETRY_AFTER_S, storeErrorOf, writeAndWait, type ChatClient, type RedisTarget } from './connection.js'
 import { eventOf, FeedFollower } from './feed.js'
 import { RedisKeys } from './keys.js'
 
@@ -403,12 +403,7 @@ export class RedisChatStore implements ChatBackend {
     const replicas = this.options.waitReplicas ?? 0
     if (replicas === 0) return await this.call(async () => await this.client[command](key, ...args) as T)
     const waitMs = Math.max(1, Math.floor(this.options.commandTimeoutMs / 2))
-    const results = await this.call(async () => {
-      const pipeline = this.client.pipeline() as unknown as Record<string, (...a: unknown[]) => unknown> & { call: (...a: unknown[]) => unknown, exec: () => Promise<[Error | null, unknown][] | null> }
-      pipeline[command]!(key, ...args)
-      pipeline.call('wait', replicas, waitMs)
-      return await pipeline.exec()
-    })
+    const results = await this.call(async () => await writeAndWait(this.client, command, key, args, replicas, waitMs))
     const [[scriptError, answer], [waitError, acknowledged]] = results as [[Error | null, T], [Error | null, number]]
     if (scriptError !== null) throw storeErrorOf(scriptError)
     const refused = typeof answer === 'string' ? answer !== 'ok' : answer[0] !== 'ok'
