@@ -50,7 +50,7 @@ for (const [p, profile] of profiles.entries()) {
     const owner = owners[i % ownerCount]!
     const chat = await store.create(owner, input)
     for (let v = 2; v <= history; v++) {
-      const text = JSON.parse(JSON.stringify({ title: `${input.title.slice(0, -2)}v${v}`, description: input.description === undefined ? undefined : `${input.description.slice(0, -2)}v${v}` })) as { title: string, description?: string }
+      const text = JSON.parse(JSON.stringify({ title: `${input.title.slice(0, -3)}v${String(v).padStart(2, '0')}`, description: input.description === undefined ? undefined : `${input.description.slice(0, -3)}v${String(v).padStart(2, '0')}` })) as { title: string, description?: string }
       await store.update(owner, chat.id, text)
     }
   }
