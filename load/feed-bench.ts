@@ -131,9 +131,8 @@ function percentile (sorted: number[], p: number): number {
 async function fanout (): Promise<void> {
   const server = await startServer({ CHANGES_MAX_STREAMS: String(STREAMS + 10) })
   const agent = new Agent({ keepAlive: true, maxSockets: STREAMS + 1 })
-  const answeredAt = new Map<string, number>()
-  /** When each create was sent: events come before their answers, so the time from the send bounds the delay from above. */
-  const sentAt = new Map<string, number>()
+  /** When each create was sent and answered: events come before their answers, so the time from the send bounds the delay from above. */
+  const timed = new Map<string, { sent: number, answered: number }>()
   /** When each create's event reached each sampled stream: an event may come before its answer (answers leave at the end of the server's turn). */
   const arrivals = new Map<string, number[]>()
   let cut = 0
@@ -181,11 +180,7 @@ async function fanout (): Promise<void> {
             res.setEncoding('utf8')
             res.on('data', (c: string) => { body += c })
             res.on('end', () => {
-              if (res.statusCode === 201) {
-                const id = (JSON.parse(body) as { id: string }).id
-                answeredAt.set(id, performance.now())
-                sentAt.set(id, sending)
-              }
+              if (res.statusCode === 201) timed.set((JSON.parse(body) as { id: string }).id, { sent: sending, answered: performance.now() })
               else failed++
               resolve()
             })
@@ -203,11 +198,11 @@ async function fanout (): Promise<void> {
     const latencies: number[] = []
     const fromSend: number[] = []
     let early = 0
-    for (const [id, answered] of answeredAt) {
+    for (const [id, { sent: sentAt, answered }] of timed) {
       for (const at of arrivals.get(id) ?? []) {
         if (at < answered) early++
         latencies.push(Math.max(0, at - answered))
-        fromSend.push(at - sentAt.get(id)!)
+        fromSend.push(at - sentAt)
       }
     }
     latencies.sort((a, b) => a - b)

@@ -60,7 +60,7 @@ export default fp<{ config: Config, tuning?: ChangeStreamTuning }>(async (app, {
     let pending: ChangeEvent[] = []
     const isClosed = (): boolean => closed
     // Live changes are gathered and written once per turn of the event loop: one write per stream
-    // for all the changes of that turn, not one per change (with 1,000 streams, a write is 1,000).
+    // for all the changes of that turn, not one per change (a change to 1,000 streams is 1,000 writes).
     let unsent = ''
     const flush = (): void => {
       if (closed || unsent === '') return

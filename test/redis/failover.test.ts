@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { describe, expect, it } from 'vitest'
 import { build } from '../helper.js'
-import { cli, failover, nodesOfKey } from '../support/failover.js'
-import { startCluster, until } from '../support/redis-cluster.js'
+import { failover, nodesOfKey } from '../support/failover.js'
+import { redisCli, startCluster, until } from '../support/redis-cluster.js'
 
 /**
  * A primary of a Redis Cluster killed under writes, its replica promoted. Redis replicates
@@ -41,10 +41,10 @@ describe('failover of a Redis Cluster primary under writes', () => {
       expect(await create('before')).toBe(201)
       const tag = `{${Buffer.from('default').toString('base64url')}}`
       const { primary, replica } = await nodesOfKey(cluster, tag)
-      await cli(replica, 'cluster', 'failover')
+      await redisCli(replica, 'cluster', 'failover')
       // Done when every node maps the owner's slot to the former replica, and the former primary follows it.
       await until('the planned failover', async () => {
-        const roles = await cli(primary, 'role')
+        const roles = await redisCli(primary, 'role')
         if (!roles.startsWith('slave') || !roles.includes('connected')) return false
         const served = await Promise.all(cluster.nodes.map(async (n) => (await nodesOfKey(cluster, tag, n.port)).primary))
         return served.every((port) => port === replica)

@@ -1,23 +1,14 @@
-import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { promisify } from 'node:util'
 import type { FastifyInstance } from 'fastify'
 import { build } from '../helper.js'
-import { startCluster, type TestCluster } from './redis-cluster.js'
-
-const run = promisify(execFile)
-
-export async function cli (port: number, ...args: string[]): Promise<string> {
-  const { stdout } = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 10_000 })
-  return stdout
-}
+import { redisCli, startCluster, type TestCluster } from './redis-cluster.js'
 
 /** The port of the primary serving `key`'s slot, and of its replica, as the node on port `any` knows them. */
 export async function nodesOfKey (cluster: TestCluster, key: string, any = cluster.nodes[0]!.port): Promise<{ primary: number, replica: number }> {
-  const slot = Number((await cli(any, 'cluster', 'keyslot', key)).trim())
+  const slot = Number((await redisCli(any, 'cluster', 'keyslot', key)).trim())
   // CLUSTER NODES: <id> <ip:port@bus> <flags> <master id or -> … <slot ranges…>
-  const lines = (await cli(any, 'cluster', 'nodes')).trim().split('\n').map((line) => line.split(' '))
+  const lines = (await redisCli(any, 'cluster', 'nodes')).trim().split('\n').map((line) => line.split(' '))
   const portOf = (address: string): number => Number(address.split('@')[0]!.split(':')[1])
   const primary = lines.find((f) => f[2]!.includes('master') && f.slice(8).some((range) => {
     const [from, to = from] = range.split('-').map(Number)
@@ -84,7 +75,7 @@ export async function failover (options: { waitReplicas: number, writers?: numbe
     const killedAt = Date.now()
     await victim.kill('SIGKILL')
     for (;;) {
-      const role = await cli(replica, 'role').catch(() => '')
+      const role = await redisCli(replica, 'role').catch(() => '')
       if (role.startsWith('master')) break
       if (Date.now() - killedAt > 30_000) throw new Error('the replica was not promoted within 30 s')
       await sleep(100)
@@ -95,7 +86,7 @@ export async function failover (options: { waitReplicas: number, writers?: numbe
     // remembers the cluster): a write that WAITs for a replica can be acknowledged again.
     await victim.start()
     for (;;) {
-      const role = await cli(primary, 'role').catch(() => '')
+      const role = await redisCli(primary, 'role').catch(() => '')
       if (role.startsWith('slave') && role.includes('connected')) break
       if (Date.now() - killedAt > 60_000) throw new Error('the killed primary did not rejoin as a replica within 60 s')
       await sleep(100)

@@ -26,7 +26,8 @@ export async function freePorts (count: number, from = 7100 + Math.floor(Math.ra
   throw new Error('no free ports for a test Redis')
 }
 
-async function redisCli (port: number, ...args: string[]): Promise<string> {
+/** redis-cli against the local node on `port`; its output. */
+export async function redisCli (port: number, ...args: string[]): Promise<string> {
   const { stdout } = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 10_000 })
   return stdout
 }
