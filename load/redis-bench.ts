@@ -17,7 +17,7 @@
  *   REDIS_WAIT_REPLICAS=1: acknowledged creates lost, per round.
  *
  * Env: BENCH_SECONDS (5) per measured run, BENCH_ROUNDS (3), BENCH_CONNECTIONS (50),
- * BENCH_MEMORY_CHATS (1000000), BENCH_LIST_CONNECTIONS (1,10: one column pair each) for the growth table.
+ * BENCH_MEMORY_CHATS (1000000), BENCH_SCENARIOS (get,create,patch,list q: the throughput rows), BENCH_LIST_CONNECTIONS (1,10: one column pair each) for the growth table.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
@@ -40,6 +40,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const LIST_CONNECTIONS = (process.env.BENCH_LIST_CONNECTIONS ?? '1,10').split(',').map(Number)
 const MEMORY_CHATS = Number(process.env.BENCH_MEMORY_CHATS ?? 1_000_000)
+const SCENARIOS = (process.env.BENCH_SCENARIOS ?? 'get,create,patch,list q').split(',') as Scenario[]
 const SEED = 10_000
 // A twelfth of the load test's chats match (`the launch`: a quarter, all active; high: a third).
 const LIST_Q = '/chats?priority=high&isActive=true&sort=-createdAt&limit=20&q=launch'
@@ -115,7 +116,7 @@ async function throughput (redisUrl: string): Promise<string> {
     for (const target of targets) {
       target.pools.seedIds = (await seed(target.servers[0]!.url, SEED, 50, false)).map((c) => c.id)
     }
-    const scenarios: Scenario[] = ['get', 'create', 'patch', 'list q']
+    const scenarios = SCENARIOS
     const figures = new Map<string, { rps: number[], p50: number[], p99: number[] }>()
     for (let round = 0; round <= ROUNDS; round++) {
       for (const scenario of scenarios) {

@@ -17,12 +17,15 @@ export interface RedisTarget {
 /** The scripts, as commands: ioredis sends EVALSHA, and EVAL once per connection or after a NOSCRIPT (a `SCRIPT FLUSH`, a failover). */
 export interface ChatCommands {
   chatCreate: (key: string, ...args: (string | number)[]) => Promise<string[]>
+  /** The create on one Redis node: its second key is the global counter, which the script counts. */
+  chatCreateCounted: (key: string, items: string, ...args: (string | number)[]) => Promise<string[]>
   chatChanges: (key: string, ...args: (string | number)[]) => Promise<string[]>
   chatHistory: (key: string, ...args: (string | number)[]) => Promise<string[]>
   chatKeyBegin: (key: string, ...args: (string | number)[]) => Promise<string[]>
   chatKeyAbort: (key: string, token: string) => Promise<number>
   chatUpdate: (key: string, ...args: (string | number)[]) => Promise<string[]>
   chatDelete: (key: string, ...args: (string | number)[]) => Promise<string[]>
+  chatDeleteCounted: (key: string, items: string, ...args: (string | number)[]) => Promise<string[]>
   chatList: (key: string, ...args: (string | number)[]) => Promise<(string | number)[]>
   chatReserve: (key: string, max: number) => Promise<number>
   chatRelease: (key: string) => Promise<number>
@@ -69,6 +72,9 @@ export function connect (target: RedisTarget): ChatClient {
   client.defineCommand('chatCreate', { numberOfKeys: 1, lua: CREATE })
   client.defineCommand('chatUpdate', { numberOfKeys: 1, lua: UPDATE })
   client.defineCommand('chatDelete', { numberOfKeys: 1, lua: DELETE })
+  // One node only (the counter is in another slot than the owner's).
+  client.defineCommand('chatCreateCounted', { numberOfKeys: 2, lua: CREATE })
+  client.defineCommand('chatDeleteCounted', { numberOfKeys: 2, lua: DELETE })
   client.defineCommand('chatList', { numberOfKeys: 1, lua: LIST, readOnly: true })
   // On the primary, although it writes nothing: a replica behind it would call a fresh position expired.
   client.defineCommand('chatChanges', { numberOfKeys: 1, lua: CHANGES })
@@ -95,6 +101,9 @@ export function connectSubscriber (target: RedisTarget, name: string): Redis | C
   return client
 }
 
+/** The write scripts. */
+export type WriteCommand = 'chatCreate' | 'chatCreateCounted' | 'chatUpdate' | 'chatDelete' | 'chatDeleteCounted'
+
 /** Answers that mean the cluster did not run the command: it is served elsewhere now, or not yet. */
 const NOT_RUN = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/
 
@@ -107,10 +116,10 @@ const NOT_RUN = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/
  * and the pipeline go once more; a connection failure or timeout (the script may have run) reads
  * the map again for the next write and is the caller's to report.
  */
-export async function writeAndWait (client: ChatClient, command: 'chatCreate' | 'chatUpdate' | 'chatDelete', key: string, args: (string | number)[], replicas: number, waitMs: number): Promise<[Error | null, unknown][]> {
+export async function writeAndWait (client: ChatClient, command: WriteCommand, keys: readonly string[], args: (string | number)[], replicas: number, waitMs: number): Promise<[Error | null, unknown][]> {
   for (let attempt = 0; ; attempt++) {
     const pipeline = client.pipeline() as unknown as Record<string, (...a: unknown[]) => unknown> & { call: (...a: unknown[]) => unknown, exec: () => Promise<[Error | null, unknown][] | null> }
-    pipeline[command]!(key, ...args)
+    pipeline[command]!(...keys, ...args)
     pipeline.call('wait', replicas, waitMs)
     const results = await pipeline.exec() ?? []
     const scriptError = results[0]?.[0] ?? null

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { Cluster } from 'ioredis'
 import type { ChatBackend } from '../backend.js'
 import { ChatStore } from '../chat-store.js'
 import { chatNotFound, invalidError, StoreError } from '../errors.js'
@@ -8,7 +9,7 @@ import { CursorCodec, fingerprintOfJson, invalid, type KeyTuple } from '../memor
 import { PRIORITY_RANK, titleKey } from '../memory/sort-keys.js'
 import { words } from '../memory/tokenizer.js'
 import type { Chat, ChangeListener, ChangePage, ChatFields, ChatPatch, CreateResult, HistoryEntry, HistoryPage, HistoryQuery, IdempotencyKey, ListPage, ListQuery, Priority, SortField, StoreHealth, WriteOptions } from '../types.js'
-import { connect, connectSubscriber, primaries, RETRY_AFTER_S, storeErrorOf, writeAndWait, type ChatClient, type RedisTarget } from './connection.js'
+import { connect, connectSubscriber, primaries, RETRY_AFTER_S, storeErrorOf, writeAndWait, type ChatClient, type RedisTarget, type WriteCommand } from './connection.js'
 import { eventOf, FeedFollower } from './feed.js'
 import { RedisKeys } from './keys.js'
 
@@ -68,8 +69,10 @@ const refusedByRedis = (err: unknown): boolean => err instanceof Error && err.na
  * The Redis backend: the chats in Redis (one node or a cluster), so that any number of processes
  * serve the same chats. Every key of one owner is in the owner's slot (`keys.ts`), every write is
  * one Lua script there (`scripts.ts`), and a list reads the owner's indexes only.
- * `MAX_ITEMS` is a counter of its own, taken by a reservation before the owner's create script
- * and given back when that script refuses. `docs/redis.md` has the keys, the scripts and the guarantees.
+ * `MAX_ITEMS` is a counter of its own. On one node the create and delete scripts count it
+ * themselves; on a cluster (where it is in another slot than the owner's) a create takes a place by
+ * a reservation first, given back when the script refuses, and a delete gives its place back after.
+ * `docs/redis.md` has the keys, the scripts and the guarantees.
  */
 export class RedisChatStore implements ChatBackend {
   readonly client: ChatClient
@@ -94,10 +97,13 @@ export class RedisChatStore implements ChatBackend {
   private readonly pages = new Map<string, { seq: string, page: ListPage }>()
   private pagedChats = 0
   private readonly listCacheChats: number
+  /** One Redis node: the write scripts count `MAX_ITEMS` themselves (one round trip a create). */
+  private readonly counted: boolean
 
   constructor (private readonly options: RedisStoreOptions) {
     this.deadlineMs = options.commandTimeoutMs + 250
     this.client = connect(options)
+    this.counted = !(this.client instanceof Cluster)
     this.keys = new RedisKeys(options.keyPrefix)
     this.now = options.now ?? Date.now
     this.nextId = options.ids ?? createIdGenerator(this.now)
@@ -147,13 +153,16 @@ export class RedisChatStore implements ChatBackend {
         if (replay !== undefined) return replay
       }
       try {
-        const reserved = await this.call(async () => await this.client.chatReserve(this.keys.items, this.options.maxItems))
-        if (reserved !== 1) throw new StoreError('capacity', `The store holds its maximum of ${this.options.maxItems} chats`)
+        const full = new StoreError('capacity', `The store holds its maximum of ${this.options.maxItems} chats`)
+        if (!this.counted && await this.call(async () => await this.client.chatReserve(this.keys.items, this.options.maxItems)) !== 1) throw full
+        const args = [base, id, fields.title, fields.description, fields.priority,
+          fields.isActive ? '1' : '0', now, titleKey(fields.title), termsOf(fields.title), termsOf(fields.description), this.options.maxItemsPerOwner ?? 0,
+          this.retain, idempotency?.key ?? '', token, idempotency?.fingerprint ?? '', now + this.keyTtlMs, this.keyTtlMs + KEY_GRACE_MS, this.options.maxItems]
         let answer: string[]
         try {
-          answer = await this.write<string[]>(this.keys.chat(base, id), 'chatCreate', [base, id, fields.title, fields.description, fields.priority,
-            fields.isActive ? '1' : '0', now, titleKey(fields.title), termsOf(fields.title), termsOf(fields.description), this.options.maxItemsPerOwner ?? 0,
-            this.retain, idempotency?.key ?? '', token, idempotency?.fingerprint ?? '', now + this.keyTtlMs, this.keyTtlMs + KEY_GRACE_MS])
+          answer = this.counted
+            ? await this.write<string[]>([this.keys.chat(base, id), this.keys.items], 'chatCreateCounted', args)
+            : await this.write<string[]>([this.keys.chat(base, id)], 'chatCreate', args)
         } catch (err) {
           // Given back only when the create certainly did not happen; otherwise the counter stays one
           // high (the store holds one fewer than it could) until `reconcileItems` runs.
@@ -162,6 +171,7 @@ export class RedisChatStore implements ChatBackend {
         }
         if (answer[0] !== 'ok') {
           await this.release()
+          if (answer[0] === 'full') throw full
           if (answer[0] === 'quota') throw new StoreError('capacity', `The owner holds their quota of ${this.options.maxItemsPerOwner ?? 0} chats`)
           const replay = keyOutcome(answer)
           if (replay !== undefined) return replay
@@ -327,7 +337,10 @@ export class RedisChatStore implements ChatBackend {
     await this.writing(async () => {
       if (!isChatId(id)) throw chatNotFound()
       const base = this.keys.base(owner)
-      const answer = await this.write<string[]>(this.keys.chat(base, id), 'chatDelete', [base, id, versionsOf(options), this.now(), this.retain])
+      const args = [base, id, versionsOf(options), this.now(), this.retain]
+      const answer = this.counted
+        ? await this.write<string[]>([this.keys.chat(base, id), this.keys.items], 'chatDeleteCounted', args)
+        : await this.write<string[]>([this.keys.chat(base, id)], 'chatDelete', args)
       outcome(answer)
       await this.release()
       await this.feed.reached(owner, answer[1]!)
@@ -385,7 +398,7 @@ export class RedisChatStore implements ChatBackend {
     if (!isChatId(id)) throw chatNotFound()
     const base = this.keys.base(owner)
     const given = (value: unknown): string => value === undefined ? '0' : '1'
-    const answer = await this.write<string[]>(this.keys.chat(base, id), 'chatUpdate', [base, id, versionsOf(options), this.now(),
+    const answer = await this.write<string[]>([this.keys.chat(base, id)], 'chatUpdate', [base, id, versionsOf(options), this.now(),
       given(patch.title), patch.title ?? '', patch.title === undefined ? '' : titleKey(patch.title), patch.title === undefined ? '' : termsOf(patch.title),
       given(patch.description), patch.description ?? '', patch.description === undefined ? '' : termsOf(patch.description),
       given(patch.priority), patch.priority ?? '',
@@ -399,11 +412,12 @@ export class RedisChatStore implements ChatBackend {
    * Runs one write script on the key's slot; with `waitReplicas`, `WAIT`s on the same connection
    * (one pipeline) for that many replicas to have it.
    */
-  private async write<T extends string | string[]> (key: string, command: 'chatCreate' | 'chatUpdate' | 'chatDelete', args: (string | number)[]): Promise<T> {
+  private async write<T extends string | string[]> (keys: readonly string[], command: WriteCommand, args: (string | number)[]): Promise<T> {
     const replicas = this.options.waitReplicas ?? 0
-    if (replicas === 0) return await this.call(async () => await this.client[command](key, ...args) as T)
+    const run = this.client[command] as (...a: (string | number)[]) => Promise<T>
+    if (replicas === 0) return await this.call(async () => await run.call(this.client, ...keys, ...args))
     const waitMs = Math.max(1, Math.floor(this.options.commandTimeoutMs / 2))
-    const results = await this.call(async () => await writeAndWait(this.client, command, key, args, replicas, waitMs))
+    const results = await this.call(async () => await writeAndWait(this.client, command, keys, args, replicas, waitMs))
     const [[scriptError, answer], [waitError, acknowledged]] = results as [[Error | null, T], [Error | null, number]]
     if (scriptError !== null) throw storeErrorOf(scriptError)
     const refused = typeof answer === 'string' ? answer !== 'ok' : answer[0] !== 'ok'
@@ -413,8 +427,9 @@ export class RedisChatStore implements ChatBackend {
     return answer
   }
 
-  /** Gives one place of the global count back. */
+  /** Gives one place of the global count back (a cluster's: on one node the scripts count). */
   private async release (): Promise<void> {
+    if (this.counted) return
     await this.call(async () => await this.client.chatRelease(this.keys.items))
   }
 

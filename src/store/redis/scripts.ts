@@ -35,7 +35,9 @@ local function num (v, desc)
   return string.format('%015d', v)
 end
 local function complement (s)
-  return (string.gsub(s, '.', function (c) return string.char(255 - string.byte(c)) end))
+  local b = { string.byte(s, 1, -1) }
+  for i = 1, #b do b[i] = 255 - b[i] end
+  return string.char(unpack(b))
 end
 local function encode (c, u, p, tk)
   local r = RANK[p]
@@ -48,9 +50,17 @@ local function terms (wt, wd)
   for w in string.gmatch(wd, '[^ ]+') do set[w] = true end
   return set
 end
-local function addTerm (w, id)
-  redis.call('SADD', B .. ':w:' .. w, id)
-  redis.call('ZADD', B .. ':words', 0, w)
+-- Adds the chat to each word's postings, and the words to the owner's dictionary in one ZADD a
+-- few hundred words at a time (a word already in it stays as it is).
+local function addTerms (words, id)
+  local dict = {}
+  for w in pairs(words) do
+    redis.call('SADD', B .. ':w:' .. w, id)
+    dict[#dict + 1] = 0
+    dict[#dict + 1] = w
+    if #dict >= 1000 then redis.call('ZADD', B .. ':words', unpack(dict)); dict = {} end
+  end
+  if #dict > 0 then redis.call('ZADD', B .. ':words', unpack(dict)) end
 end
 local function removeTerm (w, id)
   redis.call('SREM', B .. ':w:' .. w, id)
@@ -68,19 +78,21 @@ local function feed (retain, kind, id, v, at, chat)
   local t = redis.call('TIME')
   local s = math.max(tonumber(t[1]) * 1000000 + tonumber(t[2]), tonumber(m[1] or '0') + 1)
   local seq = string.format('%016d', s)
-  if not m[2] then redis.call('HSET', M, 'o', string.format('%016d', s - 1)) end
+  local meta = { 'l', seq }
+  if not m[2] then meta[3], meta[4] = 'o', string.format('%016d', s - 1) end
   retain = math.max(1, tonumber(retain))
   local n = redis.call('XLEN', F)
   if n >= retain then
     local drop = redis.call('XRANGE', F, '-', '+', 'COUNT', n - retain + 1)
     local lastId = drop[#drop][1]
-    redis.call('HSET', M, 'f', string.format('%016d', tonumber(string.sub(lastId, 1, string.find(lastId, '-', 1, true) - 1))))
+    meta[#meta + 1] = 'f'
+    meta[#meta + 1] = string.format('%016d', tonumber(string.sub(lastId, 1, string.find(lastId, '-', 1, true) - 1)))
   end
   local e = { seq, kind, id, tostring(v), tostring(at) }
   if chat then for _, x in ipairs(chat) do e[#e + 1] = x end end
   local entry = cjson.encode(e)
   redis.call('XADD', F, 'MAXLEN', retain, string.format('%d', s) .. '-0', 'e', entry)
-  redis.call('HSET', M, 'l', seq)
+  redis.call('HSET', M, unpack(meta))
   redis.call('SPUBLISH', B .. ':ch', entry)
   return seq, entry
 end
@@ -101,6 +113,10 @@ end
  * Answers `{ 'ok', seq }`; `{ 'quota' }` when the owner holds their quota; with a key: `{ 'replay',
  * entry }` (the key's kept create: its feed entry), `{ 'reused' }`, `{ 'inflight' }` (another
  * create holds the key). Nothing is written unless `ok`.
+ *
+ * On one Redis node (not a cluster) KEYS[2] is the global `MAX_ITEMS` counter and ARGV[18] its
+ * maximum: the script takes the place itself (`{ 'full' }` when none is free), so a create is one
+ * round trip. On a cluster the counter is in another slot, and the store reserves first (RESERVE).
  */
 export const CREATE = `#!lua${COMMON}
 local id, title, desc, p, a, now, tk, wt, wd = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
@@ -117,13 +133,17 @@ if IK then
 end
 if quota > 0 and redis.call('ZCARD', B .. ':z:ca') >= quota then return { 'quota' } end
 if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('ERR chat script: id in use') end
+if KEYS[2] then
+  if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[18]) then return { 'full' } end
+  redis.call('INCR', KEYS[2])
+end
 local e = encode(now, now, p, tk)
 redis.call('HSET', KEYS[1], 't', title, 'd', desc, 'p', p, 'a', a, 'c', now, 'u', now, 'v', 1, 'tk', tk, 'wt', wt, 'wd', wd,
   'kca', e.ca, 'kcd', e.cd, 'kua', e.ua, 'kud', e.ud, 'kpa', e.pa, 'kpd', e.pd, 'kta', e.ta, 'ktd', e.td)
 for _, z in ipairs(Z) do redis.call('ZADD', B .. ':z:' .. z, 0, e[z] .. id) end
 redis.call('SADD', B .. ':p:' .. p, id)
 redis.call('SADD', B .. ':a:' .. a, id)
-for w in pairs(terms(wt, wd)) do addTerm(w, id) end
+addTerms(terms(wt, wd), id)
 local seq, entry = feed(ARGV[12], 'c', id, 1, now, { title, desc, p, a, tostring(now) })
 if IK then
   redis.call('DEL', IK)
@@ -181,7 +201,9 @@ end
 if wt ~= cur[9] or wd ~= cur[10] then
   local before, after = terms(cur[9], cur[10]), terms(wt, wd)
   for w in pairs(before) do if not after[w] then removeTerm(w, id) end end
-  for w in pairs(after) do if not before[w] then addTerm(w, id) end end
+  local added = {}
+  for w in pairs(after) do if not before[w] then added[w] = true end end
+  addTerms(added, id)
 end
 redis.call('HSET', KEYS[1], 't', title, 'd', desc, 'p', p, 'a', a, 'u', u, 'v', v, 'tk', tk, 'wt', wt, 'wd', wd,
   'kua', e.ua, 'kud', e.ud, 'kpa', e.pa, 'kpd', e.pd, 'kta', e.ta, 'ktd', e.td)
@@ -197,7 +219,8 @@ return { 'ok', title, desc, p, a, cur[5], tostring(u), tostring(v), seq }
 
 /**
  * A delete. KEYS[1]: the chat's key. ARGV: base, id, the versions If-Match allows (or `*`), now,
- * the changes kept per owner. The chat's older versions go with it.
+ * the changes kept per owner. The chat's older versions go with it. On one Redis node KEYS[2] is
+ * the global `MAX_ITEMS` counter, which the script counts down (a cluster's store releases the place itself).
  * Answers `{ 'ok', seq }`, `{ 'notFound' }`, or `{ 'version', current }`.
  */
 export const DELETE = `#!lua flags=allow-oom${COMMON}${CURRENT}
@@ -207,6 +230,7 @@ redis.call('SREM', B .. ':a:' .. cur[4], id)
 for w in pairs(terms(cur[9], cur[10])) do removeTerm(w, id) end
 redis.call('DEL', KEYS[1])
 redis.call('DEL', B .. ':h:' .. id)
+if KEYS[2] and tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then redis.call('DECR', KEYS[2]) end
 local seq = feed(ARGV[5], 'd', id, version, math.max(tonumber(ARGV[4]), tonumber(cur[6])))
 return { 'ok', seq }
 `
@@ -346,7 +370,9 @@ local function num (v, desc)
   return string.format('%015d', v)
 end
 local function complement (s)
-  return (string.gsub(s, '.', function (c) return string.char(255 - string.byte(c)) end))
+  local b = { string.byte(s, 1, -1) }
+  for i = 1, #b do b[i] = 255 - b[i] end
+  return string.char(unpack(b))
 end
 local function encodeOne (z, raw)
   local f, d = string.sub(z, 1, 1), string.sub(z, 2, 2) == 'd'
