@@ -14,8 +14,8 @@
  * broken by id ascending, whatever the direction). Numbers are 15 digits (descending: their
  * complement to 10^15 - 1); a priority is one digit of its rank; a title is its lower-cased form
  * (UTF-8 byte order is code point order) ended by a NUL byte, or for descending order each byte
- * complemented to 255 and ended by 0xFF. The same encodings are kept in the chat's hash (`k..`
- * fields), so a list can order any sort by concatenating them.
+ * complemented to 255 and ended by 0xFF. A list makes the same encodings from a chat's hash (`c`,
+ * `u`, `p`, `tk`) to order by several fields, and a write to find the entries it moves.
  *
  * Each script starts with a shebang, so that Redis checks `maxmemory` before it runs rather than at
  * its first growing command (a script without one could remove an index entry, then be refused the
@@ -138,8 +138,7 @@ if KEYS[2] then
   redis.call('INCR', KEYS[2])
 end
 local e = encode(now, now, p, tk)
-redis.call('HSET', KEYS[1], 't', title, 'd', desc, 'p', p, 'a', a, 'c', now, 'u', now, 'v', 1, 'tk', tk, 'wt', wt, 'wd', wd,
-  'kca', e.ca, 'kcd', e.cd, 'kua', e.ua, 'kud', e.ud, 'kpa', e.pa, 'kpd', e.pd, 'kta', e.ta, 'ktd', e.td)
+redis.call('HSET', KEYS[1], 't', title, 'd', desc, 'p', p, 'a', a, 'c', now, 'u', now, 'v', 1, 'tk', tk, 'wt', wt, 'wd', wd)
 for _, z in ipairs(Z) do redis.call('ZADD', B .. ':z:' .. z, 0, e[z] .. id) end
 redis.call('SADD', B .. ':p:' .. p, id)
 redis.call('SADD', B .. ':a:' .. a, id)
@@ -155,11 +154,11 @@ return { 'ok', seq }
 
 const CURRENT = `
 local id = ARGV[2]
-local cur = redis.call('HMGET', KEYS[1], 't', 'd', 'p', 'a', 'c', 'u', 'v', 'tk', 'wt', 'wd', 'kca', 'kcd', 'kua', 'kud', 'kpa', 'kpd', 'kta', 'ktd')
+local cur = redis.call('HMGET', KEYS[1], 't', 'd', 'p', 'a', 'c', 'u', 'v', 'tk', 'wt', 'wd')
 if not cur[1] then return { 'notFound' } end
 local version = tonumber(cur[7])
 if not versionAllowed(version, ARGV[3]) then return { 'version', tostring(version) } end
-local old = { ca = cur[11], cd = cur[12], ua = cur[13], ud = cur[14], pa = cur[15], pd = cur[16], ta = cur[17], td = cur[18] }
+local old = encode(cur[5], cur[6], cur[3], cur[8])
 `
 
 /**
@@ -205,8 +204,7 @@ if wt ~= cur[9] or wd ~= cur[10] then
   for w in pairs(after) do if not before[w] then added[w] = true end end
   addTerms(added, id)
 end
-redis.call('HSET', KEYS[1], 't', title, 'd', desc, 'p', p, 'a', a, 'u', u, 'v', v, 'tk', tk, 'wt', wt, 'wd', wd,
-  'kua', e.ua, 'kud', e.ud, 'kpa', e.pa, 'kpd', e.pd, 'kta', e.ta, 'ktd', e.td)
+redis.call('HSET', KEYS[1], 't', title, 'd', desc, 'p', p, 'a', a, 'u', u, 'v', v, 'tk', tk, 'wt', wt, 'wd', wd)
 local hmax = tonumber(ARGV[17])
 if hmax >= 2 then
   local H = B .. ':h:' .. id
@@ -381,6 +379,12 @@ local function encodeOne (z, raw)
   if d then return complement(raw) .. '\\255' end
   return raw .. '\\0'
 end
+-- A sort's encoding from the chat's hash field (FIELD): createdAt, updatedAt, priority (its name), title key.
+local FIELD = { c = 'c', u = 'u', p = 'p', t = 'tk' }
+local function encodeStored (z, stored)
+  if string.sub(z, 1, 1) == 'p' then stored = RANK[stored] end
+  return encodeOne(z, stored)
+end
 
 -- The cursor's position as a full sort key.
 local cursor, cursorHead
@@ -525,11 +529,14 @@ end
 
 local page = {}
 local fields = {}
-for i = 2, #sort do fields[#fields + 1] = 'k' .. sort[i] end
+for i = 2, #sort do fields[#fields + 1] = FIELD[string.sub(sort[i], 1, 1)] end
 local function fullKey (head, id)
   if #fields == 0 then return head .. id end
-  local k = redis.call('HMGET', B .. ':chat:' .. id, unpack(fields))
-  return head .. table.concat(k) .. id
+  local stored = redis.call('HMGET', B .. ':chat:' .. id, unpack(fields))
+  local parts = { head }
+  for i = 2, #sort do parts[i] = encodeStored(sort[i], stored[i - 1]) end
+  parts[#parts + 1] = id
+  return table.concat(parts)
 end
 -- Takes the items of one run (or of all matches) in order: after the cursor, past the offset.
 local skip = offset
@@ -550,9 +557,9 @@ if total > 0 and offset < total then
   if matches and total * 4 < walkCost then
     -- Few matches next to what a walk would pass over: sort the matches.
     local items = {}
-    local first = 'k' .. sort[1]
+    local first = FIELD[string.sub(sort[1], 1, 1)]
     for id in pairs(matches) do
-      local head = redis.call('HGET', B .. ':chat:' .. id, first)
+      local head = encodeStored(sort[1], redis.call('HGET', B .. ':chat:' .. id, first))
       items[#items + 1] = { id = id, key = fullKey(head, id) }
     end
     table.sort(items, byKey)
