@@ -153,8 +153,8 @@ export class RedisChatStore implements ChatBackend {
         if (replay !== undefined) return replay
       }
       try {
-        const full = new StoreError('capacity', `The store holds its maximum of ${this.options.maxItems} chats`)
-        if (!this.counted && await this.call(async () => await this.client.chatReserve(this.keys.items, this.options.maxItems)) !== 1) throw full
+        const full = (): StoreError => new StoreError('capacity', `The store holds its maximum of ${this.options.maxItems} chats`)
+        if (!this.counted && await this.call(async () => await this.client.chatReserve(this.keys.items, this.options.maxItems)) !== 1) throw full()
         const args = [base, id, fields.title, fields.description, fields.priority,
           fields.isActive ? '1' : '0', now, titleKey(fields.title), termsOf(fields.title), termsOf(fields.description), this.options.maxItemsPerOwner ?? 0,
           this.retain, idempotency?.key ?? '', token, idempotency?.fingerprint ?? '', now + this.keyTtlMs, this.keyTtlMs + KEY_GRACE_MS, this.options.maxItems]
@@ -171,7 +171,7 @@ export class RedisChatStore implements ChatBackend {
         }
         if (answer[0] !== 'ok') {
           await this.release()
-          if (answer[0] === 'full') throw full
+          if (answer[0] === 'full') throw full()
           if (answer[0] === 'quota') throw new StoreError('capacity', `The owner holds their quota of ${this.options.maxItemsPerOwner ?? 0} chats`)
           const replay = keyOutcome(answer)
           if (replay !== undefined) return replay
