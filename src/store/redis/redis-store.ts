@@ -97,13 +97,13 @@ export class RedisChatStore implements ChatBackend {
   private readonly pages = new Map<string, { seq: string, page: ListPage }>()
   private pagedChats = 0
   private readonly listCacheChats: number
-  /** One Redis node: the write scripts count `MAX_ITEMS` themselves (one round trip a create). */
-  private readonly counted: boolean
+  /** One Redis node, not a cluster: the write scripts count `MAX_ITEMS` themselves (one round trip a create), and ioredis bounds every call. */
+  private readonly oneNode: boolean
 
   constructor (private readonly options: RedisStoreOptions) {
     this.deadlineMs = options.commandTimeoutMs + 250
     this.client = connect(options)
-    this.counted = !(this.client instanceof Cluster)
+    this.oneNode = !(this.client instanceof Cluster)
     this.keys = new RedisKeys(options.keyPrefix)
     this.now = options.now ?? Date.now
     this.nextId = options.ids ?? createIdGenerator(this.now)
@@ -154,13 +154,13 @@ export class RedisChatStore implements ChatBackend {
       }
       try {
         const full = (): StoreError => new StoreError('capacity', `The store holds its maximum of ${this.options.maxItems} chats`)
-        if (!this.counted && await this.call(async () => await this.client.chatReserve(this.keys.items, this.options.maxItems)) !== 1) throw full()
+        if (!this.oneNode && await this.call(async () => await this.client.chatReserve(this.keys.items, this.options.maxItems)) !== 1) throw full()
         const args = [base, id, fields.title, fields.description, fields.priority,
           fields.isActive ? '1' : '0', now, titleKey(fields.title), termsOf(fields.title), termsOf(fields.description), this.options.maxItemsPerOwner ?? 0,
           this.retain, idempotency?.key ?? '', token, idempotency?.fingerprint ?? '', now + this.keyTtlMs, this.keyTtlMs + KEY_GRACE_MS, this.options.maxItems]
         let answer: string[]
         try {
-          answer = this.counted
+          answer = this.oneNode
             ? await this.write<string[]>([this.keys.chat(base, id), this.keys.items], 'chatCreateCounted', args)
             : await this.write<string[]>([this.keys.chat(base, id)], 'chatCreate', args)
         } catch (err) {
@@ -338,7 +338,7 @@ export class RedisChatStore implements ChatBackend {
       if (!isChatId(id)) throw chatNotFound()
       const base = this.keys.base(owner)
       const args = [base, id, versionsOf(options), this.now(), this.retain]
-      const answer = this.counted
+      const answer = this.oneNode
         ? await this.write<string[]>([this.keys.chat(base, id), this.keys.items], 'chatDeleteCounted', args)
         : await this.write<string[]>([this.keys.chat(base, id)], 'chatDelete', args)
       outcome(answer)
@@ -429,14 +429,22 @@ export class RedisChatStore implements ChatBackend {
 
   /** Gives one place of the global count back (a cluster's: on one node the scripts count). */
   private async release (): Promise<void> {
-    if (this.counted) return
+    if (this.oneNode) return
     await this.call(async () => await this.client.chatRelease(this.keys.items))
   }
 
   /** A Redis call whose failures are the store's errors (`storeErrorOf`). */
   private async call<T> (fn: () => Promise<T>): Promise<T> {
-    // ioredis bounds each command on a node; a cluster's own queue (while it has no node to send
-    // to) and its retries after CLUSTERDOWN are not bounded by that, so the store bounds every call.
+    // ioredis bounds each command on a node (`commandTimeout`, from when it is queued); a cluster's
+    // own queue (while it has no node to send to) and its retries after CLUSTERDOWN are not bounded
+    // by that, so on a cluster the store bounds every call itself.
+    if (this.oneNode) {
+      try {
+        return await fn()
+      } catch (err) {
+        throw storeErrorOf(err)
+      }
+    }
     let timer: NodeJS.Timeout | undefined
     const late = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => { reject(new StoreError('unavailable', 'Redis did not answer in time', { retryAfterSeconds: RETRY_AFTER_S })) }, this.deadlineMs)
