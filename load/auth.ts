@@ -32,3 +32,11 @@ export function authSetup (mode: LoadAuthMode, dir: string): AuthSetup {
   }
   return { mode, env: { AUTH_MODE: 'none' }, headers: {} }
 }
+
+/** A keys file in `dir` with one random key per owner (its SHA-256 line): the keys, by owner, to send as `X-API-Key`. */
+export function apiKeysFile (dir: string, owners: readonly string[]): { file: string, keys: Map<string, string> } {
+  const keys = new Map(owners.map((owner) => [owner, randomBytes(24).toString('hex')]))
+  const file = path.join(dir, 'api-keys.txt')
+  writeFileSync(file, `# the benchmark's keys\n${[...keys].map(([owner, key]) => `${owner} ${createHash('sha256').update(key).digest('hex')}\n`).join('')}`)
+  return { file, keys }
+}

@@ -20,12 +20,12 @@
  * (1,000 chats to patch), BENCH_BASELINE, BENCH_STREAMS, BENCH_RATE, BENCH_SAMPLED, BENCH_OWNERS.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { request as httpRequest, Agent } from 'node:http'
 import autocannon from 'autocannon'
+import { apiKeysFile } from './auth.js'
 import { deployedEnv, freePort } from './processes.js'
 import { median } from './report.js'
 
@@ -139,11 +139,9 @@ function percentile (sorted: number[], p: number): number {
 async function fanout (): Promise<void> {
   // More than one owner: an API key each, in a keys file of their hashes.
   const dir = mkdtempSync(path.join(os.tmpdir(), 'feed-bench-'))
-  const keys = Array.from({ length: OWNERS }, () => randomBytes(24).toString('hex'))
-  const auth = (n: number): Record<string, string> => OWNERS === 1 ? {} : { 'x-api-key': keys[n % OWNERS]! }
-  const keysFile = path.join(dir, 'api-keys.txt')
-  writeFileSync(keysFile, keys.map((k, i) => `owner-${i} ${createHash('sha256').update(k).digest('hex')}\n`).join(''))
-  const server = await startServer({ CHANGES_MAX_STREAMS: String(STREAMS + 10), ...(OWNERS === 1 ? {} : { AUTH_MODE: 'api-key', API_KEYS_FILE: keysFile }) })
+  const { file, keys } = apiKeysFile(dir, Array.from({ length: OWNERS }, (_, i) => `owner-${i}`))
+  const auth = (n: number): Record<string, string> => OWNERS === 1 ? {} : { 'x-api-key': keys.get(`owner-${n % OWNERS}`)! }
+  const server = await startServer({ CHANGES_MAX_STREAMS: String(STREAMS + 10), ...(OWNERS === 1 ? {} : { AUTH_MODE: 'api-key', API_KEYS_FILE: file }) })
   const agent = new Agent({ keepAlive: true, maxSockets: STREAMS + 1 })
   /** When each create was sent and answered: events come before their answers, so the time from the send bounds the delay from above. */
   const timed = new Map<string, { sent: number, answered: number }>()

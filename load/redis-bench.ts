@@ -20,8 +20,7 @@
  * BENCH_MEMORY_CHATS (1000000), BENCH_SCENARIOS (get,create,patch,list q: the throughput rows), BENCH_LIST_CONNECTIONS (1,10: one column pair each) for the growth table.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -29,6 +28,7 @@ import { Redis } from 'ioredis'
 import { createRedisStore } from '../src/store/redis/redis-store.js'
 import type { ChatInput } from '../src/store/types.js'
 import { failover } from '../test/support/failover.js'
+import { apiKeysFile } from './auth.js'
 import { combineParts, measure, seed, type Part } from './bench.js'
 import { deployedEnv, freePort, startServer, type ServerProcess } from './processes.js'
 import { median } from './report.js'
@@ -186,15 +186,8 @@ async function listLatency (server: ServerProcess, key: string): Promise<string>
 async function growth (redisUrl: string, dir: string): Promise<string> {
   const prefix = 'bench-growth'
   const measured = { '1K': 1_000, '10K': 10_000, '100K': 100_000 } as const
-  const keys = new Map<string, string>()
-  let file = '# the Redis benchmark\'s keys\n'
-  for (const name of [...Object.keys(measured), 'crowd']) {
-    const key = randomBytes(24).toString('hex')
-    keys.set(name, key)
-    file += `owner-${name} ${createHash('sha256').update(key).digest('hex')}\n`
-  }
-  const keysFile = path.join(dir, 'api-keys.txt')
-  writeFileSync(keysFile, file)
+  const { file: keysFile, keys: byOwner } = apiKeysFile(dir, [...Object.keys(measured), 'crowd'].map((name) => `owner-${name}`))
+  const keys = new Map([...byOwner].map(([owner, key]) => [owner.slice('owner-'.length), key]))
   for (const [name, count] of Object.entries(measured)) await fill(redisUrl, prefix, [`owner-${name}`], count)
   // The same page from a process with the list cache (the same query again, no write between) and one without it.
   const env = { STORE: 'redis', REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, AUTH_MODE: 'api-key', API_KEYS_FILE: keysFile }

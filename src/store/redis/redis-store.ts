@@ -160,9 +160,7 @@ export class RedisChatStore implements ChatBackend {
           this.retain, idempotency?.key ?? '', token, idempotency?.fingerprint ?? '', now + this.keyTtlMs, this.keyTtlMs + KEY_GRACE_MS, this.options.maxItems]
         let answer: string[]
         try {
-          answer = this.oneNode
-            ? await this.write<string[]>([this.keys.chat(base, id), this.keys.items], 'chatCreateCounted', args)
-            : await this.write<string[]>([this.keys.chat(base, id)], 'chatCreate', args)
+          answer = await this.write<string[]>(...this.counting('chatCreate', this.keys.chat(base, id)), args)
         } catch (err) {
           // Given back only when the create certainly did not happen; otherwise the counter stays one
           // high (the store holds one fewer than it could) until `reconcileItems` runs.
@@ -337,10 +335,7 @@ export class RedisChatStore implements ChatBackend {
     await this.writing(async () => {
       if (!isChatId(id)) throw chatNotFound()
       const base = this.keys.base(owner)
-      const args = [base, id, versionsOf(options), this.now(), this.retain]
-      const answer = this.oneNode
-        ? await this.write<string[]>([this.keys.chat(base, id), this.keys.items], 'chatDeleteCounted', args)
-        : await this.write<string[]>([this.keys.chat(base, id)], 'chatDelete', args)
+      const answer = await this.write<string[]>(...this.counting('chatDelete', this.keys.chat(base, id)), [base, id, versionsOf(options), this.now(), this.retain])
       outcome(answer)
       await this.release()
       await this.feed.reached(owner, answer[1]!)
@@ -425,6 +420,11 @@ export class RedisChatStore implements ChatBackend {
       throw new StoreError('unavailable', `The write was applied on the Redis primary, but ${waitError === null ? acknowledged : 'no'} of the ${replicas} replicas asked for acknowledged it in ${waitMs} ms`, { retryAfterSeconds: RETRY_AFTER_S })
     }
     return answer
+  }
+
+  /** A create's or a delete's keys and script: on one node the global count too, which the script counts. */
+  private counting (command: 'chatCreate' | 'chatDelete', chatKey: string): [string[], WriteCommand] {
+    return this.oneNode ? [[chatKey, this.keys.items], `${command}Counted`] : [[chatKey], command]
   }
 
   /** Gives one place of the global count back (a cluster's: on one node the scripts count). */
