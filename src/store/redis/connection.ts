@@ -1,4 +1,5 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
+import type { Socket } from 'node:net'
 import { StoreError } from '../errors.js'
 import { CHANGES, CREATE, DELETE, HISTORY, IDEM_ABORT, IDEM_BEGIN, LIST, RELEASE, RESERVE, UPDATE } from './scripts.js'
 
@@ -158,4 +159,29 @@ export function storeErrorOf (err: unknown): unknown {
 /** Every primary of the client: the one node, or the cluster's masters. */
 export function primaries (client: Redis | Cluster): Redis[] {
   return client instanceof Cluster ? client.nodes('master') : [client]
+}
+
+/**
+ * Holds one node's writes to the end of the event-loop turn (a `setImmediate`): the commands of
+ * every request read in one turn then leave in one write, as the answers do (`reply-batching`).
+ * A write to Redis wakes it, and on a busy machine a wake-up costs more than the command; each
+ * create's own `write` was the service's dearest call (40 µs in a CPU profile). Call it before a
+ * command. ioredis's automatic pipelining does not do this: it sends at `process.nextTick`, after
+ * each I/O callback, so a pipeline held one command.
+ */
+export function turnBatcher (client: Redis): () => void {
+  let held: Socket | undefined
+  const release = (): void => {
+    const stream = held
+    held = undefined
+    stream?.uncork()
+  }
+  return () => {
+    if (held !== undefined) return
+    const stream = client.stream as Socket | undefined
+    if (stream === undefined || stream.destroyed) return
+    held = stream
+    stream.cork()
+    setImmediate(release)
+  }
 }

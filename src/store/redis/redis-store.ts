@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { Cluster } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import type { ChatBackend } from '../backend.js'
 import { ChatStore } from '../chat-store.js'
 import { chatNotFound, invalidError, StoreError } from '../errors.js'
@@ -9,7 +9,7 @@ import { CursorCodec, fingerprintOfJson, invalid, type KeyTuple } from '../memor
 import { PRIORITY_RANK, titleKey } from '../memory/sort-keys.js'
 import { words } from '../memory/tokenizer.js'
 import type { Chat, ChangeListener, ChangePage, ChatFields, ChatPatch, CreateResult, HistoryEntry, HistoryPage, HistoryQuery, IdempotencyKey, ListPage, ListQuery, Priority, SortField, StoreHealth, WriteOptions } from '../types.js'
-import { connect, connectSubscriber, primaries, RETRY_AFTER_S, storeErrorOf, writeAndWait, type ChatClient, type RedisTarget, type WriteCommand } from './connection.js'
+import { connect, connectSubscriber, primaries, RETRY_AFTER_S, storeErrorOf, turnBatcher, writeAndWait, type ChatClient, type RedisTarget, type WriteCommand } from './connection.js'
 import { eventOf, FeedFollower } from './feed.js'
 import { RedisKeys } from './keys.js'
 
@@ -99,11 +99,14 @@ export class RedisChatStore implements ChatBackend {
   private readonly listCacheChats: number
   /** One Redis node, not a cluster: the write scripts count `MAX_ITEMS` themselves (one round trip a create), and ioredis bounds every call. */
   private readonly oneNode: boolean
+  /** One node: holds this turn's commands for one write (`turnBatcher`). */
+  private readonly batchTurn: () => void = () => {}
 
   constructor (private readonly options: RedisStoreOptions) {
     this.deadlineMs = options.commandTimeoutMs + 250
     this.client = connect(options)
     this.oneNode = !(this.client instanceof Cluster)
+    if (this.client instanceof Redis) this.batchTurn = turnBatcher(this.client)
     this.keys = new RedisKeys(options.keyPrefix)
     this.now = options.now ?? Date.now
     this.nextId = options.ids ?? createIdGenerator(this.now)
@@ -439,6 +442,7 @@ export class RedisChatStore implements ChatBackend {
     // own queue (while it has no node to send to) and its retries after CLUSTERDOWN are not bounded
     // by that, so on a cluster the store bounds every call itself.
     if (this.oneNode) {
+      this.batchTurn()
       try {
         return await fn()
       } catch (err) {
