@@ -25,10 +25,8 @@ export function authSetup (mode: LoadAuthMode, dir: string): AuthSetup {
     return { mode, env: { AUTH_MODE: 'jwt', JWT_SECRET: secret }, headers: { authorization: `Bearer ${token}` } }
   }
   if (mode === 'api-key') {
-    const key = randomBytes(32).toString('hex')
-    const file = path.join(dir, 'api-keys.txt')
-    writeFileSync(file, `# the load test's key\nload-api-key ${createHash('sha256').update(key).digest('hex')}\n`)
-    return { mode, env: { AUTH_MODE: 'api-key', API_KEYS_FILE: file }, headers: { 'x-api-key': key } }
+    const { file, keys } = apiKeysFile(dir, ['load-api-key'])
+    return { mode, env: { AUTH_MODE: 'api-key', API_KEYS_FILE: file }, headers: { 'x-api-key': keys.get('load-api-key')! } }
   }
   return { mode, env: { AUTH_MODE: 'none' }, headers: {} }
 }

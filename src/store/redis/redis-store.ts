@@ -100,13 +100,13 @@ export class RedisChatStore implements ChatBackend {
   /** One Redis node, not a cluster: the write scripts count `MAX_ITEMS` themselves (one round trip a create), and ioredis bounds every call. */
   private readonly oneNode: boolean
   /** One node: holds this turn's commands for one write (`turnBatcher`). */
-  private readonly batchTurn: () => void = () => {}
+  private readonly batchTurn: () => void
 
   constructor (private readonly options: RedisStoreOptions) {
     this.deadlineMs = options.commandTimeoutMs + 250
     this.client = connect(options)
     this.oneNode = !(this.client instanceof Cluster)
-    if (this.client instanceof Redis) this.batchTurn = turnBatcher(this.client)
+    this.batchTurn = this.client instanceof Redis ? turnBatcher(this.client) : () => {}
     this.keys = new RedisKeys(options.keyPrefix)
     this.now = options.now ?? Date.now
     this.nextId = options.ids ?? createIdGenerator(this.now)
