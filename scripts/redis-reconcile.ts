@@ -19,8 +19,9 @@ const store = new RedisChatStore({
 })
 try {
   await store.connected()
-  const { before, after } = await store.reconcileItems()
-  console.log(`${config.REDIS_KEY_PREFIX}: the count was ${before}, the owners hold ${after}; the count is now ${after}`)
+  const { before, after, dropped } = await store.reconcileItems()
+  console.log(`${config.REDIS_KEY_PREFIX}: the count was ${before}, the owners hold ${after}; the count is now ${after}` +
+    (dropped > 0 ? `; deleted ${dropped} descending sort indexes of an older version` : ''))
 } finally {
   await store.close()
 }

@@ -367,19 +367,25 @@ export class RedisChatStore implements ChatBackend {
    * with SCAN on every primary). The count only ever errs high (a process that stopped between a
    * reservation and its create, or a create whose answer was lost): run this with writes stopped,
    * as `npm run redis:reconcile` does; a create that ran meanwhile could be missed by the scan.
+   * It also deletes the descending sort indexes (`B:z:cd`, `ud`, `pd`, `td`) that stores
+   * kept until 2026-12-07: a list now reads each field's index backwards, and writes no longer update them.
    */
-  async reconcileItems (): Promise<{ before: number, after: number }> {
+  async reconcileItems (): Promise<{ before: number, after: number, dropped: number }> {
     let after = 0
+    let dropped = 0
     for (const node of primaries(this.client)) {
       let cursor = '0'
       do {
-        const [next, keys] = await node.scan(cursor, 'MATCH', `${this.keys.pattern.slice(0, -1)}{*}:z:ca`, 'COUNT', 1000)
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${this.keys.pattern.slice(0, -1)}{*}:z:[cupt][ad]`, 'COUNT', 1000)
         cursor = next
-        for (const key of keys) after += await node.zcard(key)
+        for (const key of keys) {
+          if (key.endsWith('d')) dropped += await node.unlink(key)
+          else if (key.endsWith(':z:ca')) after += await node.zcard(key)
+        }
       } while (cursor !== '0')
     }
     const before = Number(await this.client.getset(this.keys.items, after) ?? 0)
-    return { before, after }
+    return { before, after, dropped }
   }
 
   /** Waits for the writes in flight, then closes the connections. */

@@ -9,13 +9,15 @@
  * routes the call to the owner's slot; the other keys are built from ARGV[1], the owner's key base
  * (`<prefix>:{<owner tag>}`), and share its hash tag, so they live in the same slot.
  *
- * Sort indexes are sorted sets of score 0 ordered by member (byte order): a member is the sort
- * value, encoded so that byte order is the sort's order in its direction, then the id (ties are
- * broken by id ascending, whatever the direction). Numbers are 15 digits (descending: their
- * complement to 10^15 - 1); a priority is one digit of its rank; a title is its lower-cased form
- * (UTF-8 byte order is code point order) ended by a NUL byte, or for descending order each byte
- * complemented to 255 and ended by 0xFF. A list makes the same encodings from a chat's hash (`c`,
- * `u`, `p`, `tk`) to order by several fields, and a write to find the entries it moves.
+ * Sort indexes are sorted sets of score 0 ordered by member (byte order), one a field, read
+ * forwards for ascending order and backwards for descending: a member is the sort value, encoded
+ * so that byte order is the value's order, then the id. Numbers are 15 digits; a priority is one
+ * digit of its rank; a title is its lower-cased form (UTF-8 byte order is code point order) ended
+ * by a NUL byte. Ties are broken by id ascending whatever the direction, so a descending walk
+ * puts each run of equal values back in id order. To order by several fields, a list makes sort
+ * keys in Lua from a chat's hash (`c`, `u`, `p`, `tk`), each value encoded for its direction
+ * (descending: a number's complement to 10^15 - 1, a title's bytes complemented to 255 and ended
+ * by 0xFF); a write makes the index members from the hash to find the entries it moves.
  *
  * Each script starts with a shebang, so that Redis checks `maxmemory` before it runs rather than at
  * its first growing command (a script without one could remove an index entry, then be refused the
@@ -26,23 +28,17 @@
 const COMMON = `
 local B = ARGV[1]
 local MAXN = 999999999999999
-local Z = { 'ca', 'cd', 'ua', 'ud', 'pa', 'pd', 'ta', 'td' }
+local Z = { 'ca', 'ua', 'pa', 'ta' }
 local RANK = { low = 0, medium = 1, high = 2 }
-local function num (v, desc)
+local function num (v)
   v = tonumber(v)
   if v < 0 then v = 0 elseif v > MAXN then v = MAXN end
-  if desc then v = MAXN - v end
   return string.format('%015d', v)
 end
-local function complement (s)
-  local b = { string.byte(s, 1, -1) }
-  for i = 1, #b do b[i] = 255 - b[i] end
-  return string.char(unpack(b))
-end
+-- The index members' sort values (the id follows): createdAt, updatedAt, priority's rank, title key.
 local function encode (c, u, p, tk)
-  local r = RANK[p]
-  return { ca = num(c, false), cd = num(c, true), ua = num(u, false), ud = num(u, true),
-    pa = tostring(r), pd = tostring(2 - r), ta = tk .. '\\0', td = complement(tk) .. '\\255' }
+  local ec = num(c)
+  return { ca = ec, ua = (u == c) and ec or num(u), pa = tostring(RANK[p]), ta = tk .. '\\0' }
 end
 local function terms (wt, wd)
   local set = {}
@@ -133,9 +129,9 @@ if IK then
 end
 if quota > 0 and redis.call('ZCARD', B .. ':z:ca') >= quota then return { 'quota' } end
 if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('ERR chat script: id in use') end
-if KEYS[2] then
-  if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[18]) then return { 'full' } end
-  redis.call('INCR', KEYS[2])
+if KEYS[2] and redis.call('INCR', KEYS[2]) > tonumber(ARGV[18]) then
+  redis.call('DECR', KEYS[2])
+  return { 'full' }
 end
 local e = encode(now, now, p, tk)
 redis.call('HSET', KEYS[1], 't', title, 'd', desc, 'p', p, 'a', a, 'c', now, 'u', now, 'v', 1, 'tk', tk, 'wt', wt, 'wd', wd)
@@ -386,7 +382,17 @@ local function encodeStored (z, stored)
   return encodeOne(z, stored)
 end
 
--- The cursor's position as a full sort key.
+-- The first sort field's index (one a field, read backwards for descending order).
+local desc = string.sub(sort[1], 2, 2) == 'd'
+local ascending = string.sub(sort[1], 1, 1) .. 'a'
+-- A run's sort value in the index (ascending) as the first part of a sort key in its direction.
+local function headKey (indexHead)
+  if not desc then return indexHead end
+  if ascending == 'ta' then return encodeOne(sort[1], string.sub(indexHead, 1, -2)) end
+  return encodeOne(sort[1], indexHead)
+end
+
+-- The cursor's position as a full sort key, and its first value as the index encodes it.
 local cursor, cursorHead
 if ARGV[5] ~= '' then
   local parts = {}
@@ -397,8 +403,8 @@ if ARGV[5] ~= '' then
     parts[i] = string.sub(s, from, at - 1)
     from = at + 1
   end
-  cursorHead = encodeOne(sort[1], parts[1])
-  cursor = cursorHead
+  cursorHead = encodeOne(ascending, parts[1])
+  cursor = encodeOne(sort[1], parts[1])
   for i = 2, #sort do cursor = cursor .. encodeOne(sort[i], parts[i]) end
   cursor = cursor .. parts[#sort + 1]
   offset = 0
@@ -551,7 +557,7 @@ end
 local byKey = function (a, b) return lt(a.key, b.key) end
 
 if total > 0 and offset < total then
-  local index = B .. ':z:' .. sort[1]
+  local index = B .. ':z:' .. ascending
   local walkCost = want + offset
   if matches then walkCost = math.min(owned, (want + offset) * owned / total) end
   if matches and total * 4 < walkCost then
@@ -564,16 +570,31 @@ if total > 0 and offset < total then
     end
     table.sort(items, byKey)
     take(items)
-  elseif matches == nil and #sort == 1 then
+  elseif matches == nil and #sort == 1 and not desc then
     -- The first index is the whole order: a range by rank, or after the cursor's member.
     local range
     if cursor then range = redis.call('ZRANGEBYLEX', index, '(' .. cursor, '+', 'LIMIT', 0, want)
     else range = redis.call('ZRANGEBYLEX', index, '-', '+', 'LIMIT', offset, want) end
     for _, m in ipairs(range) do page[#page + 1] = string.sub(m, -ID) end
   else
-    -- Walk the first index in runs of equal first keys; each run in the order of the rest of the sort.
-    local pos = cursorHead and ('[' .. cursorHead) or '-'
-    local runHead, run = nil, {}
+    -- Walk the first index (backwards for descending) in runs of equal first values; each run in
+    -- the order of the rest of the sort and the id. Index members are the value then the id, and
+    -- an id has no 0xFF byte: '[' .. value .. '\\255' is past every member of the value's run.
+    local RANGE, stop = 'ZRANGEBYLEX', '+'
+    local function runStart (h) return '[' .. h end
+    if desc then
+      RANGE, stop = 'ZREVRANGEBYLEX', '-'
+      runStart = function (h) return '[' .. h .. '\\255' end
+    end
+    local pos = cursorHead and runStart(cursorHead) or (desc and '+' or '-')
+    if matches == nil and skip > 0 then
+      -- Without filters the offset is a rank: start at the run of the chat at it, past the runs before.
+      local at = redis.call(desc and 'ZREVRANGE' or 'ZRANGE', index, skip, skip)[1]
+      local h = string.sub(at, 1, #at - ID)
+      skip = skip - (desc and redis.call('ZLEXCOUNT', index, '(' .. h .. '\\255', '+') or redis.call('ZLEXCOUNT', index, '-', '(' .. h))
+      pos = runStart(h)
+    end
+    local runHead, runKey, run = nil, nil, {}
     local function flush ()
       for _, it in ipairs(run) do it.key = fullKey(it.head, it.id) end
       table.sort(run, byKey)
@@ -582,20 +603,20 @@ if total > 0 and offset < total then
     end
     local done = false
     while not done do
-      local batch = redis.call('ZRANGEBYLEX', index, pos, '+', 'LIMIT', 0, CHUNK)
+      local batch = redis.call(RANGE, index, pos, stop, 'LIMIT', 0, CHUNK)
       for _, m in ipairs(batch) do
         local head, id = string.sub(m, 1, #m - ID), string.sub(m, -ID)
-        if #fields == 0 then
-          -- One sort key: the index order is the whole order.
+        if #fields == 0 and not desc then
+          -- One ascending sort key: the index order is the whole order.
           if matches == nil or matches[id] then take({ { id = id, key = m } }) end
           if #page >= want then done = true; break end
         else
           if head ~= runHead then
             flush()
             if #page >= want then done = true; break end
-            runHead = head
+            runHead, runKey = head, headKey(head)
           end
-          if matches == nil or matches[id] then run[#run + 1] = { id = id, head = head } end
+          if matches == nil or matches[id] then run[#run + 1] = { id = id, head = runKey } end
         end
       end
       if #batch < CHUNK then done = true else pos = '(' .. batch[#batch] end
