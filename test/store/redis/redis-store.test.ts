@@ -91,6 +91,15 @@ describe('the Redis backend, beyond the common suite', () => {
     }
   })
 
+  it('answers every command of a turn, in order, also past the commands one write holds (turnBatcher)', async () => {
+    const store = open()
+    const made = await Promise.all(Array.from({ length: 37 }, async (_, i) => await store.create('turn', { title: `chat ${i}` })))
+    expect(made.map((c) => c.title)).toEqual(Array.from({ length: 37 }, (_, i) => `chat ${i}`))
+    const read = await Promise.all(made.map(async (c) => await store.get('turn', c.id)))
+    expect(read).toEqual(made)
+    expect(await store.count('turn')).toBe(37)
+  })
+
   it('takes createdFrom and createdTo that are not whole milliseconds as the memory backend does', async () => {
     let t = 1000
     const store = open({ now: () => t })
