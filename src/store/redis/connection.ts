@@ -169,8 +169,8 @@ export function primaries (client: Redis | Cluster): Redis[] {
  * dearest call (40 µs in a CPU profile). The cap keeps Redis busy meanwhile: with a whole turn in
  * one write, Redis waited while the service read every request of the turn, then the service
  * waited while Redis ran them all, and creates ran in lockstep; with 8 a write, Redis starts on the
- * first while the service reads the rest (about 15 % more creates a second, `.prof`-style A/B runs
- * of autocannon against one process). Call it before a command. ioredis's automatic pipelining does
+ * first while the service reads the rest (13 % more creates a second in the median of twelve
+ * interleaved A/B pairs of autocannon against one process, `docs/redis.md`). Call it before a command. ioredis's automatic pipelining does
  * not do this: it sends at `process.nextTick`, after each I/O callback, so a pipeline held one command.
  */
 export function turnBatcher (client: Redis, most = 8): () => void {
