@@ -170,8 +170,9 @@ export function primaries (client: Redis | Cluster): Redis[] {
  * one write, Redis waited while the service read every request of the turn, then the service
  * waited while Redis ran them all, and creates ran in lockstep; with 8 a write, Redis starts on the
  * first while the service reads the rest (13 % more creates a second in the median of twelve
- * interleaved A/B pairs of autocannon against one process, `docs/redis.md`). Call it before a command. ioredis's automatic pipelining does
- * not do this: it sends at `process.nextTick`, after each I/O callback, so a pipeline held one command.
+ * interleaved A/B pairs of autocannon against one process, `docs/redis.md`). Call it before a
+ * command. ioredis's automatic pipelining does not do this: it sends at `process.nextTick`, after
+ * each I/O callback, so a pipeline held one command.
  */
 export function turnBatcher (client: Redis, most = 8): () => void {
   let held: Socket | undefined
